@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The README's two commands on a fresh Debian 12 machine (root, or sudo):
+#   Deploy/dev.sh up [fullyloaded up options]   install what is missing, build release, start the stack
+#   Deploy/dev.sh test                          install what is missing, build, run every test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the build, the stack and the tests need.
+APT_PACKAGES=(
+  nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
+  apache2-utils                                           # ab, for benchmarks
+  php-cli                                                 # an independent bcrypt (password_verify) in tests
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_missing() {
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    as_root apt-get update -qq
+    # policy-rc.d keeps Debian's nginx package from starting a system nginx on port 80.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+  if ! command -v swift >/dev/null; then
+    [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+  fi
+  command -v swift >/dev/null || {
+    echo "Swift 6 is not installed: get the toolchain for Debian 12 from swift.org, or put it at /opt/swift" >&2
+    exit 1
+  }
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+  up)
+    install_missing
+    swift build -c release --product fullyloaded >&2
+    exec "$(swift build -c release --show-bin-path)/fullyloaded" up "$@"
+    ;;
+  test)
+    install_missing
+    swift build --build-tests
+    # One suite at a time: the integration suites start whole stacks and time real hashes on 2 cores.
+    swift test --skip-build --no-parallel "$@"
+    ;;
+  deps)
+    install_missing
+    ;;
+  *)
+    echo "usage: $0 up [options] | test [swift test options] | deps" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "fullyloaded",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fullyloaded", targets: ["fullyloaded"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // C libraries from Debian packages: libfcgi-dev, libcrypt-dev, libssl-dev.
+        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // What Swift cannot call directly (variadic syscall, prctl).
+        .target(name: "CSystemShims", path: "Sources/CSystemShims"),
+
+        .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
+        .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
+        .target(name: "PasswordService", dependencies: ["Bcrypt", "POSIXSupport"], swiftSettings: strictSettings),
+        .target(
+            name: "Worker",
+            dependencies: ["FastCGI", "PasswordService", "POSIXSupport"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StackRunner",
+            dependencies: ["POSIXSupport"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "fullyloaded",
+            dependencies: [
+                "Worker", "PasswordService", "StackRunner", "POSIXSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StackTestSupport",
+            dependencies: ["StackRunner", "POSIXSupport"],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "BcryptTests", dependencies: ["Bcrypt"], swiftSettings: strictSettings),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "PasswordServiceTests", dependencies: ["PasswordService"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "StackRunnerTests",
+            dependencies: ["StackRunner", "StackTestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,77 @@
+import CCrypt
+import COpenSSL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Hashes and verifies passwords with libxcrypt's bcrypt (`crypt_rn`).
+///
+/// One hasher per thread: it owns libxcrypt's 32 KiB `struct crypt_data` scratch area, which is
+/// too large for a task's stack and must not be shared between threads at once.
+public final class BcryptHasher {
+    /// The costs bcrypt itself accepts.
+    public static let supportedCosts = 4...31
+    /// bcrypt reads at most this many bytes of a password.
+    public static let maximumPasswordBytes = 72
+
+    private let scratch: UnsafeMutablePointer<crypt_data>
+
+    /// Allocates the scratch area.
+    public init() {
+        scratch = .allocate(capacity: 1)
+        scratch.initialize(to: crypt_data())
+    }
+
+    deinit {
+        // The scratch held password material.
+        memset(scratch, 0, MemoryLayout<crypt_data>.size)
+        scratch.deallocate()
+    }
+
+    /// Checks that bcrypt would read `password` whole: at most 72 bytes and no NUL.
+    public static func validate(password: String) throws(BcryptError) {
+        let count = password.utf8.count
+        guard count <= maximumPasswordBytes else { throw .passwordTooLong(byteCount: count) }
+        guard !password.utf8.contains(0) else { throw .passwordContainsNUL }
+    }
+
+    /// Hashes `password` with a fresh random salt at `cost`, returning a `$2b$` hash.
+    public func hash(password: String, cost: Int) throws(BcryptError) -> BcryptHash {
+        try Self.validate(password: password)
+        guard Self.supportedCosts.contains(cost) else {
+            throw .costOutOfRange(cost: cost, allowed: Self.supportedCosts)
+        }
+        let salt = try SecureRandom.bytes(16)
+        var setting = [CChar](repeating: 0, count: Int(CRYPT_GENSALT_OUTPUT_SIZE))
+        let made = salt.withUnsafeBufferPointer { saltBytes in
+            saltBytes.withMemoryRebound(to: CChar.self) { saltChars in
+                crypt_gensalt_rn(
+                    "$2b$", UInt(cost), saltChars.baseAddress, Int32(saltChars.count), &setting, Int32(setting.count))
+            }
+        }
+        guard made != nil else { throw .hashingFailed(call: "crypt_gensalt_rn", errno: errno) }
+        let result = try crypt(password: password, setting: setting)
+        guard let hash = BcryptHash(parsing: result) else { throw .hashingFailed(call: "crypt_rn", errno: 0) }
+        return hash
+    }
+
+    /// Whether `password` matches `hash`, compared in constant time.
+    public func verify(password: String, against hash: BcryptHash) throws(BcryptError) -> Bool {
+        try Self.validate(password: password)
+        let setting = Array(hash.string.utf8CString)
+        let computed = try crypt(password: password, setting: setting)
+        let expected = Array(hash.string.utf8)
+        let actual = Array(computed.utf8)
+        guard actual.count == expected.count else { return false }
+        return CRYPTO_memcmp(actual, expected, expected.count) == 0
+    }
+
+    private func crypt(password: String, setting: [CChar]) throws(BcryptError) -> String {
+        let result = crypt_rn(password, setting, scratch, Int32(MemoryLayout<crypt_data>.size))
+        guard let result else { throw .hashingFailed(call: "crypt_rn", errno: errno) }
+        // libxcrypt signals some failures with a hash starting with "*" instead of NULL.
+        guard result.pointee != UInt8(ascii: "*") else { throw .hashingFailed(call: "crypt_rn", errno: errno) }
+        return String(cString: result)
+    }
+}

@@ -1,0 +1,5 @@
+#ifndef COPENSSL_SHIM_H
+#define COPENSSL_SHIM_H
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#endif

@@ -1,0 +1,21 @@
+#ifndef CSYSTEMSHIMS_H
+#define CSYSTEMSHIMS_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+/// The calling thread's kernel id (gettid), which Swift cannot reach through the variadic syscall().
+pid_t fullyloaded_gettid(void);
+
+/// Asks the kernel to send `signal` to the calling process when its parent dies (prctl is variadic).
+/// Returns 0 or -1 with errno set.
+int fullyloaded_set_parent_death_signal(int signal);
+
+/// Lowers the calling thread's CPU priority to `niceness` (Linux nice is per thread).
+/// Returns 0 or -1 with errno set.
+int fullyloaded_set_thread_niceness(int niceness);
+
+/// Names a thread for ps/top (at most 15 bytes are kept).
+int fullyloaded_set_thread_name(pthread_t thread, const char *name);
+
+#endif

@@ -1,0 +1,48 @@
+import CFastCGI
+
+/// One FastCGI request accepted by a server thread; valid only inside the handler call.
+///
+/// Parameter strings are copied out at once: libfcgi frees them with the request.
+public struct FastCGIRequest: ~Copyable {
+    private let raw: UnsafeMutablePointer<FCGX_Request>
+
+    init(raw: UnsafeMutablePointer<FCGX_Request>) {
+        self.raw = raw
+    }
+
+    /// The value of a FastCGI parameter such as `REQUEST_METHOD`, or `nil` when nginx did not send it.
+    public func parameter(_ name: String) -> String? {
+        guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }
+        return String(cString: value)
+    }
+
+    /// Reads the whole request body, keeping at most `limit` bytes.
+    ///
+    /// The rest is read and dropped, so that a kept-alive connection stays in step; nginx's
+    /// `client_max_body_size` bounds how much that can be.
+    public func readBody(keepingAtMost limit: Int) -> (bytes: [UInt8], totalLength: Int) {
+        var kept: [UInt8] = []
+        var total = 0
+        var chunk = [CChar](repeating: 0, count: 4096)
+        while true {
+            let count = Int(FCGX_GetStr(&chunk, Int32(chunk.count), raw.pointee.in))
+            if count <= 0 { break }
+            let room = max(0, limit - kept.count)
+            if room > 0 {
+                chunk.withUnsafeBytes { bytes in kept.append(contentsOf: bytes.prefix(min(room, count))) }
+            }
+            total += count
+        }
+        return (kept, total)
+    }
+
+    /// Writes raw bytes (CGI headers, a blank line, then the body) to the response stream.
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                // A failed write means nginx went away; libfcgi drops the connection at finish.
+                _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), raw.pointee.out)
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// What the service needs of an HTTP request, as nginx passed it over FastCGI.
+public struct APIRequest: Sendable {
+    /// `GET`, `POST`, …
+    public var method: String
+    /// The path without the query string, e.g. `/api/hash`.
+    public var path: String
+    /// The request body, cut after `maximumBodyBytes + 1` bytes.
+    public var body: [UInt8]
+    /// How long the body really was (it may have been cut).
+    public var bodyLength: Int
+
+    /// Creates a request.
+    public init(method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.bodyLength = bodyLength ?? body.count
+    }
+}

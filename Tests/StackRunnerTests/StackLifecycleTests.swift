@@ -1,0 +1,115 @@
+import Foundation
+import POSIXSupport
+import StackRunner
+import StackTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("fullyloaded up: start, stop, supervise", .serialized)
+struct StackLifecycleTests {
+    @Test("SIGTERM stops nginx and every worker and removes the runtime files")
+    func cleanStop() throws {
+        let stack = try TestStack(workers: 2)
+        let children = stack.childProcesses
+        #expect(children.filter { $0.command.contains(" worker ") }.count == 2)
+        #expect(children.contains { $0.command.contains("nginx") })
+        // nginx's own worker processes are the master's children.
+        let nginxMaster = try #require(children.first { $0.command.contains("nginx") })
+        let nginxWorkers = ProcessTable.children(of: nginxMaster.pid).map(\.pid)
+        #expect(!nginxWorkers.isEmpty)
+        let sockets = try FileManager.default.contentsOfDirectory(atPath: stack.runtimeDirectory).filter {
+            $0.hasSuffix(".sock")
+        }
+        #expect(sockets.count == 2)
+
+        let status = try stack.stop()
+        #expect(status == .exited(0), "\(status): \(stack.log)")
+        for pid in children.map(\.pid) + nginxWorkers {
+            #expect(!ProcessTable.isAlive(pid), "process \(pid) outlived up")
+        }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: stack.runtimeDirectory)) ?? []
+        #expect(left.filter { $0.hasSuffix(".sock") || $0.hasSuffix(".pid") }.isEmpty, "left behind: \(left)")
+        #expect(!LoopbackPort.isFree(stack.port) == false, "nginx still holds the port")
+    }
+
+    @Test("a port that is taken is a clear error, not a hang")
+    func portInUse() throws {
+        let taken = try SocketEndpoint.tcp(host: "127.0.0.1", port: 0).listen(backlog: 1)
+        defer { taken.close() }
+        let port = try taken.boundPort()
+        let log = try TestFiles.makeTemporaryDirectory(prefix: "fl-port") + "/up.log"
+        let started = MonotonicClock.now
+        let up = try ChildProcess.spawn(
+            executable: TestBinary.path, arguments: ["up", "--http-port", "\(port)", "--workers", "1"],
+            standardOutput: log)
+        let status = try up.wait(timeout: 30)
+        #expect(status == .exited(1))
+        #expect(MonotonicClock.now - started < 10)
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(output.contains("port \(port) on 127.0.0.1 is already in use"), "\(output)")
+        #expect(ProcessTable.children(of: up.pid).isEmpty)
+    }
+
+    @Test("two workers hash in parallel: 2×2 concurrent hashes take about as long as 2 in a row")
+    func workersHashInParallel() throws {
+        // Cost 8 (~18 ms here) keeps nginx and connection overhead small against the hash.
+        let stack = try TestStack(workers: 2, cost: 8, arguments: ["--max-cost", "8"])
+        defer { _ = try? stack.stop() }
+        let client = stack.client()
+        let rounds = 12
+        _ = try client.request("GET", "/api/load")  // warm both paths
+
+        var best = (serial: Double.infinity, parallel: Double.infinity)
+        for _ in 0..<3 {
+            var started = MonotonicClock.now
+            for _ in 0..<(2 * rounds) { #expect(try client.request("GET", "/api/load").status == 200) }
+            best.serial = min(best.serial, MonotonicClock.now - started)
+
+            let cpuBefore = stack.workerProcessIDs.map(ProcessTable.cpuTicks(of:))
+            started = MonotonicClock.now
+            // Four hashes at once, `rounds` times: with two workers on two cores, two run at a time.
+            for _ in 0..<rounds {
+                let failures = ConcurrencyCounter()
+                concurrently(4) { _ in
+                    if (try? client.request("GET", "/api/load").status) != 200 { failures.enter() }
+                }
+                #expect(failures.count == 0)
+            }
+            best.parallel = min(best.parallel, MonotonicClock.now - started)
+            let cpuAfter = stack.workerProcessIDs.map(ProcessTable.cpuTicks(of:))
+            let spent = zip(cpuAfter, cpuBefore).map { $0 - $1 }
+            // Both workers did a real share of the work.
+            #expect(spent.allSatisfy { $0 * 4 >= spent.reduce(0, +) }, "CPU ticks per worker: \(spent)")
+        }
+        // 4·rounds hashes in parallel vs 2·rounds in a row: ≈ 1 when both cores hash at once, ≈ 2 if one did.
+        let ratio = best.parallel / best.serial
+        #expect(ratio < 1.5, "parallel \(best.parallel) s vs serial \(best.serial) s (ratio \(ratio))")
+    }
+
+    @Test("a worker killed with SIGKILL is restarted and the stack keeps answering")
+    func crashedWorkerRestarts() throws {
+        let stack = try TestStack(workers: 2)
+        defer { _ = try? stack.stop() }
+        let before = stack.workerProcessIDs
+        #expect(before.count == 2)
+        kill(before[0], SIGKILL)
+        let deadline = MonotonicClock.now + 10
+        var after = stack.workerProcessIDs
+        while MonotonicClock.now < deadline, !(after.count == 2 && !after.contains(before[0])) {
+            usleep(50_000)
+            after = stack.workerProcessIDs
+        }
+        #expect(after.count == 2 && !after.contains(before[0]) && after.contains(before[1]))
+        var answeredBy = Set<Int>()
+        for _ in 0..<20 {
+            let response = try stack.client().request("GET", "/api/ping")
+            #expect(response.status == 200)
+            if let pid = response.json["pid"] as? Int { answeredBy.insert(pid) }
+        }
+        #expect(answeredBy.isSubset(of: Set(after.map(Int.init))))
+        #expect(stack.log.contains("worker crashed"))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import POSIXSupport
+import StackTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `fullyloaded worker` binary, driven without nginx by libfcgi's `cgi-fcgi`.
+@Suite("fullyloaded worker", .serialized)
+struct WorkerProcessTests {
+    func cgiRequest(socket: String, method: String, uri: String, body: String = "") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
+        process.arguments = ["-bind", "-connect", socket]
+        process.environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri, "CONTENT_LENGTH": "\(body.utf8.count)"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func waitForSocket(_ path: String) {
+        for _ in 0..<400 {
+            if let socket = try? SocketEndpoint.unix(path: path).connect(timeout: 1) {
+                socket.close()
+                return
+            }
+            usleep(10_000)
+        }
+    }
+
+    @Test("serves the API on a unix socket; SIGTERM lets a hash in flight finish, then exits 0")
+    func gracefulStop() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
+        let socket = directory + "/w.sock"
+        let worker = try ChildProcess.spawn(
+            executable: TestBinary.path,
+            arguments: ["worker", "--listen", "unix:\(socket)", "--threads", "4", "--cost", "12", "--max-cost", "12"],
+            standardOutput: directory + "/worker.log")
+        waitForSocket(socket)
+        #expect(try cgiRequest(socket: socket, method: "GET", uri: "/api/ping?x=1").contains(#""ok":true"#))
+
+        // One cost-12 hash (a quarter of a second) in flight when SIGTERM arrives.
+        let answer = ConcurrencyCounter()
+        let client = Thread {
+            if (try? cgiRequest(socket: socket, method: "GET", uri: "/api/load"))?.contains("$2b$12$") == true {
+                answer.enter()
+            }
+        }
+        client.start()
+        usleep(80_000)
+        worker.send(SIGTERM)
+        #expect(try worker.wait(timeout: 15) == .exited(0))
+        while !client.isFinished { usleep(10_000) }
+        #expect(answer.count == 1, "the hash in flight was answered")
+        #expect(!FileManager.default.fileExists(atPath: socket), "the worker removed its socket")
+        let log = try String(contentsOfFile: directory + "/worker.log", encoding: .utf8)
+        #expect(log.contains(#""event":"stopped""#) && log.contains(#""drained":true"#), "\(log)")
+    }
+
+    @Test("takes an inherited listening socket (fd:3), as socket activation hands it over")
+    func inheritedSocket() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
+        let socket = directory + "/inherited.sock"
+        let listener = try SocketEndpoint.unix(path: socket).listen(backlog: 16)
+        let worker = try ChildProcess.spawn(
+            executable: TestBinary.path, arguments: ["worker", "--listen", "fd:3", "--threads", "2"],
+            inheritedDescriptors: [listener.rawValue])
+        listener.close()
+        let response = try cgiRequest(
+            socket: socket, method: "POST", uri: "/api/hash", body: #"{"password":"p","cost":4}"#)
+        #expect(response.contains("$2b$04$"), "\(response)")
+        #expect(try worker.stop(signal: SIGTERM, grace: 10) == .exited(0))
+    }
+
+    @Test("a bad --listen or cost range is a clear error")
+    func badArguments() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
+        for (arguments, message) in [
+            (["--listen", "nowhere"], "is not unix:/path"),
+            (["--listen", "unix:\(directory)/x.sock", "--cost", "20"], "outside the allowed"),
+            (["--listen", "unix:\(directory)/x.sock", "--min-cost", "2"], "within bcrypt's 4...31"),
+        ] {
+            let log = directory + "/bad-\(message.count).log"
+            let worker = try ChildProcess.spawn(
+                executable: TestBinary.path, arguments: ["worker"] + arguments, standardOutput: log)
+            #expect(try worker.wait(timeout: 10) == .exited(64))
+            #expect(try String(contentsOfFile: log, encoding: .utf8).contains(message))
+        }
+    }
+}
