@@ -23,15 +23,17 @@ public struct FastCGIRequest: ~Copyable {
     public func readBody(keepingAtMost limit: Int) -> (bytes: [UInt8], totalLength: Int) {
         var kept: [UInt8] = []
         var total = 0
-        var chunk = [CChar](repeating: 0, count: 4096)
-        while true {
-            let count = Int(FCGX_GetStr(&chunk, Int32(chunk.count), raw.pointee.in))
-            if count <= 0 { break }
-            let room = max(0, limit - kept.count)
-            if room > 0 {
-                chunk.withUnsafeBytes { bytes in kept.append(contentsOf: bytes.prefix(min(room, count))) }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { chunk in
+            while true {
+                let count = Int(FCGX_GetStr(chunk.baseAddress, Int32(chunk.count), raw.pointee.in))
+                if count <= 0 { break }
+                let room = max(0, limit - kept.count)
+                if room > 0 {
+                    UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(chunk)[..<min(room, count)])
+                        .withMemoryRebound(to: UInt8.self) { kept.append(contentsOf: $0) }
+                }
+                total += count
             }
-            total += count
         }
         return (kept, total)
     }

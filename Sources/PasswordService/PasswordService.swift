@@ -9,13 +9,24 @@ public struct PasswordService: Sendable {
     /// Limits and defaults.
     public let configuration: PasswordServiceConfiguration
     private let pingBody: [UInt8]
+    private let pingCGIBytes: [UInt8]
 
     /// Creates the service; `processID` is reported by `/api/ping` so that clients can see which
     /// worker answered.
     public init(configuration: PasswordServiceConfiguration, processID: Int32) {
         self.configuration = configuration
         self.pingBody = JSONText.object([("ok", .bool(true)), ("pid", .int(Int(processID)))])
+        self.pingCGIBytes = APIResponse(status: 200, body: pingBody).cgiBytes
     }
+
+    /// Whether a request is the cheap ping, answered from ``pingCGIBytes`` without reading a body.
+    public static func isPing(method: String, path: String, contentLength: String?) -> Bool {
+        path == APIRoute.ping.rawValue && (method == "GET" || method == "HEAD")
+            && (contentLength == nil || contentLength == "" || contentLength == "0")
+    }
+
+    /// The whole CGI response to a ping, made once: the cheap route allocates nothing per request.
+    public var pingResponseBytes: [UInt8] { pingCGIBytes }
 
     /// The response to a cheap route, computed without touching any queue.
     public var pingResponse: APIResponse { APIResponse(status: 200, body: pingBody) }

@@ -35,8 +35,15 @@ public struct WorkerProcess {
         let server = FastCGIServer(listener: listener, threadCount: configuration.requestThreads) {
             let runner = InlineJobRunner()
             return { request in
-                let response = Self.respond(to: request, service: service, runner: runner, maximumBody: maximumBody)
-                request.write(response.cgiBytes)
+                let method = request.parameter("REQUEST_METHOD") ?? "GET"
+                let path = request.parameter("DOCUMENT_URI") ?? Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
+                if PasswordService.isPing(method: method, path: path, contentLength: request.parameter("CONTENT_LENGTH")) {
+                    request.write(service.pingResponseBytes)
+                    return
+                }
+                let body = request.readBody(keepingAtMost: maximumBody)
+                let apiRequest = APIRequest(method: method, path: path, body: body.bytes, bodyLength: body.totalLength)
+                request.write(service.respond(to: apiRequest, runner: runner).cgiBytes)
             }
         }
         try server.start()
@@ -54,16 +61,6 @@ public struct WorkerProcess {
             unlink(path)
         }
         log.event("stopped", [("drained", .bool(drained))])
-    }
-
-    static func respond(
-        to request: borrowing FastCGIRequest, service: PasswordService, runner: InlineJobRunner, maximumBody: Int
-    ) -> APIResponse {
-        let method = request.parameter("REQUEST_METHOD") ?? "GET"
-        let path = request.parameter("DOCUMENT_URI") ?? Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
-        let body = request.readBody(keepingAtMost: maximumBody)
-        let apiRequest = APIRequest(method: method, path: path, body: body.bytes, bodyLength: body.totalLength)
-        return service.respond(to: apiRequest, runner: runner)
     }
 
     static func path(ofURI uri: String) -> String {
