@@ -21,6 +21,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // What Swift cannot call directly (variadic syscall, prctl).
         .target(name: "CSystemShims", path: "Sources/CSystemShims"),
+        // The shared-memory segment's layout, its robust lock and futex calls.
+        .target(name: "CSharedState", path: "Sources/CSharedState"),
+        .target(name: "Admission", dependencies: ["CSharedState", "POSIXSupport"], swiftSettings: strictSettings),
 
         .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
@@ -28,12 +31,12 @@ let package = Package(
         .target(name: "PasswordService", dependencies: ["Bcrypt", "POSIXSupport"], swiftSettings: strictSettings),
         .target(
             name: "Worker",
-            dependencies: ["FastCGI", "PasswordService", "POSIXSupport"],
+            dependencies: ["FastCGI", "PasswordService", "Admission", "Bcrypt", "POSIXSupport"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StackRunner",
-            dependencies: ["POSIXSupport"],
+            dependencies: ["Admission", "POSIXSupport"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -50,6 +53,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .testTarget(
+            name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),

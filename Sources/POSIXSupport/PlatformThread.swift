@@ -46,9 +46,9 @@ public enum PlatformThread {
     /// The calling thread's kernel id.
     public static var currentThreadID: pid_t { fullyloaded_gettid() }
 
-    /// Lowers the calling thread's CPU priority (a positive nice value) so that it yields to
-    /// request threads and nginx.
-    public static func lowerCurrentThreadPriority(niceness: Int32) throws(SystemCallError) {
+    /// Sets the calling thread's nice value (Linux nice is per thread); raising priority (below 0)
+    /// needs CAP_SYS_NICE.
+    public static func setCurrentThreadNiceness(_ niceness: Int32) throws(SystemCallError) {
         try systemCall("setpriority") { fullyloaded_set_thread_niceness(niceness) }
     }
 }

@@ -1,3 +1,4 @@
+import Admission
 import Foundation
 import POSIXSupport
 
@@ -28,6 +29,12 @@ public final class Stack {
     /// Creates a stack; nothing starts until ``start()``.
     public init(configuration: StackConfiguration) {
         self.configuration = configuration
+    }
+
+    /// The shared-memory segment of this stack's workers, named after its runtime directory so
+    /// that two stacks on one machine keep separate promises.
+    public var segmentName: String {
+        "/fullyloaded." + (runtimeDirectory.split(separator: "/").last.map(String.init) ?? "up")
     }
 
     /// The URL the stack serves.
@@ -82,6 +89,7 @@ public final class Stack {
                 workers[index].process = nil
             }
         }
+        if !runtimeDirectory.isEmpty { SharedSegment.unlink(name: segmentName) }
         if ownsRuntimeDirectory, !runtimeDirectory.isEmpty {
             try? FileManager.default.removeItem(atPath: runtimeDirectory)
             ownsRuntimeDirectory = false
@@ -119,8 +127,8 @@ public final class Stack {
         [
             "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
             "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.requestThreads)",
-            "--exit-with-parent",
-        ]
+            "--exit-with-parent", "--shm-name", segmentName,
+        ] + configuration.workerOptions
     }
 
     private func startWorker(_ index: Int) throws(StackError) {
@@ -172,6 +180,12 @@ public final class Stack {
         ])
         let configPath = runtimeDirectory + "/nginx.conf"
         do {
+            // nginx resolves relative includes against the config's folder: `include snippets/…`
+            // then means the same here and in /etc/nginx on a production host.
+            let snippets = runtimeDirectory + "/snippets"
+            try? FileManager.default.removeItem(atPath: snippets)
+            try FileManager.default.createSymbolicLink(
+                atPath: snippets, withDestinationPath: configuration.shareDirectory + "/nginx/snippets")
             try rendered.write(toFile: configPath, atomically: true, encoding: .utf8)
         } catch {
             throw .invalidConfiguration("cannot write \(configPath): \(error)")

@@ -18,6 +18,8 @@ public struct StackConfiguration: Sendable {
     public var shareDirectory: String
     /// The `fullyloaded` binary the workers run.
     public var executable: String
+    /// Further options every worker gets (the promise: deadline, slots, …).
+    public var workerOptions: [String] = []
     /// The nginx binary.
     public var nginxExecutable: String = "/usr/sbin/nginx"
 

@@ -21,16 +21,56 @@ public struct WorkerConfiguration: Sendable {
     public var service: PasswordServiceConfiguration
     /// How long a stopping worker waits for requests in flight.
     public var shutdownGrace: Double
+    /// The N-second promise; `nil` runs bcrypt inline on the request thread, unqueued.
+    public var admission: AdmissionSettings?
 
     /// Creates a configuration.
     public init(
         listen: Listen, requestThreads: Int = 128, backlog: Int32 = 1024,
-        service: PasswordServiceConfiguration = .init(), shutdownGrace: Double = 10
+        service: PasswordServiceConfiguration = .init(), shutdownGrace: Double = 10,
+        admission: AdmissionSettings? = nil
     ) {
         self.listen = listen
         self.requestThreads = requestThreads
         self.backlog = backlog
         self.service = service
         self.shutdownGrace = shutdownGrace
+        self.admission = admission
+    }
+}
+
+/// How a worker keeps the N-second promise with the other workers of its host.
+public struct AdmissionSettings: Sendable {
+    /// The shared-memory segment's name (one per host, or per `fullyloaded up`).
+    public var segmentName: String
+    /// Compute slots shared by all workers of the host (default: cores).
+    public var computeSlots: Int
+    /// N, in seconds.
+    public var deadline: Double
+    /// Admit only jobs predicted to finish within this fraction of N.
+    public var headroom: Double
+    /// Seconds of one hash at ``estimateCost`` to start predicting from; `nil` measures it at start.
+    public var initialEstimateSeconds: Double?
+    /// The cost ``initialEstimateSeconds`` is for.
+    public var estimateCost: Int
+    /// The nice value of the compute threads (request threads run at 0).
+    public var computeNiceness: Int32
+    /// Refusals per second answered at once, host-wide; more are paced (0: no pacing).
+    public var refusalRate: Double
+
+    /// Creates settings.
+    public init(
+        segmentName: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
+        initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
+        refusalRate: Double = 0
+    ) {
+        self.segmentName = segmentName
+        self.computeSlots = computeSlots
+        self.deadline = deadline
+        self.headroom = headroom
+        self.initialEstimateSeconds = initialEstimateSeconds
+        self.estimateCost = estimateCost
+        self.computeNiceness = computeNiceness
+        self.refusalRate = refusalRate
     }
 }

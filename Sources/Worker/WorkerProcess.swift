@@ -1,3 +1,5 @@
+import Admission
+import Bcrypt
 import FastCGI
 import POSIXSupport
 import PasswordService
@@ -7,7 +9,7 @@ import PasswordService
 #endif
 
 /// A FastCGI worker process: request threads answering the password API, stopped by SIGTERM/SIGINT.
-public struct WorkerProcess {
+public struct WorkerProcess: Sendable {
     private let configuration: WorkerConfiguration
     private let log: JSONLineLog
 
@@ -32,18 +34,31 @@ public struct WorkerProcess {
         }
         let service = PasswordService(configuration: configuration.service, processID: getpid())
         let maximumBody = configuration.service.maximumBodyBytes
+        let admission = try configuration.admission.map { settings throws(SystemCallError) in
+            try startAdmission(settings)
+        }
+        let stats: @Sendable () -> [UInt8]
+        if let admission {
+            let cost = configuration.service.defaultCost
+            stats = { admission.controller.snapshot().json(predictionCost: cost) }
+        } else {
+            stats = { Array(#"{"admission":false}"#.utf8) }
+        }
         let server = FastCGIServer(listener: listener, threadCount: configuration.requestThreads) {
-            let runner = InlineJobRunner()
+            let threadRunner: any ExpensiveJobRunner =
+                admission.map { AdmissionJobRunner(controller: $0.controller, pool: $0.pool) } ?? InlineJobRunner()
             return { request in
                 let method = request.parameter("REQUEST_METHOD") ?? "GET"
-                let path = request.parameter("DOCUMENT_URI") ?? Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
-                if PasswordService.isPing(method: method, path: path, contentLength: request.parameter("CONTENT_LENGTH")) {
+                let path = Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
+                if PasswordService.isPing(
+                    method: method, path: path, contentLength: request.parameter("CONTENT_LENGTH"))
+                {
                     request.write(service.pingResponseBytes)
                     return
                 }
                 let body = request.readBody(keepingAtMost: maximumBody)
                 let apiRequest = APIRequest(method: method, path: path, body: body.bytes, bodyLength: body.totalLength)
-                request.write(service.respond(to: apiRequest, runner: runner).cgiBytes)
+                request.write(service.respond(to: apiRequest, runner: threadRunner, stats: stats).cgiBytes)
             }
         }
         try server.start()
@@ -56,11 +71,53 @@ public struct WorkerProcess {
         }
         log.event("stopping", [("in_flight", .int(server.requestsInFlight))])
         let drained = server.stop(grace: configuration.shutdownGrace)
+        admission?.controller.unregister()
         if case .endpoint(.unix(let path)) = configuration.listen {
             // The worker made the socket file; nothing else will remove it.
             unlink(path)
         }
         log.event("stopped", [("drained", .bool(drained))])
+    }
+
+    private struct RunningAdmission: Sendable {
+        let controller: AdmissionController
+        let pool: ComputePool
+    }
+
+    private func startAdmission(_ settings: AdmissionSettings) throws(SystemCallError) -> RunningAdmission {
+        let estimate: ServiceTimeEstimate
+        if let seconds = settings.initialEstimateSeconds {
+            estimate = ServiceTimeEstimate(seconds: seconds, atCost: settings.estimateCost)
+        } else {
+            // Before any job has run, predict from a measurement of this machine: three hashes at
+            // cost 8 (about 50 ms), scaled by the doubling per cost step.
+            let times = (try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? [0.016]
+            estimate = ServiceTimeEstimate(seconds: times[1], atCost: 8)
+        }
+        let segment = try SharedSegment(
+            name: settings.segmentName, slots: settings.computeSlots, deadline: settings.deadline,
+            initialEstimate: estimate)
+        switch segment.outcome {
+        case .created: log.event("segment created", [("name", .string(settings.segmentName))])
+        case .attached: log.event("segment attached", [("name", .string(settings.segmentName))])
+        case .replaced(let reason):
+            log.event("segment replaced", [("name", .string(settings.segmentName)), ("reason", .string(reason))])
+        }
+        let controller = AdmissionController(
+            segment: segment,
+            policy: AdmissionPolicy(
+                deadline: settings.deadline, headroom: settings.headroom, refusalRate: settings.refusalRate))
+        controller.register()
+        let log = self.log
+        try PlatformThread.startDetached(name: "heartbeat") {
+            while true {
+                let freed = controller.heartbeatAndSweep()
+                if freed > 0 { log.event("freed jobs of a dead worker", [("jobs", .int(freed))]) }
+                usleep(200_000)
+            }
+        }
+        let pool = try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log)
+        return RunningAdmission(controller: controller, pool: pool)
     }
 
     static func path(ofURI uri: String) -> String {

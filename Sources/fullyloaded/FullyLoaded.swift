@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `fullyloaded` command: every process of the service is a subcommand of one binary.
 @main
@@ -20,4 +21,33 @@ struct CostOptions: ParsableArguments {
 
     @Option(help: "Highest cost a request may ask for, or a verified hash may carry.")
     var maxCost = 14
+}
+
+/// Options of the N-second promise, shared by `worker` and `up`.
+struct AdmissionOptions: ParsableArguments {
+    @Option(help: "N: answer every expensive request within this many seconds, or refuse it at once.")
+    var deadline = 2.0
+
+    @Option(help: "Compute slots shared by all workers of the host (default: cores).")
+    var computeSlots = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Admit only jobs predicted to finish within this fraction of N.")
+    var headroom = 0.9
+
+    @Option(help: "Seconds of one hash at --cost to predict from before jobs have run (default: measured at start).")
+    var estimateSeconds: Double?
+
+    @Option(help: "Nice value of the compute threads (request threads run at 0; below 0 needs CAP_SYS_NICE).")
+    var computeNiceness: Int32 = 10
+
+    @Option(help: "Refusals per second per compute slot answered at once; more are paced, never past N (0: off).")
+    var refusalRate = 200.0
+
+    func validate() throws {
+        guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }
+        guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
+        guard (1...1024).contains(computeSlots) else { throw ValidationError("--compute-slots must be 1...1024") }
+        guard headroom > 0, headroom <= 1 else { throw ValidationError("--headroom must be in (0, 1]") }
+        if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
+    }
 }

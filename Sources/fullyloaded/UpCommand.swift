@@ -21,6 +21,8 @@ struct UpCommand: ParsableCommand {
 
     @OptionGroup var costs: CostOptions
 
+    @OptionGroup var admission: AdmissionOptions
+
     @Option(help: "Runtime directory for sockets, logs and the nginx config (default: a new one under /tmp).")
     var runtimeDir: String?
 
@@ -39,6 +41,12 @@ struct UpCommand: ParsableCommand {
         configuration.minimumCost = costs.minCost
         configuration.maximumCost = costs.maxCost
         configuration.runtimeDirectory = runtimeDir
+        configuration.workerOptions =
+            [
+                "--deadline", "\(admission.deadline)", "--compute-slots", "\(admission.computeSlots)",
+                "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
+                "--refusal-rate", "\(admission.refusalRate)",
+            ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
 
         try Stack.supervisedSignals.blockInCallingThread()
         let stack = Stack(configuration: configuration)
@@ -49,7 +57,7 @@ struct UpCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let banner =
-            "fullyloaded is up: \(stack.url)  (\(workers) workers, cost \(costs.cost); runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
+            "fullyloaded is up: \(stack.url)  (\(workers) workers, cost \(costs.cost), N = \(admission.deadline) s; runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
         StandardStream.output.write(banner)
         do {
             try stack.superviseUntilStopped()

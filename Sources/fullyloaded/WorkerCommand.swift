@@ -25,6 +25,14 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var costs: CostOptions
 
+    @OptionGroup var admission: AdmissionOptions
+
+    @Option(help: "The shared-memory segment of this host's workers.")
+    var shmName = "/fullyloaded"
+
+    @Flag(help: "Run bcrypt inline on the request thread, with no queue and no admission control.")
+    var noAdmission = false
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -44,8 +52,17 @@ struct WorkerCommand: ParsableCommand {
         guard costs.minCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
         guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
         if exitWithParent { try setParentDeathSignal(SIGTERM) }
+        guard shmName.hasPrefix("/"), shmName.count > 1, !shmName.dropFirst().contains("/") else {
+            throw ValidationError("--shm-name must look like /name")
+        }
+        let settings = AdmissionSettings(
+            segmentName: shmName, computeSlots: admission.computeSlots, deadline: admission.deadline,
+            headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
+            computeNiceness: admission.computeNiceness,
+            refusalRate: admission.refusalRate * Double(admission.computeSlots))
         try WorkerProcess(
-            configuration: WorkerConfiguration(listen: place, requestThreads: threads, service: service)
+            configuration: WorkerConfiguration(
+                listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
         ).run()
     }
 }

@@ -1,0 +1,141 @@
+import CSharedState
+import POSIXSupport
+
+/// A consistent copy of the shared segment's figures: what `/api/stats` returns and the monitor reads.
+public struct AdmissionSnapshot: Sendable, Equatable {
+    /// A latency histogram.
+    public struct Histogram: Sendable, Equatable {
+        /// Counts per bucket (bounds in ``LatencyBuckets``).
+        public var counts: [UInt64]
+        /// How many durations in all.
+        public var total: UInt64
+        /// Their sum, in seconds.
+        public var sumSeconds: Double
+        /// The longest, in seconds.
+        public var maxSeconds: Double
+    }
+
+    /// One worker process.
+    public struct Worker: Sendable, Equatable {
+        public var pid: Int32
+        public var state: String
+        public var uptimeSeconds: Double
+        public var heartbeatAgeSeconds: Double
+        public var jobsCompleted: UInt64
+        public var jobsRefused: UInt64
+        /// How often this table entry was taken over after the worker holding it died.
+        public var restarts: UInt32
+    }
+
+    public var version: UInt32
+    public var slots: Int
+    public var deadlineSeconds: Double
+    public var queued: Int
+    public var running: Int
+    /// Seconds of one bcrypt at cost 0 (the estimate); `estimateSeconds(cost)` scales it.
+    public var unitSeconds: Double
+    public var estimateSamples: UInt64
+    /// Predicted seconds until a new job at `predictionCost` would be answered.
+    public var predictedCompletion: Double
+    /// The cost `predictedCompletion` is for.
+    public var predictionCost: Int
+    public var admitted: UInt64
+    public var refusedAtOnce: UInt64
+    public var refusedAtDeadline: UInt64
+    public var completed: UInt64
+    public var failed: UInt64
+    public var recoveredJobs: UInt64
+    public var pacedRefusals: UInt64
+    public var queueWait: Histogram
+    public var serviceTime: Histogram
+    public var responseTime: Histogram
+    public var workers: [Worker]
+
+    /// The service-time estimate at `cost`.
+    public func estimateSeconds(cost: Int) -> Double { unitSeconds * ServiceTimeEstimate.work(cost) }
+
+    init(shared: inout fl_segment, now: Double, predictionCost: Int = 12) {
+        let (predictor, running, queued) = AdmissionController.view(of: &shared, now: now)
+        version = shared.version
+        slots = Int(shared.slots)
+        deadlineSeconds = Double(shared.deadline_ns) / 1e9
+        self.queued = queued.count
+        self.running = running.count
+        unitSeconds = shared.unit_seconds
+        estimateSamples = shared.estimate_samples
+        self.predictionCost = predictionCost
+        predictedCompletion = predictor.predict(running: running, queued: queued, newCost: predictionCost).completesIn
+        admitted = shared.admitted
+        refusedAtOnce = shared.refused_at_once
+        refusedAtDeadline = shared.refused_at_deadline
+        completed = shared.completed
+        failed = shared.failed
+        recoveredJobs = shared.recovered_jobs
+        pacedRefusals = shared.paced_refusals
+        queueWait = Histogram(&shared.queue_wait)
+        serviceTime = Histogram(&shared.service_time)
+        responseTime = Histogram(&shared.response_time)
+        workers = (0..<FL_MAX_WORKERS).compactMap { index in
+            let entry = fl_segment_worker(&shared, index).pointee
+            guard entry.state != FL_WORKER_EMPTY.rawValue else { return nil }
+            return Worker(
+                pid: entry.pid, state: entry.state == FL_WORKER_SERVING.rawValue ? "serving" : "stopping",
+                uptimeSeconds: now - Double(entry.started_ns) / 1e9,
+                heartbeatAgeSeconds: now - Double(entry.heartbeat_ns) / 1e9, jobsCompleted: entry.jobs_completed,
+                jobsRefused: entry.jobs_refused, restarts: entry.slot_restarts)
+        }
+    }
+
+    /// The snapshot as the JSON body of `/api/stats` (fields documented in Docs/stats.md).
+    public func json(predictionCost: Int) -> [UInt8] {
+        var text = "{"
+        func member(_ name: String, _ value: String) {
+            if text.count > 1 { text += "," }
+            text += "\"\(name)\":\(value)"
+        }
+        func number(_ value: Double) -> String { value.isFinite ? String((value * 1e6).rounded() / 1e6) : "null" }
+        member("version", "\(version)")
+        member("slots", "\(slots)")
+        member("deadline_seconds", number(deadlineSeconds))
+        member("queued", "\(queued)")
+        member("running", "\(running)")
+        member(
+            "estimate",
+            "{\"unit_seconds\":\(number(unitSeconds)),\"cost\":\(predictionCost),\"seconds\":\(number(estimateSeconds(cost: predictionCost))),\"samples\":\(estimateSamples)}"
+        )
+        member("predicted_completion_seconds", number(predictedCompletion))
+        member(
+            "counters",
+            "{\"admitted\":\(admitted),\"refused_at_once\":\(refusedAtOnce),\"refused_at_deadline\":\(refusedAtDeadline),"
+                + "\"completed\":\(completed),\"failed\":\(failed),\"recovered_jobs\":\(recoveredJobs),"
+                + "\"paced_refusals\":\(pacedRefusals)}")
+        let bounds = LatencyBuckets.boundsMilliseconds.map { $0.isFinite ? String(Int($0)) : "null" }.joined(
+            separator: ",")
+        member("histogram_bounds_ms", "[\(bounds)]")
+        for (name, histogram) in [
+            ("queue_wait", queueWait), ("service_time", serviceTime), ("response_time", responseTime),
+        ] {
+            member(
+                name,
+                "{\"counts\":[\(histogram.counts.map(String.init).joined(separator: ","))],\"total\":\(histogram.total),"
+                    + "\"sum_seconds\":\(number(histogram.sumSeconds)),\"max_seconds\":\(number(histogram.maxSeconds))}"
+            )
+        }
+        let rows = workers.map { worker in
+            "{\"pid\":\(worker.pid),\"state\":\"\(worker.state)\",\"uptime_seconds\":\(number(worker.uptimeSeconds)),"
+                + "\"heartbeat_age_seconds\":\(number(worker.heartbeatAgeSeconds)),\"jobs_completed\":\(worker.jobsCompleted),"
+                + "\"jobs_refused\":\(worker.jobsRefused),\"restarts\":\(worker.restarts)}"
+        }
+        member("workers", "[\(rows.joined(separator: ","))]")
+        return Array((text + "}").utf8)
+    }
+}
+
+extension AdmissionSnapshot.Histogram {
+    init(_ histogram: inout fl_histogram) {
+        counts = (0..<FL_HISTOGRAM_BUCKETS).map { fl_histogram_count(&histogram, $0).pointee }
+        total = histogram.total
+        sumSeconds = Double(histogram.sum_ns) / 1e9
+        maxSeconds = Double(histogram.max_ns) / 1e9
+    }
+}

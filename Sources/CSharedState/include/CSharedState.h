@@ -1,0 +1,114 @@
+#ifndef CSHAREDSTATE_H
+#define CSHAREDSTATE_H
+
+/* The layout of the shared-memory segment all workers of one host map: the global queue of
+ * expensive jobs, the service-time estimate, counters, histograms and one entry per worker.
+ * Every field is read and written under `lock`, except `generation` (the futex word) and the
+ * header fields written once before `ready` is set. Change the layout => bump the version. */
+
+#include <pthread.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+#define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
+#define FL_SEGMENT_VERSION 1u
+#define FL_MAX_JOBS 1024u
+#define FL_MAX_WORKERS 128u
+#define FL_HISTOGRAM_BUCKETS 16u
+
+enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
+enum fl_worker_state { FL_WORKER_EMPTY = 0, FL_WORKER_SERVING = 1, FL_WORKER_STOPPING = 2 };
+
+typedef struct {
+    uint32_t state;
+    int32_t pid;
+    uint64_t ticket; /* arrival order */
+    uint32_t cost;
+    uint32_t reserved;
+    int64_t admitted_ns; /* CLOCK_MONOTONIC */
+    int64_t started_ns;
+    int64_t deadline_ns;
+} fl_job;
+
+typedef struct {
+    int32_t pid;
+    uint32_t state;
+    int64_t started_ns;
+    int64_t heartbeat_ns;
+    uint64_t jobs_completed;
+    uint64_t jobs_refused;
+    uint32_t slot_restarts; /* how often this entry was taken over from a dead worker */
+    uint32_t reserved;
+} fl_worker;
+
+typedef struct {
+    uint64_t counts[FL_HISTOGRAM_BUCKETS]; /* bucket i: <= fl_histogram_bound_ms(i) */
+    uint64_t total;
+    int64_t sum_ns;
+    int64_t max_ns;
+} fl_histogram;
+
+typedef struct {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t size;
+    uint32_t ready;
+    uint32_t generation; /* futex word: bumped whenever a slot may have become free */
+    pthread_mutex_t lock;
+
+    uint32_t slots;
+    uint32_t reserved;
+    int64_t deadline_ns;
+    double unit_seconds; /* estimated seconds of one bcrypt at cost 0: service(cost) = unit * 2^cost */
+    uint64_t estimate_samples;
+    uint64_t next_ticket;
+
+    uint64_t admitted;
+    uint64_t refused_at_once;
+    uint64_t refused_at_deadline;
+    uint64_t completed;
+    uint64_t failed;
+    uint64_t recovered_jobs; /* jobs freed after their worker died */
+    int64_t last_sweep_ns;
+    int64_t refusal_tat_ns; /* GCRA: the theoretical time the next paced refusal may leave */
+    uint64_t paced_refusals; /* refusals held back by the refusal budget */
+
+    fl_histogram queue_wait;
+    fl_histogram service_time;
+    fl_histogram response_time; /* admission to answer, admitted jobs only */
+
+    fl_job jobs[FL_MAX_JOBS];
+    fl_worker workers[FL_MAX_WORKERS];
+} fl_segment;
+
+/** Initialises a fresh segment's lock as process-shared and robust. Returns 0 or an error number. */
+int fl_segment_init_lock(fl_segment *segment);
+
+/** Locks the segment. Returns 0, or 1 when the previous owner died holding it (the lock is made
+ *  consistent; the caller should sweep), or an error number. */
+int fl_segment_lock(fl_segment *segment);
+
+/** Unlocks the segment. */
+void fl_segment_unlock(fl_segment *segment);
+
+/** Sleeps while *word == expected, at most timeout_ns. Returns 0, or -1 with errno (ETIMEDOUT,
+ *  EAGAIN when the word had already changed, EINTR). The word is shared between processes. */
+int fl_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/** Wakes every thread of any process sleeping on word. */
+int fl_futex_wake_all(uint32_t *word);
+
+/** Accessors: Swift sees C arrays as tuples. */
+static inline fl_job *fl_segment_job(fl_segment *segment, uint32_t index) { return &segment->jobs[index]; }
+static inline fl_worker *fl_segment_worker(fl_segment *segment, uint32_t index) { return &segment->workers[index]; }
+static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
+
+/** Atomic access to the futex word and the ready flag. */
+static inline uint32_t fl_load_acquire(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+static inline void fl_store_release(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
+static inline void fl_increment(uint32_t *word) { __atomic_add_fetch(word, 1, __ATOMIC_ACQ_REL); }
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,45 @@
+import Admission
+import Bcrypt
+import POSIXSupport
+import PasswordService
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs expensive jobs under the N-second promise: admission at arrival, a compute slot in
+/// arrival order, refusal at the deadline, and bcrypt on a low-priority compute thread.
+struct AdmissionJobRunner: ExpensiveJobRunner {
+    let controller: AdmissionController
+    let pool: ComputePool
+
+    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+        let ticket: AdmissionController.Ticket
+        switch controller.admit(cost: job.cost) {
+        case .refused(let prediction, let retryAfter, let answerAt):
+            let hold = answerAt - MonotonicClock.now
+            if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
+            return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
+        case .admitted(let admitted):
+            ticket = admitted
+        }
+        if case .refusedAtDeadline(let retryAfter) = controller.waitForSlot(ticket) {
+            return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter))
+        }
+        let (result, seconds) = pool.run { hasher -> Result<ExpensiveJobResult, BcryptError> in
+            do throws(BcryptError) {
+                return .success(try job.perform(with: hasher))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let value):
+            controller.finish(ticket, serviceSeconds: seconds, succeeded: true)
+            return .success(value)
+        case .failure(let error):
+            controller.finish(ticket, serviceSeconds: seconds, succeeded: false)
+            return .failure(.bcrypt(error))
+        }
+    }
+}
