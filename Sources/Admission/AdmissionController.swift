@@ -142,24 +142,38 @@ public final class AdmissionController: @unchecked Sendable {
         }
     }
 
+    /// How a job that held a slot ended.
+    public enum JobOutcome: Sendable, Equatable {
+        /// Its answer went out in time.
+        case delivered
+        /// bcrypt refused or failed.
+        case failed
+        /// Its deadline passed while it ran: the client was answered 503 at N and the result dropped.
+        case overran
+    }
+
     /// Ends a job that ran: frees its slot, records its times and teaches the estimate.
-    public func finish(_ ticket: Ticket, serviceSeconds: Double, succeeded: Bool, now: Double = MonotonicClock.now) {
+    public func finish(_ ticket: Ticket, serviceSeconds: Double, outcome: JobOutcome, now: Double = MonotonicClock.now)
+    {
         segment.withLock { shared in
             let job = fl_segment_job(&shared, ticket.index)
             guard job.pointee.ticket == ticket.ticket, job.pointee.state != FL_JOB_FREE.rawValue else { return }
             job.pointee.state = FL_JOB_FREE.rawValue
-            if succeeded {
-                shared.completed += 1
+            switch outcome {
+            case .delivered: shared.completed += 1
+            case .failed: shared.failed += 1
+            case .overran: shared.overran += 1
+            }
+            if outcome != .failed {
+                // An overrun teaches the most: the machine is slower than the estimate says.
                 var estimate = ServiceTimeEstimate(
                     unitSeconds: shared.unit_seconds, samples: Int(shared.estimate_samples))
                 estimate.observe(seconds: serviceSeconds, atCost: ticket.cost)
                 shared.unit_seconds = estimate.unitSeconds
                 shared.estimate_samples = UInt64(estimate.samples)
-            } else {
-                shared.failed += 1
             }
             Self.record(&shared.service_time, seconds: serviceSeconds)
-            Self.record(&shared.response_time, seconds: now - ticket.admittedAt)
+            if outcome != .overran { Self.record(&shared.response_time, seconds: now - ticket.admittedAt) }
             if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
         }
         wakeWaiters()
@@ -241,9 +255,9 @@ public final class AdmissionController: @unchecked Sendable {
 
     // MARK: - Reading
 
-    /// A consistent copy of the segment's figures.
-    public func snapshot(now: Double = MonotonicClock.now) -> AdmissionSnapshot {
-        segment.withLock { shared in AdmissionSnapshot(shared: &shared, now: now) }
+    /// A consistent copy of the segment's figures, with the prediction for a new job at `predictionCost`.
+    public func snapshot(predictionCost: Int = 12, now: Double = MonotonicClock.now) -> AdmissionSnapshot {
+        segment.withLock { shared in AdmissionSnapshot(shared: &shared, now: now, predictionCost: predictionCost) }
     }
 
     // MARK: - Helpers

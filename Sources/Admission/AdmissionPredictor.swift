@@ -105,10 +105,17 @@ public struct AdmissionPolicy: Sendable, Equatable {
         return .refuse(retryAfterSeconds: max(1, Int(wait.rounded(.up))))
     }
 
+    /// Time kept back from N for waking the request thread and writing the answer: 5% of N,
+    /// at most 50 ms.
+    public var answerMargin: Double { min(0.05, deadline * 0.05) }
+
+    /// When (seconds after arrival) an admitted job's answer must be ready, whatever it is.
+    public var answerBy: Double { deadline - answerMargin }
+
     /// The latest moment (seconds after arrival) a job of this service time may start and still
     /// be answered within N.
     public func latestStart(serviceSeconds: Double) -> Double {
-        deadline - serviceSeconds
+        answerBy - serviceSeconds
     }
 }
 

@@ -44,6 +44,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
     public var refusedAtDeadline: UInt64
     public var completed: UInt64
     public var failed: UInt64
+    public var overran: UInt64
     public var recoveredJobs: UInt64
     public var pacedRefusals: UInt64
     public var queueWait: Histogram
@@ -54,7 +55,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
     /// The service-time estimate at `cost`.
     public func estimateSeconds(cost: Int) -> Double { unitSeconds * ServiceTimeEstimate.work(cost) }
 
-    init(shared: inout fl_segment, now: Double, predictionCost: Int = 12) {
+    init(shared: inout fl_segment, now: Double, predictionCost: Int) {
         let (predictor, running, queued) = AdmissionController.view(of: &shared, now: now)
         version = shared.version
         slots = Int(shared.slots)
@@ -70,6 +71,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
         refusedAtDeadline = shared.refused_at_deadline
         completed = shared.completed
         failed = shared.failed
+        overran = shared.overran
         recoveredJobs = shared.recovered_jobs
         pacedRefusals = shared.paced_refusals
         queueWait = Histogram(&shared.queue_wait)
@@ -87,7 +89,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
     }
 
     /// The snapshot as the JSON body of `/api/stats` (fields documented in Docs/stats.md).
-    public func json(predictionCost: Int) -> [UInt8] {
+    public func json() -> [UInt8] {
         var text = "{"
         func member(_ name: String, _ value: String) {
             if text.count > 1 { text += "," }
@@ -107,7 +109,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
         member(
             "counters",
             "{\"admitted\":\(admitted),\"refused_at_once\":\(refusedAtOnce),\"refused_at_deadline\":\(refusedAtDeadline),"
-                + "\"completed\":\(completed),\"failed\":\(failed),\"recovered_jobs\":\(recoveredJobs),"
+                + "\"completed\":\(completed),\"failed\":\(failed),\"overran\":\(overran),\"recovered_jobs\":\(recoveredJobs),"
                 + "\"paced_refusals\":\(pacedRefusals)}")
         let bounds = LatencyBuckets.boundsMilliseconds.map { $0.isFinite ? String(Int($0)) : "null" }.joined(
             separator: ",")

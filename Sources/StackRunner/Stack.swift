@@ -169,13 +169,16 @@ public final class Stack {
     }
 
     private func startNginx(template: NginxTemplate) throws(StackError) {
-        let servers = workers.map { "        server unix:\($0.socketPath);" }.joined(separator: "\n")
+        let servers = workers.map {
+            "        server unix:\($0.socketPath) max_conns=\(configuration.upstreamMaximumConnections);"
+        }.joined(separator: "\n")
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
             "SHARE_DIR": configuration.shareDirectory,
             "HTTP_PORT": "\(configuration.httpPort)",
             "UPSTREAM_SERVERS": servers,
             "UPSTREAM_KEEPALIVE": "\(configuration.upstreamKeepalive)",
+            "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
         ])
         let configPath = runtimeDirectory + "/nginx.conf"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `fullyloaded up` starts: nginx on a loopback port and a pool of workers behind it.
 public struct StackConfiguration: Sendable {
     /// The plain-HTTP port on 127.0.0.1.
@@ -20,6 +22,8 @@ public struct StackConfiguration: Sendable {
     public var executable: String
     /// Further options every worker gets (the promise: deadline, slots, …).
     public var workerOptions: [String] = []
+    /// N, in seconds: nginx's FastCGI timeouts are derived from it.
+    public var deadline: Double = 2
     /// The nginx binary.
     public var nginxExecutable: String = "/usr/sbin/nginx"
 
@@ -30,7 +34,20 @@ public struct StackConfiguration: Sendable {
         self.executable = executable
     }
 
-    /// Connections nginx keeps to the pool (per nginx worker process): a quarter of all request
-    /// threads, so that kept connections can never pin every thread.
-    var upstreamKeepalive: Int { max(1, workers * requestThreads / 4 / 2) }
+    /// How long nginx waits on a worker: N plus a second for a worker that stopped answering,
+    /// after which nginx answers the JSON 503 itself.
+    var fastCGITimeoutMilliseconds: Int { Int((deadline + 1) * 1000) }
+
+    /// nginx worker processes (`worker_processes auto`: one per core).
+    var nginxProcesses: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Idle connections each nginx process keeps to the pool. Each pins a worker request thread.
+    var upstreamKeepalive: Int { max(1, requestThreads / 8) }
+
+    /// Active connections nginx may hold to one worker: its threads, less what idle kept
+    /// connections may pin, less a margin. Past it nginx answers 503 at once itself, rather
+    /// than leave requests in a worker's listen queue where admission cannot see them.
+    var upstreamMaximumConnections: Int {
+        max(1, requestThreads - upstreamKeepalive * nginxProcesses - 4)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs `count` copies of `body` on threads of their own and waits for all of them:
 /// `DispatchQueue.concurrentPerform` would run only one per core.
@@ -43,4 +44,18 @@ public final class ConcurrencyCounter: @unchecked Sendable {
 
     /// How many entered in all.
     public var count: Int { lock.withLock { total } }
+}
+
+/// A flag one thread raises and others poll, e.g. to end a load loop early.
+public final class StopFlag: Sendable {
+    private let raised = Mutex(false)
+
+    /// Creates a lowered flag.
+    public init() {}
+
+    /// Raises the flag.
+    public func raise() { raised.withLock { $0 = true } }
+
+    /// Whether the flag is raised.
+    public var isRaised: Bool { raised.withLock { $0 } }
 }

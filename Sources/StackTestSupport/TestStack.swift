@@ -47,6 +47,15 @@ public final class TestStack: @unchecked Sendable {
     /// What `up` printed so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// nginx's JSON access log, one object per request (complete once the stack is stopped:
+    /// nginx buffers it for up to a second).
+    public var accessLog: [[String: Any]] {
+        let text = (try? String(contentsOfFile: runtimeDirectory + "/access.log", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
     /// The processes `up` started (nginx master and workers), from /proc.
     public var childProcesses: [(pid: Int32, command: String)] { ProcessTable.children(of: process.pid) }
 

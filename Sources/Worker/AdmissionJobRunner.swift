@@ -26,20 +26,26 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         if case .refusedAtDeadline(let retryAfter) = controller.waitForSlot(ticket) {
             return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter))
         }
-        let (result, seconds) = pool.run { hasher -> Result<ExpensiveJobResult, BcryptError> in
+        let outcome = pool.run(until: ticket.admittedAt + controller.policy.answerBy) {
+            hasher -> Result<ExpensiveJobResult, BcryptError> in
             do throws(BcryptError) {
                 return .success(try job.perform(with: hasher))
             } catch {
                 return .failure(error)
             }
+        } whenOverrunEnds: { [controller] seconds in
+            controller.finish(ticket, serviceSeconds: seconds, outcome: .overran)
         }
-        switch result {
-        case .success(let value):
-            controller.finish(ticket, serviceSeconds: seconds, succeeded: true)
+        switch outcome {
+        case .finished(.success(let value), let seconds):
+            controller.finish(ticket, serviceSeconds: seconds, outcome: .delivered)
             return .success(value)
-        case .failure(let error):
-            controller.finish(ticket, serviceSeconds: seconds, succeeded: false)
+        case .finished(.failure(let error), let seconds):
+            controller.finish(ticket, serviceSeconds: seconds, outcome: .failed)
             return .failure(.bcrypt(error))
+        case .overran:
+            // The machine was slower than predicted: answer at N, as promised, not later.
+            return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1))
         }
     }
 }

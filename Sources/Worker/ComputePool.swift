@@ -6,13 +6,28 @@ import Synchronization
 /// Threads that run bcrypt at a lower CPU priority than request threads and nginx, so that
 /// cheap requests keep their latency when every core is busy hashing.
 ///
-/// A request thread that holds a compute slot hands its job here and waits. There are as many
-/// threads as global slots, so a job with a slot always finds a free thread.
+/// A request thread that holds a compute slot hands its job here and waits, at most until its
+/// deadline. There are as many threads as global slots, so a job with a slot always finds a
+/// free thread.
 final class ComputePool: Sendable {
+    /// What became of a job handed to the pool.
+    enum Outcome<Result: Sendable>: Sendable {
+        /// It finished in time; `seconds` is how long it ran.
+        case finished(Result, seconds: Double)
+        /// The deadline came first. bcrypt cannot be interrupted: the job runs to its end on
+        /// its thread, and `whenOverrunEnds` is called there with its duration.
+        case overran
+    }
+
     private final class Task: @unchecked Sendable {
         let work: (BcryptHasher) -> Void
-        let done = DispatchSemaphore(value: 0)
         init(_ work: @escaping (BcryptHasher) -> Void) { self.work = work }
+    }
+
+    private enum Handoff<Result: Sendable>: Sendable {
+        case pending
+        case done(Result, Double)
+        case abandoned
     }
 
     private let pending = Mutex<[Task]>([])
@@ -22,7 +37,7 @@ final class ComputePool: Sendable {
     init(threads: Int, niceness: Int32, log: JSONLineLog) throws(SystemCallError) {
         for index in 0..<threads {
             try PlatformThread.startDetached(name: "compute-\(index)") { [self] in
-                do {
+                do throws(SystemCallError) {
                     if niceness != 0 { try PlatformThread.setCurrentThreadNiceness(niceness) }
                 } catch {
                     log.event("compute priority not set", [("error", .string("\(error)"))])
@@ -32,23 +47,38 @@ final class ComputePool: Sendable {
                     available.wait()
                     let task = pending.withLock { $0.removeFirst() }
                     task.work(hasher)
-                    task.done.signal()
                 }
             }
         }
     }
 
-    /// Runs `work` on a compute thread and returns its result with the seconds it took there.
-    func run<Result: Sendable>(_ work: @escaping @Sendable (BcryptHasher) -> Result) -> (Result, seconds: Double) {
-        let box = Mutex<(Result, Double)?>(nil)
+    /// Runs `work` on a compute thread and waits for it until `deadline` (monotonic seconds).
+    func run<Result: Sendable>(
+        until deadline: Double,
+        _ work: @escaping @Sendable (BcryptHasher) -> Result,
+        whenOverrunEnds: @escaping @Sendable (Double) -> Void
+    ) -> Outcome<Result> {
+        let handoff = Mutex<Handoff<Result>>(.pending)
+        let done = DispatchSemaphore(value: 0)
         let task = Task { hasher in
             let started = MonotonicClock.now
             let result = work(hasher)
-            box.withLock { $0 = (result, MonotonicClock.now - started) }
+            let seconds = MonotonicClock.now - started
+            let abandoned = handoff.withLock { state -> Bool in
+                if case .abandoned = state { return true }
+                state = .done(result, seconds)
+                return false
+            }
+            if abandoned { whenOverrunEnds(seconds) } else { done.signal() }
         }
         pending.withLock { $0.append(task) }
         available.signal()
-        task.done.wait()
-        return box.withLock { $0! }
+        let remaining = max(0, deadline - MonotonicClock.now)
+        _ = done.wait(timeout: .now() + .nanoseconds(Int(remaining * 1e9)))
+        return handoff.withLock { state in
+            if case .done(let result, let seconds) = state { return .finished(result, seconds: seconds) }
+            state = .abandoned
+            return .overran
+        }
     }
 }

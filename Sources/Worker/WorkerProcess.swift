@@ -25,6 +25,13 @@ public struct WorkerProcess: Sendable {
     /// Serves until SIGTERM or SIGINT, lets requests in flight finish, and returns.
     public func run() throws(SystemCallError) {
         try Self.handledSignals.blockInCallingThread()
+        let service = PasswordService(configuration: configuration.service, processID: getpid())
+        let maximumBody = configuration.service.maximumBodyBytes
+        let admission = try configuration.admission.map { settings throws(SystemCallError) in
+            try startAdmission(settings)
+        }
+        // Listen only when ready to serve: until then nginx's connects fail at once and go to
+        // another worker, instead of waiting in this one's queue while it measures and attaches.
         let listener: FileDescriptor
         switch configuration.listen {
         case .endpoint(let endpoint):
@@ -32,15 +39,10 @@ public struct WorkerProcess: Sendable {
         case .inheritedDescriptor(let descriptor):
             listener = FileDescriptor(adopting: descriptor)
         }
-        let service = PasswordService(configuration: configuration.service, processID: getpid())
-        let maximumBody = configuration.service.maximumBodyBytes
-        let admission = try configuration.admission.map { settings throws(SystemCallError) in
-            try startAdmission(settings)
-        }
         let stats: @Sendable () -> [UInt8]
         if let admission {
             let cost = configuration.service.defaultCost
-            stats = { admission.controller.snapshot().json(predictionCost: cost) }
+            stats = { admission.controller.snapshot(predictionCost: cost).json() }
         } else {
             stats = { Array(#"{"admission":false}"#.utf8) }
         }

@@ -63,7 +63,8 @@ struct AdmissionPredictorTests {
         // Starts in 6.5 s; it would fit once the start is down to 1.5 s: come back in 5 s.
         let far = AdmissionPredictor.Prediction(startsIn: 6.5, completesIn: 6.8, drainsIn: 7)
         #expect(policy.decide(far, serviceSeconds: 0.3) == .refuse(retryAfterSeconds: 5))
-        #expect(policy.latestStart(serviceSeconds: 0.3) == 1.7)
+        #expect(policy.answerMargin == 0.05 && AdmissionPolicy(deadline: 0.3).answerMargin == 0.015)
+        #expect(abs(policy.latestStart(serviceSeconds: 0.3) - 1.65) < 1e-12)
     }
 
     @Test("the refusal budget lets a burst through, then paces, never past headroom × N")

@@ -118,16 +118,16 @@ struct AdmissionControllerTests {
         concurrently(3) { index in
             if index == 2 {
                 usleep(50_000)
-                first.finish(a, serviceSeconds: 0.001, succeeded: true)
+                first.finish(a, serviceSeconds: 0.001, outcome: .delivered)
             } else if index == 0 {
                 #expect(first.waitForSlot(c) == .granted)
                 order.withLock { $0.append("c") }
-                first.finish(c, serviceSeconds: 0.001, succeeded: true)
+                first.finish(c, serviceSeconds: 0.001, outcome: .delivered)
             } else {
                 #expect(second.waitForSlot(b) == .granted)
                 order.withLock { $0.append("b") }
                 usleep(50_000)
-                second.finish(b, serviceSeconds: 0.001, succeeded: true)
+                second.finish(b, serviceSeconds: 0.001, outcome: .delivered)
             }
         }
         #expect(order.withLock { $0 } == ["b", "c"])

@@ -69,6 +69,7 @@ typedef struct {
     uint64_t refused_at_deadline;
     uint64_t completed;
     uint64_t failed;
+    uint64_t overran; /* running at their deadline: answered 503 at N, result dropped */
     uint64_t recovered_jobs; /* jobs freed after their worker died */
     int64_t last_sweep_ns;
     int64_t refusal_tat_ns; /* GCRA: the theoretical time the next paced refusal may leave */
@@ -76,7 +77,7 @@ typedef struct {
 
     fl_histogram queue_wait;
     fl_histogram service_time;
-    fl_histogram response_time; /* admission to answer, admitted jobs only */
+    fl_histogram response_time; /* admission to answer, jobs that ran and were answered with their result */
 
     fl_job jobs[FL_MAX_JOBS];
     fl_worker workers[FL_MAX_WORKERS];
