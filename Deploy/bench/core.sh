@@ -9,7 +9,6 @@
 # Prints a Markdown table; paste it with its date into Docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
 
 COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50
 while [ $# -gt 0 ]; do
@@ -22,40 +21,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-bash Deploy/dev.sh deps
-for package in php-fpm; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
-done
-command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product fullyloaded >&2
-BIN="$(swift build -c release --show-bin-path)/fullyloaded"
-PHP_FPM=$(ls /usr/sbin/php-fpm* | head -n 1)
-CORES=$(nproc)
+. Deploy/bench/lib.sh
+bench_setup
 
-RUN=$(mktemp -d /tmp/fl-bench.XXXXXX)
-chmod 755 "$RUN"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$RUN"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 200); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "no answer from $1" >&2; exit 1
-}
-
-# fullyloaded
+# fullyloaded as `up` runs it; at ab -c 4 every job fits within N, so nothing is refused.
 OURS=$(free_port)
-"$BIN" up --http-port "$OURS" --cost "$COST" --max-cost "$COST" --runtime-dir "$RUN/up" >"$RUN/up.log" 2>&1 &
-PIDS+=($!)
+start_fullyloaded ours "$OURS" --cost "$COST" --max-cost "$COST"
 
 # The C ceiling: the same topology as ours (one process per core, 256 threads each).
 cc -O2 -o "$RUN/c-ping" Deploy/bench/c-ping.c -lfcgi -lpthread
@@ -67,70 +38,24 @@ for i in $(seq 0 $((CORES - 1))); do
 done
 
 # PHP-FPM as most people would deploy it: pm static, 4 children, nginx without FastCGI keepalive.
-USER_LINE=""; POOL_USER=""
-if [ "$(id -u)" -eq 0 ]; then USER_LINE="user nobody nogroup;"; POOL_USER=$'user = nobody\ngroup = nogroup'; fi
-cat >"$RUN/php-fpm.conf" <<CONF
-[global]
-pid = $RUN/php-fpm.pid
-error_log = $RUN/php-fpm.log
-daemonize = no
-[bench]
-$POOL_USER
-listen = $RUN/php.sock
-listen.mode = 0666
-pm = static
-pm.max_children = 4
-CONF
-"$PHP_FPM" --nodaemonize --fpm-config "$RUN/php-fpm.conf" ${USER_LINE:+--allow-to-run-as-root} >"$RUN/php-fpm.out" 2>&1 &
-PIDS+=($!)
-
+start_php_fpm php 4
 C_PORT=$(free_port); PHP_PORT=$(free_port)
-mkdir -p "$RUN/nginx-tmp"; [ -n "$USER_LINE" ] && chown nobody:nogroup "$RUN/nginx-tmp"
-cat >"$RUN/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $RUN/nginx.pid;
-error_log $RUN/nginx-error.log warn;
-$USER_LINE
-events { worker_connections 4096; }
-http {
-    client_body_temp_path $RUN/nginx-tmp/body; fastcgi_temp_path $RUN/nginx-tmp/fastcgi;
-    proxy_temp_path $RUN/nginx-tmp/proxy; uwsgi_temp_path $RUN/nginx-tmp/uwsgi; scgi_temp_path $RUN/nginx-tmp/scgi;
-    include $ROOT/nginx/snippets/fullyloaded-http.conf;
-    access_log $RUN/access.log fullyloaded_json buffer=64k flush=1s;
-    upstream c_ping {
-        least_conn;
-$C_SERVERS
-        keepalive $((CORES * 256 / 4 / 2));
-    }
+start_reference_nginx reference "
     server {
         listen 127.0.0.1:$C_PORT;
         location /api/ { fastcgi_pass c_ping; fastcgi_keep_conn on; include /etc/nginx/fastcgi_params; }
     }
     server {
         listen 127.0.0.1:$PHP_PORT;
-        location = /api/ping { fastcgi_pass unix:$RUN/php.sock; include /etc/nginx/fastcgi_params;
-                               fastcgi_param SCRIPT_FILENAME $ROOT/Deploy/bench/ping.php; }
-        location = /api/load { fastcgi_pass unix:$RUN/php.sock; include /etc/nginx/fastcgi_params;
-                               fastcgi_param SCRIPT_FILENAME $ROOT/Deploy/bench/load.php; }
-    }
-}
-CONF
-nginx -p "$RUN" -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log" &
-PIDS+=($!)
-
-wait_http "http://127.0.0.1:$OURS/api/ping"
+$(php_locations "$RUN/php.sock")
+    }" "
+    upstream c_ping {
+        least_conn;
+$C_SERVERS
+        keepalive $((256 / 8));
+    }"
 wait_http "http://127.0.0.1:$C_PORT/api/ping"
 wait_http "http://127.0.0.1:$PHP_PORT/api/ping"
-
-ab_field() { awk -v f="$2" -F': *' '$1 == f { split($2, a, " "); print a[1] }' "$1"; }
-# ab counts responses whose length differs from the first as "failed" (Length); only connection,
-# receive and exception failures are failures.
-ab_real_failures() {
-  sed -n 's/.*(Connect: \([0-9]*\), Receive: \([0-9]*\), Length: [0-9]*, Exceptions: \([0-9]*\)).*/\1 \2 \3/p' "$1" |
-    awk '{ print $1 + $2 + $3 } END { if (NR == 0) print 0 }' | head -n 1
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A PING
 for round in $(seq "$ROUNDS"); do
@@ -148,7 +73,7 @@ ours_ping=$(echo "${PING[ours]}" | tr ' ' '\n' | grep . | median)
 c_ping=$(echo "${PING[c]}" | tr ' ' '\n' | grep . | median)
 php_ping=$(echo "${PING[php]}" | tr ' ' '\n' | grep . | median)
 
-single=$("$BIN" calibrate --cost "$COST" --samples 9 | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
+single=$(calibrate "$COST")
 # A fixed count sized to the run: `ab -t` would drop the hashes still in flight at the cut-off.
 LOAD_REQUESTS=$(python3 -c "print(max(8, round($CORES / $single * $SECONDS_PER_RUN)))")
 ab -q -n "$LOAD_REQUESTS" -c 4 "http://127.0.0.1:$OURS/api/load" >"$RUN/ab-load.txt" 2>&1
@@ -156,7 +81,7 @@ load_done=$(ab_field "$RUN/ab-load.txt" "Complete requests")
 load_failed=$(ab_real_failures "$RUN/ab-load.txt")
 load_time=$(ab_field "$RUN/ab-load.txt" "Time taken for tests")
 load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${load_non2xx:-0}
-single_after=$("$BIN" calibrate --cost "$COST" --samples 9 | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
+single_after=$(calibrate "$COST")
 
 python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" <<'PY'
 import sys, datetime, platform, subprocess

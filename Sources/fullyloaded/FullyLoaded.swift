@@ -41,7 +41,7 @@ struct AdmissionOptions: ParsableArguments {
     var computeNiceness: Int32 = 10
 
     @Option(help: "Refusals per second per compute slot answered at once; more are paced, never past N (0: off).")
-    var refusalRate = 200.0
+    var refusalRate = 100.0
 
     func validate() throws {
         guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }
