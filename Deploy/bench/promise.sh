@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 3's benchmark: the N-second promise under `ab` through nginx at every concurrency level,
 # for fullyloaded (default refusal budget), fullyloaded without the budget, and PHP-FPM
-# (pm static, 4 children), one after another in one run, with a paced probe on /api/ping.
+# (pm static, 4 children), all running at once and measured back to back at each level, with a
+# paced probe on /api/ping.
 # Latencies by status come from nginx's access log (request_time); goodput is the rate of 200s in
 # the steady state (nginx's $msec), from 2 s after the level starts to its last 200.
 # Usage: Deploy/bench/promise.sh [--cost 12] [--deadline 2] [--seconds 20] [--levels "1 2 4 …"] [--systems "…"]
@@ -25,18 +26,21 @@ done
 . Deploy/bench/lib.sh
 bench_setup
 CSV="$RUN/promise.csv"
-echo "system,concurrency,seconds,ok,refused,goodput,limit,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,late,paced,ping_p50,ping_p99,ping_max" >"$CSV"
-single=$(calibrate "$COST")
+echo "system,concurrency,seconds,ok,refused,other,goodput,limit,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,late,paced,ping_p50,ping_p99,ping_max,ping_errors" >"$CSV"
 
+# Every system runs at once (an idle one costs nothing) and each level is measured for each system
+# back to back, so that the machine's drift falls on all of them alike.
+declare -A PORT LOG
 for system in $SYSTEMS; do
   port=$(free_port)
+  PORT[$system]=$port
   case "$system" in
     fullyloaded)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE"
-      log="$RUN/$system/access.log" ;;
+      LOG[$system]="$RUN/$system/access.log" ;;
     fullyloaded-no-budget)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --refusal-rate 0
-      log="$RUN/$system/access.log" ;;
+      LOG[$system]="$RUN/$system/access.log" ;;
     php-fpm)
       start_php_fpm php 4
       start_reference_nginx php-nginx "    server {
@@ -44,12 +48,18 @@ for system in $SYSTEMS; do
 $(php_locations "$RUN/php.sock")
     }"
       wait_http "http://127.0.0.1:$port/api/ping"
-      log="$RUN/php-nginx-access.log" ;;
+      LOG[$system]="$RUN/php-nginx-access.log" ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac
   ab -q -n 8 -c 2 "http://127.0.0.1:$port/api/load?cost=$COST" >/dev/null 2>&1  # warm up
-  for c in $LEVELS; do
-    sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains; nginx flushes its log
+done
+
+for c in $LEVELS; do
+  # The capacity limit of this level: cores / single-hash time, measured just before it.
+  single=$(calibrate "$COST" 5)
+  for system in $SYSTEMS; do
+    port=${PORT[$system]} log=${LOG[$system]}
+    sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous run drains; nginx flushes its log
     before=$(wc -l <"$log" 2>/dev/null || echo 0)
     stats_before=$(curl -fsS "http://127.0.0.1:$port/api/stats" 2>/dev/null || echo '{}')
     python3 Deploy/bench/probe.py "$port" "$SECONDS_PER_LEVEL" 0.05 >"$RUN/probe.json" &
@@ -66,47 +76,50 @@ system, c, taken, single, cores, log, probe, before, after = sys.argv[1:]
 taken, single, cores = float(taken), float(single), int(cores)
 rows = [json.loads(line) for line in open(log) if line.strip()]
 loads = [r for r in rows if r["uri"].startswith("/api/load")]
-# Goodput over the steady state: from N after the first answer (the queue has filled) to the last
-# 200 (ab -t drops the requests still in flight when time runs out, so its own count is low).
+ok = sorted(r["request_time"] for r in loads if r["status"] == 200)
+refused = sorted(r["request_time"] for r in loads if r["status"] == 503)
+# 499: ab closed the connection when its time ran out; anything else is a failure to report.
+other = sum(1 for r in loads if r["status"] not in (200, 503, 499))
+# Goodput over the steady state: from 2 s after the first answer (the queue has filled) to the
+# last 200 (ab -t drops the requests still in flight when time runs out, so its own count is low).
 done = sorted(r["msec"] for r in loads if r["status"] == 200)
 start = (min(r["msec"] for r in loads) + 2.0) if loads else 0
 window = [t for t in done if t > start]
 steady = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 2 else 0.0
-ok = sorted(r["request_time"] for r in loads if r["status"] == 200)
-refused = sorted(r["request_time"] for r in loads if r["status"] == 503)
 q = lambda values, p: values[min(len(values) - 1, int(p * len(values)))] if values else ""
 counter = lambda stats, name: json.loads(stats).get("counters", {}).get(name, 0)
 late = sum(counter(after, n) - counter(before, n) for n in ("refused_at_deadline", "overran"))
 paced = counter(after, "paced_refusals") - counter(before, "paced_refusals")
 ping = json.load(open(probe))
-print(",".join(str(v) for v in [system, c, f"{taken:.1f}", len(ok), len(refused), f"{steady:.3f}",
+print(",".join(str(v) for v in [system, c, f"{taken:.1f}", len(ok), len(refused), other, f"{steady:.3f}",
     f"{cores / single:.3f}", q(ok, .5), q(ok, .99), q(ok, 1), q(refused, .5), q(refused, .99), q(refused, 1),
-    late, paced, ping["p50"], ping["p99"], ping["max"]]))
+    late, paced, ping["p50"], ping["p99"], ping["max"], ping["errors"]]))
 PY
     tail -n 1 "$CSV" >&2
   done
-  if [ "$system" = php-fpm ]; then stop_last; stop_last; else stop_last; fi
 done
 
 mkdir -p Docs/data
 cp "$CSV" "Docs/data/promise-$(date -u +%Y%m%d).csv"
-python3 - "$CSV" "$single" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$CORES" <<'PY'
+python3 - "$CSV" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$CORES" <<'PY'
 import csv, datetime, subprocess, sys
-path, single, cost, deadline, seconds, cores = sys.argv[1:]
+path, cost, deadline, seconds, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 ms = lambda v: f"{float(v) * 1000:.0f}" if v not in ("", "None") else "–"
+limits = [float(r["limit"]) for r in rows]
 print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {cores} cores; "
-      f"cost {cost}, N = {deadline} s, {seconds} s per level; single hash {float(single) * 1000:.0f} ms, "
-      f"limit {int(cores) / float(single):.2f} hashes/s.\n")
-print("| system | c | hashes/s | of limit | refusals/s | 200 p50 / p99 / max (ms) | 503 p50 / p99 / max (ms) | late refusals | ping p50 / p99 / max (ms) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for r in rows:
+      f"cost {cost}, N = {deadline} s, {seconds} s per level and system, systems interleaved per level; "
+      f"limit (cores / single-hash time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
+print("| system | c | hashes/s | of limit | refusals/s | other | 200 p50 / p99 / max (ms) | 503 p50 / p99 / max (ms) | late refusals | ping p50 / p99 / max (ms) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for r in sorted(rows, key=lambda r: (r["system"], int(r["concurrency"]))):
     t = float(r["seconds"])
     refusals = int(r["refused"])
     late = f"{int(r['late'])} ({int(r['late']) / refusals:.1%})" if refusals and r["system"] != "php-fpm" else "–"
     print(f"| {r['system']} | {r['concurrency']} | {float(r['goodput']):.2f} | {float(r['goodput']) / float(r['limit']):.2f} | "
-          f"{refusals / t:.1f} | {ms(r['ok_p50'])} / {ms(r['ok_p99'])} / {ms(r['ok_max'])} | "
+          f"{refusals / t:.1f} | {r['other']} | {ms(r['ok_p50'])} / {ms(r['ok_p99'])} / {ms(r['ok_max'])} | "
           f"{ms(r['refused_p50'])} / {ms(r['refused_p99'])} / {ms(r['refused_max'])} | {late} | "
-          f"{ms(r['ping_p50'])} / {ms(r['ping_p99'])} / {ms(r['ping_max'])} |")
+          f"{ms(r['ping_p50'])} / {ms(r['ping_p99'])} / {ms(r['ping_max'])}"
+          + (f" ({r['ping_errors']} failed)" if r['ping_errors'] != "0" else "") + " |")
 PY
