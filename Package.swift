@@ -12,7 +12,11 @@ let package = Package(
         .executable(name: "fullyloaded", targets: ["fullyloaded"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian packages: libfcgi-dev, libcrypt-dev, libssl-dev.
@@ -39,10 +43,23 @@ let package = Package(
             dependencies: ["Admission", "POSIXSupport"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Monitor",
+            dependencies: [
+                "Admission", "POSIXSupport", "StackRunner",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Worker", "PasswordService", "StackRunner", "POSIXSupport",
+                "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -55,6 +72,8 @@ let package = Package(
 
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MonitorTests", dependencies: ["Monitor", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),

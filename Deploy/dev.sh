@@ -10,6 +10,8 @@ APT_PACKAGES=(
   nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
   apache2-utils                                           # ab, for benchmarks
   php-cli                                                 # an independent bcrypt (password_verify) in tests
+  libjs-chart.js                                          # the dashboard's charts, served by nginx
+  chromium chromium-driver                                # the dashboard's test in a real browser
 )
 
 as_root() {

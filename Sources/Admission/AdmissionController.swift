@@ -117,6 +117,10 @@ public final class AdmissionController: @unchecked Sendable {
                     job.pointee.state = FL_JOB_RUNNING.rawValue
                     job.pointee.started_ns = Self.nanoseconds(now)
                     Self.record(&shared.queue_wait, seconds: now - ticket.admittedAt)
+                    let recent = fl_segment_recent_wait(&shared, shared.recent_next)
+                    recent.pointee = fl_recent_wait(
+                        at_ns: Self.nanoseconds(now), wait_ns: Self.nanoseconds(now - ticket.admittedAt))
+                    shared.recent_next &+= 1
                     return (.granted, 0)
                 }
                 if now >= latestStart {
@@ -186,6 +190,14 @@ public final class AdmissionController: @unchecked Sendable {
 
     // MARK: - Workers
 
+    private let pingCounter = PingCounterSlot()
+
+    /// Counts one cheap request answered by this process, without taking the lock.
+    @inline(__always)
+    public func countPing() {
+        if let counter = pingCounter.pointer { fl_count(counter) }
+    }
+
     /// Enters this process in the worker table.
     public func register(now: Double = MonotonicClock.now) {
         segment.withLock { shared in
@@ -199,12 +211,16 @@ public final class AdmissionController: @unchecked Sendable {
             entry.pointee = fl_worker(
                 pid: processID, state: FL_WORKER_SERVING.rawValue, started_ns: Self.nanoseconds(now),
                 heartbeat_ns: Self.nanoseconds(now), jobs_completed: 0, jobs_refused: 0, slot_restarts: restarts,
-                reserved: 0)
+                reserved: 0, pings: 0)
+            pingCounter.pointer = UnsafeMutableRawPointer(entry).advanced(
+                by: MemoryLayout<fl_worker>.offset(of: \fl_worker.pings)!
+            ).assumingMemoryBound(to: UInt64.self)
         }
     }
 
     /// Takes this process out of the table and frees any job it still holds.
     public func unregister() {
+        pingCounter.pointer = nil
         let freed = segment.withLock { shared in
             let freed = Self.freeJobs(&shared, pid: processID)
             if let entry = Self.workerEntry(&shared, pid: processID) { entry.pointee.state = FL_WORKER_EMPTY.rawValue }
@@ -318,4 +334,10 @@ public final class AdmissionController: @unchecked Sendable {
     }
 
     static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
+}
+
+/// Where this process's ping counter lives in the segment, set once at registration.
+private final class PingCounterSlot: @unchecked Sendable {
+    // Written before request threads start and at shutdown; read on the ping path.
+    nonisolated(unsafe) var pointer: UnsafeMutablePointer<UInt64>?
 }

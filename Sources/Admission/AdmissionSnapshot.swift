@@ -2,7 +2,7 @@ import CSharedState
 import POSIXSupport
 
 /// A consistent copy of the shared segment's figures: what `/api/stats` returns and the monitor reads.
-public struct AdmissionSnapshot: Sendable, Equatable {
+public struct AdmissionSnapshot: Sendable {
     /// A latency histogram.
     public struct Histogram: Sendable, Equatable {
         /// Counts per bucket (bounds in ``LatencyBuckets``).
@@ -25,7 +25,12 @@ public struct AdmissionSnapshot: Sendable, Equatable {
         public var jobsRefused: UInt64
         /// How often this table entry was taken over after the worker holding it died.
         public var restarts: UInt32
+        /// Cheap requests it answered.
+        public var pings: UInt64
     }
+
+    /// Queue waits of the jobs that got a slot recently: (seconds ago, wait in seconds), newest last.
+    public var recentWaits: [(age: Double, wait: Double)]
 
     public var version: UInt32
     public var slots: Int
@@ -84,7 +89,13 @@ public struct AdmissionSnapshot: Sendable, Equatable {
                 pid: entry.pid, state: entry.state == FL_WORKER_SERVING.rawValue ? "serving" : "stopping",
                 uptimeSeconds: now - Double(entry.started_ns) / 1e9,
                 heartbeatAgeSeconds: now - Double(entry.heartbeat_ns) / 1e9, jobsCompleted: entry.jobs_completed,
-                jobsRefused: entry.jobs_refused, restarts: entry.slot_restarts)
+                jobsRefused: entry.jobs_refused, restarts: entry.slot_restarts,
+                pings: fl_load_count(&fl_segment_worker(&shared, index).pointee.pings))
+        }
+        let written = Int(shared.recent_next)
+        recentWaits = (max(0, written - Int(FL_RECENT_WAITS))..<written).map { position in
+            let recent = fl_segment_recent_wait(&shared, UInt32(truncatingIfNeeded: position)).pointee
+            return (now - Double(recent.at_ns) / 1e9, Double(recent.wait_ns) / 1e9)
         }
     }
 
@@ -126,7 +137,7 @@ public struct AdmissionSnapshot: Sendable, Equatable {
         let rows = workers.map { worker in
             "{\"pid\":\(worker.pid),\"state\":\"\(worker.state)\",\"uptime_seconds\":\(number(worker.uptimeSeconds)),"
                 + "\"heartbeat_age_seconds\":\(number(worker.heartbeatAgeSeconds)),\"jobs_completed\":\(worker.jobsCompleted),"
-                + "\"jobs_refused\":\(worker.jobsRefused),\"restarts\":\(worker.restarts)}"
+                + "\"jobs_refused\":\(worker.jobsRefused),\"restarts\":\(worker.restarts),\"pings\":\(worker.pings)}"
         }
         member("workers", "[\(rows.joined(separator: ","))]")
         return Array((text + "}").utf8)

@@ -81,6 +81,29 @@ public final class SharedSegment: @unchecked Sendable {
         }
     }
 
+    private init(name: String, pointer: UnsafeMutablePointer<fl_segment>) {
+        self.name = name
+        self.pointer = pointer
+        self.outcome = .attached
+    }
+
+    /// Maps an existing, valid segment without changing it (the monitor's view); `nil` when there
+    /// is none yet or it is not one this binary can read.
+    public static func attach(name: String) -> SharedSegment? {
+        let descriptor = shm_open(name, O_RDWR | O_CLOEXEC, 0)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, Int(status.st_size) == size,
+            let mapped = try? map(descriptor)
+        else { return nil }
+        guard problem(with: mapped) == nil else {
+            munmap(mapped, size)
+            return nil
+        }
+        return SharedSegment(name: name, pointer: mapped)
+    }
+
     deinit {
         munmap(pointer, Self.size)
     }

@@ -48,7 +48,9 @@ public struct LoopbackHTTPClient: Sendable {
         head += "\r\n"
         try socket.writeAll(Array(head.utf8) + body)
         var received: [UInt8] = []
-        while true {
+        // Read to the end of the message: by Content-Length, by the last chunk, or to EOF. Some
+        // servers (chromedriver) keep the connection open whatever the request said.
+        while !Self.isComplete(received, method: method) {
             let chunk = try socket.read(maximum: 65536)
             if chunk.isEmpty { break }
             received += chunk
@@ -62,6 +64,21 @@ public struct LoopbackHTTPClient: Sendable {
     /// A GET of a JSON-free path that only needs the status; `nil` if nothing answered.
     public func status(of path: String) -> Int? {
         try? request("GET", path).status
+    }
+
+    static func isComplete(_ bytes: [UInt8], method: String) -> Bool {
+        guard let headEnd = bytes.firstRange(of: [13, 10, 13, 10]) else { return false }
+        let head = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self).lowercased()
+        let bodyLength = bytes.count - headEnd.upperBound
+        if method == "HEAD" || head.hasPrefix("http/1.1 204") || head.hasPrefix("http/1.1 304") { return true }
+        for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+            return bodyLength >= Int(line.dropFirst(15).trimmingCharacters(in: " ")) ?? Int.max
+        }
+        if head.contains("transfer-encoding: chunked") {
+            return bytes[headEnd.upperBound...].firstRange(of: Array("\r\n0\r\n\r\n".utf8)) != nil
+                || bytes[headEnd.upperBound...].starts(with: Array("0\r\n\r\n".utf8))
+        }
+        return false
     }
 
     static func parse(_ bytes: [UInt8]) -> HTTPResponse? {

@@ -2,15 +2,21 @@ import Admission
 import Foundation
 import POSIXSupport
 
-/// The whole stack on loopback: nginx in the foreground as a child, and a pool of workers, all
-/// under one runtime directory that is removed again on stop.
+/// The whole stack on loopback: nginx in the foreground as a child, a pool of workers and the
+/// monitor, all under one runtime directory that is removed again on stop.
 public final class Stack {
     /// The signals the supervisor waits for; blocked before any child starts.
     public static let supervisedSignals = SignalSet([SIGINT, SIGTERM, SIGHUP, SIGCHLD])
 
-    private struct WorkerSlot {
-        var index: Int
+    /// A supervised child: a worker, or the monitor.
+    private struct ChildSlot {
+        /// `worker 0`, `monitor`: for logs and errors.
+        var name: String
+        /// Its log file's name in the runtime directory.
+        var logName: String
+        /// The socket it listens on once ready.
         var socketPath: String
+        var arguments: [String]
         var process: ChildProcess?
         var restarts = 0
         var restartAt: Double?
@@ -22,7 +28,8 @@ public final class Stack {
     /// The runtime directory in use.
     public private(set) var runtimeDirectory = ""
     private var ownsRuntimeDirectory = false
-    private var workers: [WorkerSlot] = []
+    private var workers: [ChildSlot] = []
+    private var monitor: ChildSlot?
     private var nginx: ChildProcess?
     private let log = JSONLineLog(component: "up")
 
@@ -48,11 +55,24 @@ public final class Stack {
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             try prepareRuntimeDirectory()
-            workers = (0..<configuration.workers).map {
-                WorkerSlot(index: $0, socketPath: "\(runtimeDirectory)/worker-\($0).sock")
+            workers = (0..<configuration.workers).map { index in
+                let socket = "\(runtimeDirectory)/worker-\(index).sock"
+                return ChildSlot(
+                    name: "worker \(index)", logName: "worker-\(index).log", socketPath: socket,
+                    arguments: ["worker", "--listen", "unix:\(socket)"] + workerArguments)
             }
-            for index in workers.indices { try startWorker(index) }
-            try waitForWorkerSockets(timeout: readyTimeout)
+            for index in workers.indices { try start(&workers[index]) }
+            try waitForSockets(of: workers, timeout: readyTimeout)
+            var monitor = ChildSlot(
+                name: "monitor", logName: "monitor.log", socketPath: monitorSocketPath,
+                arguments: [
+                    "monitor", "--listen", "unix:\(monitorSocketPath)", "--shm-name", segmentName,
+                    "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
+                    "--architecture", configuration.architecture, "--exit-with-parent",
+                ])
+            try start(&monitor)
+            self.monitor = monitor
+            try waitForSockets(of: [monitor], timeout: readyTimeout)
             try startNginx(template: template)
             try waitForPing(timeout: readyTimeout)
             log.event("ready", [("url", .string(url)), ("workers", .int(configuration.workers))])
@@ -82,6 +102,11 @@ public final class Stack {
             // SIGQUIT: nginx finishes the requests it is serving, then exits.
             _ = try? nginx.stop(signal: SIGQUIT, grace: 5)
             self.nginx = nil
+        }
+        if let process = monitor?.process {
+            _ = try? process.stop(signal: SIGTERM, grace: 5)
+            monitor?.process = nil
+            unlink(monitorSocketPath)
         }
         for index in workers.indices {
             if let process = workers[index].process {
@@ -131,37 +156,36 @@ public final class Stack {
         ] + configuration.workerOptions
     }
 
-    private func startWorker(_ index: Int) throws(StackError) {
+    /// Where the monitor listens; nginx proxies /ws and /metrics there.
+    var monitorSocketPath: String { runtimeDirectory + "/monitor.sock" }
+
+    private func start(_ child: inout ChildSlot) throws(StackError) {
         do {
             let process = try ChildProcess.spawn(
-                executable: configuration.executable,
-                arguments: ["worker", "--listen", "unix:\(workers[index].socketPath)"] + workerArguments,
-                standardOutput: "\(runtimeDirectory)/worker-\(index).log")
-            workers[index].process = process
-            workers[index].lastStart = MonotonicClock.now
-            workers[index].restartAt = nil
-            log.event("worker started", [("index", .int(index)), ("worker_pid", .int(Int(process.pid)))])
+                executable: configuration.executable, arguments: child.arguments,
+                standardOutput: "\(runtimeDirectory)/\(child.logName)")
+            child.process = process
+            child.lastStart = MonotonicClock.now
+            child.restartAt = nil
+            log.event("started", [("child", .string(child.name)), ("child_pid", .int(Int(process.pid)))])
         } catch {
             throw .system(error)
         }
     }
 
-    private func waitForWorkerSockets(timeout: Double) throws(StackError) {
+    private func waitForSockets(of children: [ChildSlot], timeout: Double) throws(StackError) {
         let deadline = MonotonicClock.now + timeout
-        for worker in workers {
+        for child in children {
             while true {
-                if let status = try reap(worker.process) {
-                    throw .childFailed(
-                        name: "worker \(worker.index)", status: status, logTail: tail(of: "worker-\(worker.index).log"))
+                if let status = try reap(child.process) {
+                    throw .childFailed(name: child.name, status: status, logTail: tail(of: child.logName))
                 }
-                if let socket = try? SocketEndpoint.unix(path: worker.socketPath).connect(timeout: 1) {
+                if let socket = try? SocketEndpoint.unix(path: child.socketPath).connect(timeout: 1) {
                     socket.close()
                     break
                 }
                 if MonotonicClock.now > deadline {
-                    throw .notReady(
-                        name: "worker \(worker.index)", seconds: timeout,
-                        logTail: tail(of: "worker-\(worker.index).log"))
+                    throw .notReady(name: child.name, seconds: timeout, logTail: tail(of: child.logName))
                 }
                 usleep(20_000)
             }
@@ -178,6 +202,7 @@ public final class Stack {
             "HTTP_PORT": "\(configuration.httpPort)",
             "UPSTREAM_SERVERS": servers,
             "UPSTREAM_KEEPALIVE": "\(configuration.upstreamKeepalive)",
+            "MONITOR_SOCKET": monitorSocketPath,
             "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
         ])
@@ -236,24 +261,28 @@ public final class Stack {
             throw .childFailed(name: "nginx", status: status, logTail: tail(of: "nginx-error.log"))
         }
         let now = MonotonicClock.now
-        for index in workers.indices {
-            if let status = try reap(workers[index].process) {
-                workers[index].process = nil
-                workers[index].restarts += 1
-                // Back off when a worker keeps dying soon after starting: 0.1 s, doubling, at most 5 s.
-                let ranFor = now - workers[index].lastStart
-                let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(workers[index].restarts, 6))))
-                workers[index].restartAt = now + delay
-                log.event(
-                    "worker crashed",
-                    [
-                        ("index", .int(index)), ("status", .string(status.description)),
-                        ("restarts", .int(workers[index].restarts)), ("restart_in", .double(delay)),
-                    ])
-            }
-            if workers[index].process == nil, let at = workers[index].restartAt, at <= now {
-                try startWorker(index)
-            }
+        for index in workers.indices { try supervise(&workers[index], now: now) }
+        if monitor != nil { try supervise(&monitor!, now: now) }
+    }
+
+    /// Restarts a child that ended, with backoff when it keeps dying soon after starting:
+    /// 0.1 s, doubling, at most 5 s.
+    private func supervise(_ child: inout ChildSlot, now: Double) throws(StackError) {
+        if let status = try reap(child.process) {
+            child.process = nil
+            child.restarts += 1
+            let ranFor = now - child.lastStart
+            let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
+            child.restartAt = now + delay
+            log.event(
+                "crashed",
+                [
+                    ("child", .string(child.name)), ("status", .string(status.description)),
+                    ("restarts", .int(child.restarts)), ("restart_in", .double(delay)),
+                ])
+        }
+        if child.process == nil, let at = child.restartAt, at <= now {
+            try start(&child)
         }
     }
 

@@ -22,6 +22,8 @@ public struct StackConfiguration: Sendable {
     public var executable: String
     /// Further options every worker gets (the promise: deadline, slots, …).
     public var workerOptions: [String] = []
+    /// The architecture shown on the dashboard.
+    public var architecture = "fine"
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
     public var deadline: Double = 2
     /// The nginx binary.

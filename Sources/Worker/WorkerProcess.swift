@@ -55,6 +55,7 @@ public struct WorkerProcess: Sendable {
                 if PasswordService.isPing(
                     method: method, path: path, contentLength: request.parameter("CONTENT_LENGTH"))
                 {
+                    admission?.controller.countPing()
                     request.write(service.pingResponseBytes)
                     return
                 }

@@ -7,7 +7,7 @@ struct FullyLoaded: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fullyloaded",
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
-        subcommands: [UpCommand.self, WorkerCommand.self, CalibrateCommand.self]
+        subcommands: [UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self]
     )
 }
 

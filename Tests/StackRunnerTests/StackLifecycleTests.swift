@@ -15,6 +15,7 @@ struct StackLifecycleTests {
         let stack = try TestStack(workers: 2)
         let children = stack.childProcesses
         #expect(children.filter { $0.command.contains(" worker ") }.count == 2)
+        #expect(children.contains { $0.command.contains(" monitor ") })
         #expect(children.contains { $0.command.contains("nginx") })
         // nginx's own worker processes are the master's children.
         let nginxMaster = try #require(children.first { $0.command.contains("nginx") })
@@ -23,7 +24,7 @@ struct StackLifecycleTests {
         let sockets = try FileManager.default.contentsOfDirectory(atPath: stack.runtimeDirectory).filter {
             $0.hasSuffix(".sock")
         }
-        #expect(sockets.count == 2)
+        #expect(Set(sockets) == ["worker-0.sock", "worker-1.sock", "monitor.sock"])
 
         let status = try stack.stop()
         #expect(status == .exited(0), "\(status): \(stack.log)")
@@ -110,6 +111,6 @@ struct StackLifecycleTests {
             if let pid = response.json["pid"] as? Int { answeredBy.insert(pid) }
         }
         #expect(answeredBy.isSubset(of: Set(after.map(Int.init))))
-        #expect(stack.log.contains("worker crashed"))
+        #expect(stack.log.contains(#""event":"crashed""#) && stack.log.contains(#""child":"worker 0""#))
     }
 }

@@ -16,6 +16,7 @@
 #define FL_MAX_JOBS 1024u
 #define FL_MAX_WORKERS 128u
 #define FL_HISTOGRAM_BUCKETS 16u
+#define FL_RECENT_WAITS 512u
 
 enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
 enum fl_worker_state { FL_WORKER_EMPTY = 0, FL_WORKER_SERVING = 1, FL_WORKER_STOPPING = 2 };
@@ -40,7 +41,13 @@ typedef struct {
     uint64_t jobs_refused;
     uint32_t slot_restarts; /* how often this entry was taken over from a dead worker */
     uint32_t reserved;
+    uint64_t pings; /* cheap requests answered; added to without the lock (relaxed atomic) */
 } fl_worker;
+
+typedef struct {
+    int64_t at_ns;   /* when the job got its slot */
+    int64_t wait_ns; /* how long it had queued */
+} fl_recent_wait;
 
 typedef struct {
     uint64_t counts[FL_HISTOGRAM_BUCKETS]; /* bucket i: <= fl_histogram_bound_ms(i) */
@@ -79,6 +86,10 @@ typedef struct {
     fl_histogram service_time;
     fl_histogram response_time; /* admission to answer, jobs that ran and were answered with their result */
 
+    uint32_t recent_next; /* the ring's next write position */
+    uint32_t reserved2;
+    fl_recent_wait recent_waits[FL_RECENT_WAITS]; /* the latest queue waits, for percentiles over the last second */
+
     fl_job jobs[FL_MAX_JOBS];
     fl_worker workers[FL_MAX_WORKERS];
 } fl_segment;
@@ -103,12 +114,17 @@ int fl_futex_wake_all(uint32_t *word);
 /** Accessors: Swift sees C arrays as tuples. */
 static inline fl_job *fl_segment_job(fl_segment *segment, uint32_t index) { return &segment->jobs[index]; }
 static inline fl_worker *fl_segment_worker(fl_segment *segment, uint32_t index) { return &segment->workers[index]; }
+static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32_t index) {
+    return &segment->recent_waits[index % FL_RECENT_WAITS];
+}
 static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
 
 /** Atomic access to the futex word and the ready flag. */
 static inline uint32_t fl_load_acquire(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
 static inline void fl_store_release(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 static inline void fl_increment(uint32_t *word) { __atomic_add_fetch(word, 1, __ATOMIC_ACQ_REL); }
+static inline void fl_count(uint64_t *counter) { __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED); }
+static inline uint64_t fl_load_count(const uint64_t *counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
 
 #pragma clang assume_nonnull end
 

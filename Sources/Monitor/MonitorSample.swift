@@ -1,0 +1,61 @@
+/// One sample the monitor pushes to every dashboard, about four times a second (Docs/monitor.md).
+public struct MonitorSample: Codable, Sendable, Equatable {
+    public struct CPU: Codable, Sendable, Equatable {
+        /// Busy percentage of each core since the previous sample.
+        public var cores: [Double]
+        /// Busy percentage of all cores.
+        public var total: Double
+    }
+
+    public struct Responsiveness: Codable, Sendable, Equatable {
+        /// The latency of the monitor's own GET /api/ping through nginx, in milliseconds; `nil` if it failed.
+        public var pingMilliseconds: Double?
+    }
+
+    public struct Throughput: Codable, Sendable, Equatable {
+        public var hashesPerSecond: Double
+        public var refusalsPerSecond: Double
+        public var pingsPerSecond: Double
+    }
+
+    public struct Wait: Codable, Sendable, Equatable {
+        /// Queue waits of the jobs that got a slot in the last second, in milliseconds.
+        public var p50Milliseconds: Double?
+        public var p95Milliseconds: Double?
+        public var maxMilliseconds: Double?
+        /// How many jobs that is.
+        public var jobs: Int
+    }
+
+    public struct Queue: Codable, Sendable, Equatable {
+        public var queued: Int
+        public var running: Int
+        public var slots: Int
+        /// Predicted seconds until a new job at the configured cost would be answered.
+        public var predictedSeconds: Double
+        /// N.
+        public var deadlineSeconds: Double
+    }
+
+    public struct Worker: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var state: String
+        public var uptimeSeconds: Double
+        public var restarts: UInt32
+        public var jobs: UInt64
+        public var refused: UInt64
+        public var pings: UInt64
+    }
+
+    /// Seconds since the epoch.
+    public var time: Double
+    /// The architecture the stack runs (`fine` is the full design).
+    public var architecture: String
+    public var cpu: CPU
+    public var responsiveness: Responsiveness
+    public var throughput: Throughput
+    public var wait: Wait
+    /// `nil` while no worker has made the shared segment.
+    public var queue: Queue?
+    public var workers: [Worker]
+}

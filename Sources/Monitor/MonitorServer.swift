@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+/// The monitor's HTTP side: `/ws` pushes samples to dashboards, `/metrics` serves Prometheus
+/// text. nginx proxies both; the monitor serves no HTML.
+public enum MonitorServer {
+    /// Serves until SIGTERM or SIGINT.
+    public static func run(
+        address: BindAddress, unixSocketPath: String?, broadcaster: SampleBroadcaster, metrics: MonitorMetrics,
+        logger: Logger
+    ) async throws {
+        let router = Router()
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+        }
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        webSocketRouter.ws("/ws") { _, _ in
+            .upgrade()
+        } onUpgrade: { inbound, outbound, _ in
+            let samples = broadcaster.subscribe()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Until the browser closes, or the socket drops.
+                group.addTask { for try await _ in inbound {} }
+                group.addTask { for await text in samples { try await outbound.write(.text(text)) } }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+        if let unixSocketPath { unlink(unixSocketPath) }
+        let application = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+            configuration: .init(address: address, serverName: "fullyloaded-monitor"),
+            onServerRunning: { _ in
+                // nginx's worker processes (nobody, when started as root) must be able to connect.
+                if let unixSocketPath { chmod(unixSocketPath, 0o666) }
+            },
+            logger: logger
+        )
+        try await application.runService()
+        if let unixSocketPath { unlink(unixSocketPath) }
+    }
+}

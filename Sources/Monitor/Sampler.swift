@@ -1,0 +1,84 @@
+import Admission
+import Foundation
+import POSIXSupport
+import StackRunner
+
+/// Takes the dashboard's samples: CPU from /proc/stat, the shared segment's queue and counters,
+/// and a real ping through nginx, the latency a user would feel.
+public final class Sampler {
+    private let segmentName: String
+    private var controller: AdmissionController?
+    private let ping: LoopbackHTTPClient
+    private let predictionCost: Int
+    private let architecture: String
+    private var previous: (time: Double, cpu: ProcStat?, completed: UInt64, refused: UInt64, pings: UInt64)?
+
+    /// Creates a sampler for the segment `segmentName`, pinging through nginx at `ping`.
+    public init(segmentName: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String) {
+        self.segmentName = segmentName
+        self.ping = ping
+        self.predictionCost = predictionCost
+        self.architecture = architecture
+    }
+
+    /// The latest snapshot of the segment, if there is one.
+    public private(set) var lastSnapshot: AdmissionSnapshot?
+
+    /// Takes one sample; rates are per second since the previous call.
+    public func sample() -> MonitorSample {
+        if controller == nil, let segment = SharedSegment.attach(name: segmentName) {
+            // Never registered: the monitor reads the queue, it takes no part in it.
+            controller = AdmissionController(segment: segment, policy: AdmissionPolicy(deadline: 2))
+        }
+        let started = MonotonicClock.now
+        let pingOK = (try? ping.request("GET", "/api/ping").status) == 200
+        let pingMilliseconds = pingOK ? (MonotonicClock.now - started) * 1000 : nil
+
+        let now = MonotonicClock.now
+        let cpu = ProcStat.read()
+        let snapshot = controller?.snapshot(predictionCost: predictionCost, now: now)
+        lastSnapshot = snapshot
+        let completed = snapshot?.completed ?? 0
+        let refused = (snapshot.map { $0.refusedAtOnce + $0.refusedAtDeadline + $0.overran }) ?? 0
+        let pings = snapshot?.workers.reduce(0) { $0 + $1.pings } ?? 0
+
+        var busy: (all: Double, cores: [Double]) = (0, [])
+        var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
+        if let previous {
+            let elapsed = max(0.001, now - previous.time)
+            if let cpu, let earlier = previous.cpu { busy = cpu.busyPercent(since: earlier) }
+            // Counters restart from zero when the segment is replaced; never show a negative rate.
+            func rate(_ current: UInt64, _ earlier: UInt64) -> Double {
+                current >= earlier ? Double(current - earlier) / elapsed : 0
+            }
+            rates = .init(
+                hashesPerSecond: rate(completed, previous.completed),
+                refusalsPerSecond: rate(refused, previous.refused),
+                pingsPerSecond: rate(pings, previous.pings))
+        }
+        previous = (now, cpu, completed, refused, pings)
+
+        let lastSecond = (snapshot?.recentWaits ?? []).filter { $0.age <= 1 }.map { $0.wait * 1000 }.sorted()
+        func percentile(_ fraction: Double) -> Double? {
+            lastSecond.isEmpty ? nil : lastSecond[min(lastSecond.count - 1, Int(fraction * Double(lastSecond.count)))]
+        }
+        return MonitorSample(
+            time: Date().timeIntervalSince1970, architecture: architecture,
+            cpu: .init(cores: busy.cores, total: busy.all),
+            responsiveness: .init(pingMilliseconds: pingMilliseconds),
+            throughput: rates,
+            wait: .init(
+                p50Milliseconds: percentile(0.5), p95Milliseconds: percentile(0.95), maxMilliseconds: lastSecond.last,
+                jobs: lastSecond.count),
+            queue: snapshot.map {
+                .init(
+                    queued: $0.queued, running: $0.running, slots: $0.slots, predictedSeconds: $0.predictedCompletion,
+                    deadlineSeconds: $0.deadlineSeconds)
+            },
+            workers: (snapshot?.workers ?? []).map {
+                .init(
+                    pid: $0.pid, state: $0.state, uptimeSeconds: $0.uptimeSeconds, restarts: $0.restarts,
+                    jobs: $0.jobsCompleted, refused: $0.jobsRefused, pings: $0.pings)
+            })
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import Hummingbird
+import Logging
+import Monitor
+import POSIXSupport
+import StackRunner
+
+/// `fullyloaded monitor`: samples the host and pushes it to dashboards over WebSocket.
+struct MonitorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor",
+        abstract: "Push live samples (CPU, ping, throughput, queue) to dashboards; serve /metrics."
+    )
+
+    @Option(help: "Where to listen: unix:/path or host:port (nginx proxies /ws and /metrics here).")
+    var listen: String
+
+    @Option(help: "The shared-memory segment of this host's workers.")
+    var shmName = "/fullyloaded"
+
+    @Option(help: "nginx's plain-HTTP port on 127.0.0.1, for the ping probe.")
+    var pingPort: UInt16 = 8080
+
+    @Option(help: "The cost the predicted wait is shown for.")
+    var cost = 12
+
+    @Option(help: "Seconds between samples.")
+    var interval = 0.25
+
+    @Option(help: "The architecture the stack runs, shown on the dashboard.")
+    var architecture = "fine"
+
+    @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
+    var exitWithParent = false
+
+    /// The one asynchronous command: the others block signals before any thread starts and wait
+    /// for them in one place, so the root command stays synchronous and this one bridges.
+    func run() throws {
+        let outcome = Mutex<(any Error)??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await serve()
+                outcome.withLock { $0 = .some(nil) }
+            } catch {
+                outcome.withLock { $0 = .some(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.withLock({ $0 }) ?? nil { throw error }
+    }
+
+    private func serve() async throws {
+        guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
+        let address: BindAddress
+        var socketPath: String?
+        switch SocketEndpoint(parsing: listen) {
+        case .unix(let path):
+            address = .unixDomainSocket(path: path)
+            socketPath = path
+        case .tcp(let host, let port):
+            address = .hostname(host, port: Int(port))
+        case nil:
+            throw ValidationError("--listen \(listen) is not unix:/path or host:port")
+        }
+        if exitWithParent { try setParentDeathSignal(SIGTERM) }
+        var logger = Logger(label: "fullyloaded.monitor")
+        logger.logLevel = .warning
+
+        let broadcaster = SampleBroadcaster()
+        let metrics = MonitorMetrics()
+        let (interval, shmName, pingPort, cost, architecture) = (interval, shmName, pingPort, cost, architecture)
+        // A thread of its own: the ping probe blocks, and must not hold up the server's event loops.
+        try PlatformThread.startDetached(name: "sampler") {
+            let sampler = Sampler(
+                segmentName: shmName, ping: LoopbackHTTPClient(port: pingPort, timeout: 1), predictionCost: cost,
+                architecture: architecture)
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = .sortedKeys
+            var next = MonotonicClock.now
+            while true {
+                let sample = sampler.sample()
+                metrics.update(sample: sample, snapshot: sampler.lastSnapshot)
+                if let data = try? encoder.encode(sample) { broadcaster.publish(String(decoding: data, as: UTF8.self)) }
+                next += interval
+                let wait = next - MonotonicClock.now
+                if wait > 0 { usleep(UInt32(wait * 1_000_000)) } else { next = MonotonicClock.now }
+            }
+        }
+        JSONLineLog(component: "monitor").event("ready", [("listen", .string(listen))])
+        try await MonitorServer.run(
+            address: address, unixSocketPath: socketPath, broadcaster: broadcaster, metrics: metrics, logger: logger)
+    }
+}
