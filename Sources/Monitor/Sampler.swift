@@ -11,7 +11,10 @@ public final class Sampler {
     private let ping: LoopbackHTTPClient
     private let predictionCost: Int
     private let architecture: String
-    private var previous: (time: Double, cpu: ProcStat?, completed: UInt64, refused: UInt64, pings: UInt64)?
+    private var previous: ProcStat?
+    /// Counter readings of about the last second: rates over a second, not over one 250 ms sample,
+    /// whose one or two hashes would make the rate jump in steps of 4 per second.
+    private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64)] = []
 
     /// Creates a sampler for the segment `segmentName`, pinging through nginx at `ping`.
     public init(segmentName: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String) {
@@ -43,20 +46,23 @@ public final class Sampler {
         let pings = snapshot?.workers.reduce(0) { $0 + $1.pings } ?? 0
 
         var busy: (all: Double, cores: [Double]) = (0, [])
-        var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
-        if let previous {
-            let elapsed = max(0.001, now - previous.time)
-            if let cpu, let earlier = previous.cpu { busy = cpu.busyPercent(since: earlier) }
-            // Counters restart from zero when the segment is replaced; never show a negative rate.
-            func rate(_ current: UInt64, _ earlier: UInt64) -> Double {
-                current >= earlier ? Double(current - earlier) / elapsed : 0
-            }
-            rates = .init(
-                hashesPerSecond: rate(completed, previous.completed),
-                refusalsPerSecond: rate(refused, previous.refused),
-                pingsPerSecond: rate(pings, previous.pings))
+        if let cpu, let previous { busy = cpu.busyPercent(since: previous) }
+        previous = cpu
+        // A replaced segment starts its counters again: start the window again with it.
+        if let last = history.last, completed < last.completed || refused < last.refused || pings < last.pings {
+            history.removeAll()
         }
-        previous = (now, cpu, completed, refused, pings)
+        history.append((now, completed, refused, pings))
+        // Keep the newest reading at least a second old as the window's start.
+        while history.count > 2, now - history[1].time >= 1 { history.removeFirst() }
+        var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
+        if let first = history.first, history.count > 1 {
+            let elapsed = max(0.001, now - first.time)
+            rates = .init(
+                hashesPerSecond: Double(completed - first.completed) / elapsed,
+                refusalsPerSecond: Double(refused - first.refused) / elapsed,
+                pingsPerSecond: Double(pings - first.pings) / elapsed)
+        }
 
         let lastSecond = (snapshot?.recentWaits ?? []).filter { $0.age <= 1 }.map { $0.wait * 1000 }.sorted()
         func percentile(_ fraction: Double) -> Double? {

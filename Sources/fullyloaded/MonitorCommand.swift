@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
-import Synchronization
 import Hummingbird
 import Logging
 import Monitor
 import POSIXSupport
 import StackRunner
+import Synchronization
 
 /// `fullyloaded monitor`: samples the host and pushes it to dashboards over WebSocket.
 struct MonitorCommand: ParsableCommand {

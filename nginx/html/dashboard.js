@@ -11,7 +11,7 @@ function lineChart(id, datasets, options = {}) {
     type: 'line',
     data: { labels: [], datasets: datasets.map((d, i) => ({
       borderColor: d.color || colors[i], backgroundColor: d.color || colors[i], borderWidth: d.width || 1.5,
-      pointRadius: 0, tension: 0.2, borderDash: d.dash || [], label: d.label, data: [] })) },
+      pointRadius: 0, tension: 0.2, borderDash: d.dash || [], label: d.label, yAxisID: d.yAxisID || 'y', data: [] })) },
     options: Object.assign({
       animation: false, responsive: true, maintainAspectRatio: false,
       interaction: { intersect: false, mode: 'index' },
@@ -24,7 +24,10 @@ function lineChart(id, datasets, options = {}) {
 const charts = {
   cpu: lineChart('chart-cpu', [{ label: 'all cores', color: '#222', width: 2.5 }], { scales: { y: { min: 0, max: 100 } } }),
   ping: lineChart('chart-ping', [{ label: 'ping (ms)' }]),
-  throughput: lineChart('chart-throughput', [{ label: 'hashes/s' }, { label: 'refusals/s' }, { label: 'pings/s' }]),
+  // Hashes on their own axis (right): a few per second beside hundreds of refusals or pings.
+  throughput: lineChart('chart-throughput', [{ label: 'hashes/s', width: 2.5, yAxisID: 'hashes' }, { label: 'refusals/s' }, { label: 'pings/s' }],
+    { scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true, title: { display: true, text: 'refusals, pings' } },
+      hashes: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hashes' } } } }),
   wait: lineChart('chart-wait', [{ label: 'p50' }, { label: 'p95' }, { label: 'max' }, { label: 'N', color: '#c62828', dash: [6, 4], width: 2 }]),
 };
 
