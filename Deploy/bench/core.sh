@@ -74,6 +74,7 @@ c_ping=$(echo "${PING[c]}" | tr ' ' '\n' | grep . | median)
 php_ping=$(echo "${PING[php]}" | tr ' ' '\n' | grep . | median)
 
 single=$(calibrate "$COST")
+parallel=$("$BIN" calibrate --cost "$COST" --samples 5 --threads "$CORES" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hashes_per_second"])')
 # A fixed count sized to the run: `ab -t` would drop the hashes still in flight at the cut-off.
 LOAD_REQUESTS=$(python3 -c "print(max(8, round($CORES / $single * $SECONDS_PER_RUN)))")
 ab -q -n "$LOAD_REQUESTS" -c 4 "http://127.0.0.1:$OURS/api/load" >"$RUN/ab-load.txt" 2>&1
@@ -83,10 +84,10 @@ load_time=$(ab_field "$RUN/ab-load.txt" "Time taken for tests")
 load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${load_non2xx:-0}
 single_after=$(calibrate "$COST")
 
-python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" <<'PY'
+python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" <<'PY'
 import sys, datetime, platform, subprocess
-ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds = sys.argv[1:]
-ours, c, php, single, single_after, taken = map(float, (ours, c, php, single, single_after, taken))
+ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel = sys.argv[1:]
+ours, c, php, single, single_after, taken, parallel = map(float, (ours, c, php, single, single_after, taken, parallel))
 done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
 # The machine is shared: the single-hash time drifts by several per cent, so take the mean of
 # the calibrations just before and just after the load run.
@@ -103,5 +104,6 @@ print(f"| ping, C libfcgi ceiling | {c:,.0f} req/s | 1.00 |")
 print(f"| ping, PHP-FPM | {php:,.0f} req/s | {php / c:.2f} of C |")
 print(f"| single bcrypt, cost {cost}, one core (before / after the load run) | {single * 1000:.0f} ms / {single_after * 1000:.0f} ms | |")
 print(f"| capacity limit, cores / mean single-hash time | {limit:.2f} hashes/s | 1.00 |")
-print(f"| `/api/load` at `ab -c 4`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of limit |")
+print(f"| what the cores do together: {cores} threads hashing at once (`calibrate --threads {cores}`) | {parallel:.2f} hashes/s | {parallel / limit:.2f} |")
+print(f"| `/api/load` at `ab -c 4`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of limit, {rate / parallel:.2f} of together |")
 PY

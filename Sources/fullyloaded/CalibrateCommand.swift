@@ -1,6 +1,8 @@
 import ArgumentParser
 import Bcrypt
+import Dispatch
 import POSIXSupport
+import Synchronization
 
 /// `fullyloaded calibrate`: how long one bcrypt takes on one core of this machine.
 struct CalibrateCommand: ParsableCommand {
@@ -12,18 +14,46 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "bcrypt cost to time.")
     var cost = 12
 
-    @Option(help: "How many hashes to time.")
+    @Option(help: "How many hashes to time (per thread).")
     var samples = 9
+
+    @Option(help: "Threads hashing at once; with one per core this measures what the cores do together.")
+    var threads = 1
 
     func run() throws {
         guard BcryptHasher.supportedCosts.contains(cost) else { throw ValidationError("--cost must be 4...31") }
         guard (1...1000).contains(samples) else { throw ValidationError("--samples must be 1...1000") }
-        let times = try BcryptHasher().measureServiceTimes(cost: cost, samples: samples)
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
+        let all = Mutex<[Double]>([])
+        let (cost, samples) = (cost, samples)
+        concurrentlyOnThreads(threads) {
+            let times = (try? BcryptHasher().measureServiceTimes(cost: cost, samples: samples)) ?? []
+            all.withLock { $0 += times }
+        }
+        let times = all.withLock { $0.sorted() }
+        guard !times.isEmpty else { throw ValidationError("bcrypt failed at cost \(cost)") }
         let median = times[times.count / 2]
         let json = JSONText.object([
-            ("cost", .int(cost)), ("samples", .int(samples)), ("median_seconds", .double(median)),
+            ("cost", .int(cost)), ("samples", .int(samples)), ("threads", .int(threads)),
+            ("median_seconds", .double(median)), ("hashes_per_second", .double(Double(threads) / median)),
             ("min_seconds", .double(times.first!)), ("max_seconds", .double(times.last!)),
         ])
         StandardStream.output.write(String(decoding: json, as: UTF8.self) + "\n")
     }
+}
+
+/// Runs `body` on `count` threads at once and waits for all of them.
+private func concurrentlyOnThreads(_ count: Int, _ body: @escaping @Sendable () -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        do {
+            try PlatformThread.startDetached(name: "calibrate-\(index)", stackSize: 1 << 20) {
+                body()
+                done.signal()
+            }
+        } catch {
+            done.signal()
+        }
+    }
+    for _ in 0..<count { done.wait() }
 }
