@@ -29,7 +29,7 @@ public struct PasswordService: Sendable {
     public var pingResponseBytes: [UInt8] { pingCGIBytes }
 
     /// The response to a cheap route, computed without touching any queue.
-    public var pingResponse: APIResponse { APIResponse(status: 200, body: pingBody) }
+    var pingResponse: APIResponse { APIResponse(status: 200, body: pingBody) }
 
     /// Answers `request`.
     ///

@@ -122,8 +122,6 @@ public final class Stack {
         log.event("stopped")
     }
 
-    /// The pids of the running workers, by index.
-    public var workerProcessIDs: [Int32] { workers.compactMap { $0.process?.pid } }
 
     private func prepareRuntimeDirectory() throws(StackError) {
         if let given = configuration.runtimeDirectory {
