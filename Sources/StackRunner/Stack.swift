@@ -122,7 +122,6 @@ public final class Stack {
         log.event("stopped")
     }
 
-
     private func prepareRuntimeDirectory() throws(StackError) {
         if let given = configuration.runtimeDirectory {
             runtimeDirectory = given
