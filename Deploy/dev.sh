@@ -12,6 +12,7 @@ APT_PACKAGES=(
   php-cli                                                 # an independent bcrypt (password_verify) in tests
   libjs-chart.js                                          # the dashboard's charts, served by nginx
   chromium chromium-driver                                # the dashboard's test in a real browser
+  systemd                                                 # systemd-socket-activate, systemd-analyze in tests
 )
 
 as_root() {

@@ -67,12 +67,28 @@ public struct WorkerProcess: Sendable {
         try server.start()
         log.event(
             "ready", [("listen", .string("\(configuration.listen)")), ("threads", .int(configuration.requestThreads))])
+        do {
+            try SystemdActivation.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
+        } catch {
+            // Serving matters more than telling: a manager that cannot be told will time us out.
+            log.event("notify failed", [("error", .string(error.description))])
+        }
+        if let interval = SystemdActivation.watchdogPingInterval {
+            // systemd restarts a worker that stops beating (WatchdogSec=): one that hangs whole.
+            try PlatformThread.startDetached(name: "watchdog") {
+                while true {
+                    _ = try? SystemdActivation.notify("WATCHDOG=1")
+                    usleep(UInt32(interval * 1_000_000))
+                }
+            }
+        }
 
         while true {
             let signal = Self.handledSignals.wait()
             if signal == SIGTERM || signal == SIGINT { break }
         }
         log.event("stopping", [("in_flight", .int(server.requestsInFlight))])
+        _ = try? SystemdActivation.notify("STOPPING=1")
         let drained = server.stop(grace: configuration.shutdownGrace)
         admission?.controller.unregister()
         if case .endpoint(.unix(let path)) = configuration.listen {

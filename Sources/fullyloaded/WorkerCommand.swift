@@ -14,7 +14,10 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Serve the password API over FastCGI until SIGTERM."
     )
 
-    @Option(help: "Where to listen: unix:/path, /path, host:port, or fd:N for an inherited socket.")
+    @Option(
+        help:
+            "Where to listen: unix:/path, /path, host:port, fd:N (an inherited socket), or systemd (socket activation)."
+    )
     var listen: String
 
     @Option(help: "Request threads; must exceed the connections nginx keeps to this worker.")
@@ -38,7 +41,13 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         let place: WorkerConfiguration.Listen
-        if listen.hasPrefix("fd:"), let descriptor = Int32(listen.dropFirst(3)) {
+        if listen == "systemd" {
+            guard let descriptor = SystemdActivation.takeListeningDescriptors().first else {
+                throw ValidationError(
+                    "--listen systemd: no socket passed (LISTEN_FDS/LISTEN_PID not set for this process)")
+            }
+            place = .inheritedDescriptor(descriptor)
+        } else if listen.hasPrefix("fd:"), let descriptor = Int32(listen.dropFirst(3)) {
             place = .inheritedDescriptor(descriptor)
         } else if let endpoint = SocketEndpoint(parsing: listen) {
             place = .endpoint(endpoint)
