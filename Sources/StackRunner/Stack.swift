@@ -92,6 +92,7 @@ public final class Stack {
                 log.event("stop requested", [("signal", .int(Int(signal ?? 0)))])
                 return
             }
+            if signal == SIGHUP { try restartWorkersOneByOne() }
             try reapAndRestart()
         }
     }
@@ -191,7 +192,9 @@ public final class Stack {
 
     private func startNginx(template: NginxTemplate) throws(StackError) {
         let servers = workers.map {
-            "        server unix:\($0.socketPath) max_conns=\(configuration.upstreamMaximumConnections);"
+            // max_fails=0: a worker restarting refuses connects for a moment; each request then
+            // goes to another at once, and nginx must not shut the worker out for fail_timeout.
+            "        server unix:\($0.socketPath) max_conns=\(configuration.upstreamMaximumConnections) max_fails=0;"
         }.joined(separator: "\n")
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
@@ -260,6 +263,27 @@ public final class Stack {
         let now = MonotonicClock.now
         for index in workers.indices { try supervise(&workers[index], now: now) }
         if monitor != nil { try supervise(&monitor!, now: now) }
+    }
+
+    /// SIGHUP: replaces the workers one at a time. Each old worker stops accepting (nginx's
+    /// connects to it are refused at once and go to the others), finishes what it holds, and
+    /// exits; its replacement takes the same socket before the next one goes. No request fails.
+    private func restartWorkersOneByOne() throws(StackError) {
+        log.event("rolling restart", [("workers", .int(workers.count))])
+        for index in workers.indices {
+            if let old = workers[index].process {
+                do {
+                    _ = try old.stop(signal: SIGTERM, grace: 15)
+                } catch {
+                    throw .system(error)
+                }
+                workers[index].process = nil
+            }
+            try start(&workers[index])
+            try waitForSockets(of: [workers[index]], timeout: 20)
+            log.event("rolled", [("child", .string(workers[index].name))])
+        }
+        log.event("rolling restart done")
     }
 
     /// Restarts a child that ended, with backoff when it keeps dying soon after starting:

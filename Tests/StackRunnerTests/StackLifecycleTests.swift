@@ -2,6 +2,7 @@ import Foundation
 import POSIXSupport
 import StackRunner
 import StackTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -112,5 +113,36 @@ struct StackLifecycleTests {
         }
         #expect(answeredBy.isSubset(of: Set(after.map(Int.init))))
         #expect(stack.log.contains(#""event":"crashed""#) && stack.log.contains(#""child":"worker 0""#))
+    }
+
+    @Test("SIGHUP replaces every worker one by one under load, and no request fails")
+    func rollingRestart() throws {
+        let stack = try TestStack(workers: 2, cost: 5)
+        defer { _ = try? stack.stop() }
+        let before = Set(stack.workerProcessIDs)
+        let statuses = Mutex<[Int: Int]>([:])
+        let end = MonotonicClock.now + 4
+        let restarter = Thread {
+            usleep(1_000_000)
+            kill(stack.process.pid, SIGHUP)
+        }
+        restarter.start()
+        concurrently(8) { index in
+            let client = stack.client(timeout: 10)
+            while MonotonicClock.now < end {
+                let response =
+                    index % 2 == 0
+                    ? try? client.request("GET", "/api/load")
+                    : try? client.request("POST", "/api/hash", body: Array(#"{"password":"p","cost":4}"#.utf8))
+                statuses.withLock { $0[response?.status ?? 0, default: 0] += 1 }
+            }
+        }
+        let counts = statuses.withLock { $0 }
+        #expect(counts.keys.sorted() == [200], "answers by status (0: no answer): \(counts)")
+        #expect((counts[200] ?? 0) > 100)
+        let after = Set(stack.workerProcessIDs)
+        #expect(after.count == 2 && after.isDisjoint(with: before), "workers before \(before), after \(after)")
+        #expect(stack.log.contains(#""event":"rolling restart done""#))
+        #expect(!stack.log.contains(#""event":"crashed""#))
     }
 }
