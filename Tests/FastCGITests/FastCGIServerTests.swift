@@ -11,24 +11,6 @@ import Testing
 /// The binding driven by a real FastCGI client: `cgi-fcgi` from libfcgi-bin.
 @Suite("FastCGIServer", .serialized)
 struct FastCGIServerTests {
-    /// Runs `cgi-fcgi -bind -connect` against `socket` with CGI variables and a body; returns stdout.
-    func cgiRequest(socket: String, environment: [String: String], body: String = "") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
-        process.arguments = ["-bind", "-connect", socket]
-        process.environment = environment.merging(["CONTENT_LENGTH": "\(body.utf8.count)"]) { first, _ in first }
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(body.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     func makeServer(threads: Int = 4, handler: @escaping @Sendable (borrowing FastCGIRequest) -> Void) throws -> (
         FastCGIServer, String
     ) {
@@ -49,7 +31,7 @@ struct FastCGIServerTests {
             request.write(Array(text.utf8))
         }
         defer { _ = server.stop(grace: 1) }
-        let output = try cgiRequest(socket: path, environment: ["REQUEST_METHOD": "POST"], body: "hello")
+        let output = try FastCGITestClient.request(socket: path, environment: ["REQUEST_METHOD": "POST"], body: "hello")
         #expect(output.hasSuffix("POST true 5 hello"), "\(output)")
     }
 
@@ -60,7 +42,7 @@ struct FastCGIServerTests {
             request.write(Array("Content-Type: text/plain\r\n\r\n\(body.bytes.count)/\(body.totalLength)".utf8))
         }
         defer { _ = server.stop(grace: 1) }
-        let output = try cgiRequest(
+        let output = try FastCGITestClient.request(
             socket: path, environment: ["REQUEST_METHOD": "POST"], body: String(repeating: "z", count: 10_000))
         #expect(output.hasSuffix("3/10000"), "\(output)")
     }
@@ -75,7 +57,8 @@ struct FastCGIServerTests {
             request.write(Array("Content-Type: text/plain\r\n\r\n\(now)".utf8))
         }
         defer { _ = server.stop(grace: 1) }
-        concurrently(4) { _ in _ = try? cgiRequest(socket: path, environment: ["REQUEST_METHOD": "GET"]) }
+        concurrently(4) { _ in _ = try? FastCGITestClient.request(socket: path, environment: ["REQUEST_METHOD": "GET"])
+        }
         #expect(inside.peak == 4, "four requests were inside the handler at once")
     }
 
@@ -87,7 +70,7 @@ struct FastCGIServerTests {
             request.write(Array("Content-Type: text/plain\r\n\r\ndone".utf8))
             finished.enter()
         }
-        let client = Thread { _ = try? cgiRequest(socket: path, environment: ["REQUEST_METHOD": "GET"]) }
+        let client = Thread { _ = try? FastCGITestClient.request(socket: path, environment: ["REQUEST_METHOD": "GET"]) }
         client.start()
         var waited = 0
         while server.requestsInFlight == 0, waited < 200 {

@@ -11,20 +11,6 @@ import Testing
 /// and a datagram socket standing in for the service manager's NOTIFY_SOCKET.
 @Suite("systemd protocols", .serialized)
 struct SystemdActivationTests {
-    func cgiRequest(socket: String, uri: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
-        process.arguments = ["-bind", "-connect", socket]
-        process.environment = ["REQUEST_METHOD": "GET", "REQUEST_URI": uri, "CONTENT_LENGTH": "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// A datagram socket at `path`, as the service manager listens on NOTIFY_SOCKET.
     final class NotifyListener {
         let descriptor: Int32
@@ -71,7 +57,7 @@ struct SystemdActivationTests {
             waited += 1
         }
         // The first connection makes systemd-socket-activate start the worker, which takes the socket.
-        let response = try cgiRequest(socket: socket, uri: "/api/ping")
+        let response = try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping")
         #expect(response.contains(#""ok":true"#), "\(response)")
         // The worker logs "ready" just after its threads start serving: give the line a moment.
         var log = ""
@@ -110,7 +96,7 @@ struct SystemdActivationTests {
             ready?.contains("READY=1") == true && ready?.contains("MAINPID=\(worker.pid)") == true,
             "\(ready ?? "nothing")")
         // Ready means serving: a request right after READY is answered.
-        #expect(try cgiRequest(socket: socket, uri: "/api/ping").contains(#""ok":true"#))
+        #expect(try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping").contains(#""ok":true"#))
         var beats = 0
         let started = MonotonicClock.now
         while MonotonicClock.now - started < 1, let message = listener.next() {

@@ -10,23 +10,6 @@ import Testing
 /// The `fullyloaded worker` binary, driven without nginx by libfcgi's `cgi-fcgi`.
 @Suite("fullyloaded worker", .serialized)
 struct WorkerProcessTests {
-    func cgiRequest(socket: String, method: String, uri: String, body: String = "") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
-        process.arguments = ["-bind", "-connect", socket]
-        process.environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri, "CONTENT_LENGTH": "\(body.utf8.count)"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(body.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
     func waitForSocket(_ path: String) {
         for _ in 0..<400 {
             if let socket = try? SocketEndpoint.unix(path: path).connect(timeout: 1) {
@@ -46,12 +29,15 @@ struct WorkerProcessTests {
             arguments: ["worker", "--listen", "unix:\(socket)", "--threads", "4", "--cost", "12", "--max-cost", "12"],
             standardOutput: directory + "/worker.log")
         waitForSocket(socket)
-        #expect(try cgiRequest(socket: socket, method: "GET", uri: "/api/ping?x=1").contains(#""ok":true"#))
+        #expect(
+            try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping?x=1").contains(#""ok":true"#))
 
         // One cost-12 hash (a quarter of a second) in flight when SIGTERM arrives.
         let answer = ConcurrencyCounter()
         let client = Thread {
-            if (try? cgiRequest(socket: socket, method: "GET", uri: "/api/load"))?.contains("$2b$12$") == true {
+            if (try? FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/load"))?.contains("$2b$12$")
+                == true
+            {
                 answer.enter()
             }
         }
@@ -75,7 +61,7 @@ struct WorkerProcessTests {
             executable: TestBinary.path, arguments: ["worker", "--listen", "fd:3", "--threads", "2"],
             inheritedDescriptors: [listener.rawValue])
         listener.close()
-        let response = try cgiRequest(
+        let response = try FastCGITestClient.request(
             socket: socket, method: "POST", uri: "/api/hash", body: #"{"password":"p","cost":4}"#)
         #expect(response.contains("$2b$04$"), "\(response)")
         #expect(try worker.stop(signal: SIGTERM, grace: 10) == .exited(0))

@@ -1,0 +1,28 @@
+import Foundation
+
+/// libfcgi's own client, `cgi-fcgi -bind -connect`, for driving a FastCGI server without nginx.
+public enum FastCGITestClient {
+    /// Sends one request with the CGI `environment` and `body` to the FastCGI socket `socket`;
+    /// returns what the server wrote (CGI headers, a blank line, the body).
+    public static func request(socket: String, environment: [String: String], body: String = "") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/cgi-fcgi")
+        process.arguments = ["-bind", "-connect", socket]
+        process.environment = environment.merging(["CONTENT_LENGTH": "\(body.utf8.count)"]) { given, _ in given }
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The same for the password API: `method` and `uri` as nginx passes them.
+    public static func request(socket: String, method: String, uri: String, body: String = "") throws -> String {
+        try request(socket: socket, environment: ["REQUEST_METHOD": method, "REQUEST_URI": uri], body: body)
+    }
+}
