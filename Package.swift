@@ -30,17 +30,25 @@ let package = Package(
         .target(name: "Admission", dependencies: ["CSharedState", "POSIXSupport"], swiftSettings: strictSettings),
 
         .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
+        .target(
+            name: "JSONLogging",
+            dependencies: ["POSIXSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
         .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
         .target(name: "PasswordService", dependencies: ["Bcrypt", "POSIXSupport"], swiftSettings: strictSettings),
         .target(
             name: "Worker",
-            dependencies: ["FastCGI", "PasswordService", "Admission", "Bcrypt", "POSIXSupport"],
+            dependencies: [
+                "FastCGI", "PasswordService", "Admission", "Bcrypt", "POSIXSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StackRunner",
-            dependencies: ["Admission", "POSIXSupport"],
+            dependencies: ["Admission", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -57,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
+                "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -74,11 +82,14 @@ let package = Package(
             name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "MonitorTests", dependencies: ["Monitor", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "JSONLoggingTests", dependencies: ["JSONLogging"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BcryptTests", dependencies: ["Bcrypt"], swiftSettings: strictSettings),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "WorkerTests", dependencies: ["Worker", "StackTestSupport", "JSONLogging"],
+            swiftSettings: strictSettings),
         .testTarget(name: "PasswordServiceTests", dependencies: ["PasswordService"], swiftSettings: strictSettings),
         .testTarget(
             name: "StackRunnerTests",

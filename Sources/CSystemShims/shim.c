@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -22,4 +23,15 @@ int fullyloaded_set_thread_niceness(int niceness) {
 
 int fullyloaded_set_thread_name(pthread_t thread, const char *name) {
     return pthread_setname_np(thread, name);
+}
+
+static void fullyloaded_ignore_signal(int signal) { (void)signal; }
+
+int fullyloaded_install_interrupting_signal(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fullyloaded_ignore_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    return sigaction(signal, &action, NULL);
 }

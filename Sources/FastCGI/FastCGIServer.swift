@@ -15,10 +15,36 @@ public final class FastCGIServer: Sendable {
     /// per-thread scratch (a bcrypt hasher) without locks.
     public typealias HandlerFactory = @Sendable () -> (borrowing FastCGIRequest) -> Void
 
+    /// How ``stop(grace:)`` keeps new connections from being accepted.
+    public enum StopMode: Sendable {
+        /// shutdown(2) the listening socket: connects are refused at once and go to another
+        /// worker. For a socket this process made and nothing else uses.
+        case shutDownListener
+        /// Interrupt the threads waiting in accept and leave the socket intact, so connections
+        /// wait in its queue for the next process. For a socket inherited from systemd.
+        case interruptAcceptingThreads
+    }
+
+    /// One request thread, as ``stop(grace:)`` sees it.
+    private final class RequestThread: Sendable {
+        let thread: pthread_t
+        /// Inside the handler: never interrupted, its request must finish.
+        let handling = Atomic<Bool>(false)
+        let ended = Atomic<Bool>(false)
+
+        init(thread: pthread_t) {
+            self.thread = thread
+        }
+    }
+
     private let listener: FileDescriptor
     private let threadCount: Int
     private let makeHandler: HandlerFactory
+    private let stopMode: StopMode
+    private let interrupter: ThreadInterrupter?
+    private let requestThreads = Mutex<[RequestThread]>([])
     private let inFlight = Atomic<Int>(0)
+    private let served = Atomic<Int>(0)
     private let running = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
 
@@ -28,14 +54,22 @@ public final class FastCGIServer: Sendable {
     }()
 
     /// Creates a server on a listening socket it takes ownership of.
-    public init(listener: FileDescriptor, threadCount: Int, makeHandler: @escaping HandlerFactory) {
+    public init(
+        listener: FileDescriptor, threadCount: Int, stopMode: StopMode = .shutDownListener,
+        makeHandler: @escaping HandlerFactory
+    ) throws(SystemCallError) {
         self.listener = listener
         self.threadCount = threadCount
+        self.stopMode = stopMode
         self.makeHandler = makeHandler
+        interrupter = stopMode == .interruptAcceptingThreads ? try ThreadInterrupter() : nil
     }
 
     /// Requests being handled right now.
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Requests answered since the server started.
+    public var requestsServed: Int { served.load(ordering: .relaxed) }
 
     /// Starts the request threads and returns.
     public func start() throws(SystemCallError) {
@@ -56,17 +90,39 @@ public final class FastCGIServer: Sendable {
 
     private func serve() {
         let handler = makeHandler()
+        let me = RequestThread(thread: pthread_self())
+        requestThreads.withLock { $0.append(me) }
+        defer { me.ended.store(true, ordering: .releasing) }
+        var flags: Int32 = 0
+        if let interrupter, (try? interrupter.allowInCallingThread()) != nil {
+            flags = FCGI_FAIL_ACCEPT_ON_INTR
+        }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
-        guard FCGX_InitRequest(request, listener.rawValue, 0) == 0 else { return }
-        while !stopping.load(ordering: .relaxed) {
-            guard FCGX_Accept_r(request) >= 0 else { break }
+        guard FCGX_InitRequest(request, listener.rawValue, flags) == 0 else { return }
+        while !stopping.load(ordering: .acquiring) {
+            let accepted = FCGX_Accept_r(request)
+            if accepted == -EINTR { continue }
+            guard accepted >= 0 else { break }
+            me.handling.store(true, ordering: .releasing)
             inFlight.add(1, ordering: .relaxed)
             handler(FastCGIRequest(raw: request))
             FCGX_Finish_r(request)
             inFlight.subtract(1, ordering: .relaxed)
+            served.add(1, ordering: .relaxed)
+            me.handling.store(false, ordering: .releasing)
         }
         FCGX_Free(request, 1)
+    }
+
+    /// Wakes every thread that is not handling a request (waiting in accept, or parked on a
+    /// kept-alive connection), so that it sees `stopping` and ends.
+    private func interruptWaitingThreads() {
+        guard let interrupter else { return }
+        for thread in requestThreads.withLock({ $0 })
+        where !thread.ended.load(ordering: .acquiring) && !thread.handling.load(ordering: .acquiring) {
+            interrupter.interrupt(thread.thread)
+        }
     }
 
     /// Stops accepting, lets requests in flight finish (at most `grace` seconds), and returns
@@ -76,12 +132,16 @@ public final class FastCGIServer: Sendable {
     /// a kept-alive nginx connection between requests are not waited for: they hold no request,
     /// and the process exits under them.
     public func stop(grace: Double) -> Bool {
-        stopping.store(true, ordering: .relaxed)
-        listener.shutdown()
+        stopping.store(true, ordering: .releasing)
+        if stopMode == .shutDownListener { listener.shutdown() }
         let deadline = MonotonicClock.now + grace
+        // Interrupting again each round: a thread can check `stopping` just before the signal
+        // and enter accept just after it.
+        interruptWaitingThreads()
         while inFlight.load(ordering: .relaxed) > 0 {
             if MonotonicClock.now >= deadline { return false }
             usleep(2_000)
+            interruptWaitingThreads()
         }
         return true
     }

@@ -3,7 +3,7 @@ import Foundation
 /// Finds the folder that holds `nginx/` (templates, snippets and static files).
 public enum ShareDirectory {
     /// Where an installed copy lives (Deploy/install.sh puts it there).
-    public static let installed = "/usr/share/fullyloaded"
+    public static let installed = "/usr/local/share/fullyloaded"
 
     /// The path of the running binary.
     public static func currentExecutable() throws -> String {

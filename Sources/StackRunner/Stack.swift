@@ -1,5 +1,6 @@
 import Admission
 import Foundation
+import Logging
 import POSIXSupport
 
 /// The whole stack on loopback: nginx in the foreground as a child, a pool of workers and the
@@ -31,7 +32,7 @@ public final class Stack {
     private var workers: [ChildSlot] = []
     private var monitor: ChildSlot?
     private var nginx: ChildProcess?
-    private let log = JSONLineLog(component: "up")
+    private let log = Logger(label: "up")
 
     /// Creates a stack; nothing starts until ``start()``.
     public init(configuration: StackConfiguration) {
@@ -47,11 +48,17 @@ public final class Stack {
     /// The URL the stack serves.
     public var url: String { "http://127.0.0.1:\(configuration.httpPort)/" }
 
+    /// The HTTPS URL, when HTTPS is on.
+    public var secureURL: String? { configuration.httpsPort.map { "https://localhost:\($0)/" } }
+
     /// Starts workers, then nginx, and returns once `/api/ping` answers through nginx.
     /// On failure everything started so far is stopped again.
     public func start(readyTimeout: Double = 20) throws(StackError) {
         guard configuration.workers >= 1 else { throw .invalidConfiguration("--workers must be at least 1") }
         guard LoopbackPort.isFree(configuration.httpPort) else { throw .portInUse(configuration.httpPort) }
+        if let https = configuration.httpsPort {
+            guard https != configuration.httpPort, LoopbackPort.isFree(https) else { throw .portInUse(https) }
+        }
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             try prepareRuntimeDirectory()
@@ -75,7 +82,7 @@ public final class Stack {
             try waitForSockets(of: [monitor], timeout: readyTimeout)
             try startNginx(template: template)
             try waitForPing(timeout: readyTimeout)
-            log.event("ready", [("url", .string(url)), ("workers", .int(configuration.workers))])
+            log.info("ready", metadata: ["url": "\(url)", "workers": .stringConvertible(configuration.workers)])
         } catch {
             stop()
             throw error
@@ -89,7 +96,7 @@ public final class Stack {
         while true {
             let signal = Self.supervisedSignals.wait(timeout: 0.2)
             if signal == SIGINT || signal == SIGTERM {
-                log.event("stop requested", [("signal", .int(Int(signal ?? 0)))])
+                log.info("stop requested", metadata: ["signal": .stringConvertible(Int(signal ?? 0))])
                 return
             }
             if signal == SIGHUP { try restartWorkersOneByOne() }
@@ -120,7 +127,7 @@ public final class Stack {
             try? FileManager.default.removeItem(atPath: runtimeDirectory)
             ownsRuntimeDirectory = false
         }
-        log.event("stopped")
+        log.info("stopped")
     }
 
     private func prepareRuntimeDirectory() throws(StackError) {
@@ -151,7 +158,14 @@ public final class Stack {
             "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
             "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.requestThreads)",
             "--exit-with-parent", "--shm-name", segmentName,
-        ] + configuration.workerOptions
+        ] + recycling + configuration.workerOptions
+    }
+
+    /// --max-requests with a jitter of a tenth, so that workers started together do not all
+    /// recycle at once and leave nginx with none.
+    private var recycling: [String] {
+        guard let limit = configuration.maximumRequests else { return [] }
+        return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))"]
     }
 
     /// Where the monitor listens; nginx proxies /ws and /metrics there.
@@ -165,7 +179,8 @@ public final class Stack {
             child.process = process
             child.lastStart = MonotonicClock.now
             child.restartAt = nil
-            log.event("started", [("child", .string(child.name)), ("child_pid", .int(Int(process.pid)))])
+            log.info(
+                "started", metadata: ["child": "\(child.name)", "child_pid": .stringConvertible(Int(process.pid))])
         } catch {
             throw .system(error)
         }
@@ -205,8 +220,24 @@ public final class Stack {
             "MONITOR_SOCKET": monitorSocketPath,
             "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
+            "RATE_LIMITED": configuration.rateLimit == nil ? "0" : "1",
+            "RATE_LIMIT": "\(configuration.rateLimit ?? 1)",
+            "HTTPS_INCLUDE": configuration.httpsPort == nil ? "" : "include https-server.conf;",
         ])
         let configPath = runtimeDirectory + "/nginx.conf"
+        if let httpsPort = configuration.httpsPort {
+            let certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
+            let https = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up-https.conf.template")
+                .render([
+                    "HTTPS_PORT": "\(httpsPort)", "SHARE_DIR": configuration.shareDirectory,
+                    "TLS_CERTIFICATE": certificate.certificatePath, "TLS_KEY": certificate.keyPath,
+                ])
+            do {
+                try https.write(toFile: runtimeDirectory + "/https-server.conf", atomically: true, encoding: .utf8)
+            } catch {
+                throw .invalidConfiguration("cannot write https-server.conf: \(error)")
+            }
+        }
         do {
             // nginx resolves relative includes against the config's folder: `include snippets/…`
             // then means the same here and in /etc/nginx on a production host.
@@ -226,7 +257,8 @@ public final class Stack {
         } catch {
             throw .system(error)
         }
-        log.event("nginx started", [("nginx_pid", .int(Int(nginx!.pid))), ("config", .string(configPath))])
+        log.info(
+            "nginx started", metadata: ["nginx_pid": .stringConvertible(Int(nginx!.pid)), "config": "\(configPath)"])
     }
 
     private func waitForPing(timeout: Double) throws(StackError) {
@@ -257,7 +289,7 @@ public final class Stack {
     private func reapAndRestart() throws(StackError) {
         if let status = try reap(nginx) {
             nginx = nil
-            log.event("nginx exited", [("status", .string(status.description))])
+            log.error("nginx exited", metadata: ["status": "\(status.description)"])
             throw .childFailed(name: "nginx", status: status, logTail: tail(of: "nginx-error.log"))
         }
         let now = MonotonicClock.now
@@ -269,7 +301,7 @@ public final class Stack {
     /// connects to it are refused at once and go to the others), finishes what it holds, and
     /// exits; its replacement takes the same socket before the next one goes. No request fails.
     private func restartWorkersOneByOne() throws(StackError) {
-        log.event("rolling restart", [("workers", .int(workers.count))])
+        log.info("rolling restart", metadata: ["workers": .stringConvertible(workers.count)])
         for index in workers.indices {
             if let old = workers[index].process {
                 do {
@@ -281,9 +313,9 @@ public final class Stack {
             }
             try start(&workers[index])
             try waitForSockets(of: [workers[index]], timeout: 20)
-            log.event("rolled", [("child", .string(workers[index].name))])
+            log.info("rolled", metadata: ["child": "\(workers[index].name)"])
         }
-        log.event("rolling restart done")
+        log.info("rolling restart done")
     }
 
     /// Restarts a child that ended, with backoff when it keeps dying soon after starting:
@@ -291,16 +323,22 @@ public final class Stack {
     private func supervise(_ child: inout ChildSlot, now: Double) throws(StackError) {
         if let status = try reap(child.process) {
             child.process = nil
-            child.restarts += 1
-            let ranFor = now - child.lastStart
-            let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
-            child.restartAt = now + delay
-            log.event(
-                "crashed",
-                [
-                    ("child", .string(child.name)), ("status", .string(status.description)),
-                    ("restarts", .int(child.restarts)), ("restart_in", .double(delay)),
-                ])
+            if status == .exited(0), configuration.maximumRequests != nil {
+                // A worker that served --max-requests exits 0 after draining: replace it at once.
+                child.restartAt = now
+                log.info("recycled", metadata: ["child": "\(child.name)"])
+            } else {
+                child.restarts += 1
+                let ranFor = now - child.lastStart
+                let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
+                child.restartAt = now + delay
+                log.warning(
+                    "crashed",
+                    metadata: [
+                        "child": "\(child.name)", "status": "\(status.description)",
+                        "restarts": .stringConvertible(child.restarts), "restart_in": .stringConvertible(delay),
+                    ])
+            }
         }
         if child.process == nil, let at = child.restartAt, at <= now {
             try start(&child)

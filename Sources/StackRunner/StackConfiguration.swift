@@ -4,6 +4,13 @@ import Foundation
 public struct StackConfiguration: Sendable {
     /// The plain-HTTP port on 127.0.0.1.
     public var httpPort: UInt16 = 8080
+    /// The HTTPS (HTTP/2) port on 127.0.0.1, or `nil` for none.
+    public var httpsPort: UInt16? = 8443
+    /// Where the self-signed certificate for HTTPS is kept (made on first run).
+    public var tlsDirectory = SelfSignedCertificate.defaultDirectory
+    /// Expensive requests per second per client address past a burst of 10, or `nil` for no
+    /// limit (the default, so that `ab` from one address measures the pool).
+    public var rateLimit: Int?
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.
@@ -26,6 +33,8 @@ public struct StackConfiguration: Sendable {
     public var architecture = "fine"
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
     public var deadline: Double = 2
+    /// Workers exit after about this many requests and are replaced at once; `nil`: never.
+    public var maximumRequests: Int?
     /// The nginx binary.
     public var nginxExecutable: String = "/usr/sbin/nginx"
 

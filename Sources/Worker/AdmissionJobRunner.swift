@@ -12,11 +12,13 @@ import PasswordService
 struct AdmissionJobRunner: ExpensiveJobRunner {
     let controller: AdmissionController
     let pool: ComputePool
+    let refusals: RefusalLog
 
     func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
         let ticket: AdmissionController.Ticket
         switch controller.admit(cost: job.cost) {
         case .refused(let prediction, let retryAfter, let answerAt):
+            refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
             let hold = answerAt - MonotonicClock.now
             if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
             return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
@@ -24,6 +26,8 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
             ticket = admitted
         }
         if case .refusedAtDeadline(let retryAfter) = controller.waitForSlot(ticket) {
+            refusals.record(
+                .atDeadline, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
             return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter))
         }
         let outcome = pool.run(until: ticket.admittedAt + controller.policy.answerBy) {
@@ -45,6 +49,8 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
             return .failure(.bcrypt(error))
         case .overran:
             // The machine was slower than predicted: answer at N, as promised, not later.
+            refusals.record(
+                .overran, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
             return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1))
         }
     }

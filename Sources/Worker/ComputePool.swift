@@ -1,5 +1,6 @@
 import Bcrypt
 import Dispatch
+import Logging
 import POSIXSupport
 import Synchronization
 
@@ -34,13 +35,13 @@ final class ComputePool: Sendable {
     private let available = DispatchSemaphore(value: 0)
 
     /// Starts `threads` compute threads at `niceness` (0 = same priority as requests).
-    init(threads: Int, niceness: Int32, log: JSONLineLog) throws(SystemCallError) {
+    init(threads: Int, niceness: Int32, log: Logger) throws(SystemCallError) {
         for index in 0..<threads {
             try PlatformThread.startDetached(name: "compute-\(index)") { [self] in
                 do throws(SystemCallError) {
                     if niceness != 0 { try PlatformThread.setCurrentThreadNiceness(niceness) }
                 } catch {
-                    log.event("compute priority not set", [("error", .string("\(error)"))])
+                    log.warning("compute priority not set", metadata: ["error": "\(error)"])
                 }
                 let hasher = BcryptHasher()
                 while true {

@@ -23,6 +23,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Double
     /// The N-second promise; `nil` runs bcrypt inline on the request thread, unqueued.
     public var admission: AdmissionSettings?
+    /// After this many requests the worker stops as on SIGTERM and exits 0, for its
+    /// supervisor to start a fresh one; `nil` serves until told to stop.
+    public var maximumRequests: Int?
 
     /// Creates a configuration.
     public init(

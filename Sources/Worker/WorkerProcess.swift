@@ -1,6 +1,7 @@
 import Admission
 import Bcrypt
 import FastCGI
+import Logging
 import POSIXSupport
 import PasswordService
 
@@ -11,13 +12,13 @@ import PasswordService
 /// A FastCGI worker process: request threads answering the password API, stopped by SIGTERM/SIGINT.
 public struct WorkerProcess: Sendable {
     private let configuration: WorkerConfiguration
-    private let log: JSONLineLog
+    private let log: Logger
 
     /// The signals the worker waits for in one place; blocked in every thread.
     static let handledSignals = SignalSet([SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1])
 
     /// Creates a worker.
-    public init(configuration: WorkerConfiguration, log: JSONLineLog = JSONLineLog(component: "worker")) {
+    public init(configuration: WorkerConfiguration, log: Logger = Logger(label: "worker")) {
         self.configuration = configuration
         self.log = log
     }
@@ -46,9 +47,18 @@ public struct WorkerProcess: Sendable {
         } else {
             stats = { Array(#"{"admission":false}"#.utf8) }
         }
-        let server = FastCGIServer(listener: listener, threadCount: configuration.requestThreads) {
+        // A socket from systemd outlives this process and goes to the next one: stop accepting
+        // without shutting it down. Our own socket is shut down, so nginx goes elsewhere at once.
+        let stopMode: FastCGIServer.StopMode =
+            if case .inheritedDescriptor = configuration.listen { .interruptAcceptingThreads } else {
+                .shutDownListener
+            }
+        let server = try FastCGIServer(
+            listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode
+        ) {
             let threadRunner: any ExpensiveJobRunner =
-                admission.map { AdmissionJobRunner(controller: $0.controller, pool: $0.pool) } ?? InlineJobRunner()
+                admission.map { AdmissionJobRunner(controller: $0.controller, pool: $0.pool, refusals: $0.refusals) }
+                ?? InlineJobRunner()
             return { request in
                 let method = request.parameter("REQUEST_METHOD") ?? "GET"
                 let path = Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
@@ -65,13 +75,16 @@ public struct WorkerProcess: Sendable {
             }
         }
         try server.start()
-        log.event(
-            "ready", [("listen", .string("\(configuration.listen)")), ("threads", .int(configuration.requestThreads))])
+        log.info(
+            "ready",
+            metadata: [
+                "listen": "\(configuration.listen)", "threads": .stringConvertible(configuration.requestThreads),
+            ])
         do {
             try SystemdActivation.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
         } catch {
             // Serving matters more than telling: a manager that cannot be told will time us out.
-            log.event("notify failed", [("error", .string(error.description))])
+            log.warning("notify failed", metadata: ["error": "\(error.description)"])
         }
         if let interval = SystemdActivation.watchdogPingInterval {
             // systemd restarts a worker that stops beating (WatchdogSec=): one that hangs whole.
@@ -83,11 +96,21 @@ public struct WorkerProcess: Sendable {
             }
         }
 
+        var reason = "signal"
         while true {
-            let signal = Self.handledSignals.wait()
+            let signal = Self.handledSignals.wait(timeout: 0.1)
             if signal == SIGTERM || signal == SIGINT { break }
+            if let limit = configuration.maximumRequests, server.requestsServed >= limit {
+                reason = "max_requests"
+                break
+            }
         }
-        log.event("stopping", [("in_flight", .int(server.requestsInFlight))])
+        log.info(
+            "stopping",
+            metadata: [
+                "reason": "\(reason)", "in_flight": .stringConvertible(server.requestsInFlight),
+                "served": .stringConvertible(server.requestsServed),
+            ])
         _ = try? SystemdActivation.notify("STOPPING=1")
         let drained = server.stop(grace: configuration.shutdownGrace)
         admission?.controller.unregister()
@@ -95,12 +118,13 @@ public struct WorkerProcess: Sendable {
             // The worker made the socket file; nothing else will remove it.
             unlink(path)
         }
-        log.event("stopped", [("drained", .bool(drained))])
+        log.info("stopped", metadata: ["drained": .stringConvertible(drained)])
     }
 
     private struct RunningAdmission: Sendable {
         let controller: AdmissionController
         let pool: ComputePool
+        let refusals: RefusalLog
     }
 
     private func startAdmission(_ settings: AdmissionSettings) throws(SystemCallError) -> RunningAdmission {
@@ -117,10 +141,10 @@ public struct WorkerProcess: Sendable {
             name: settings.segmentName, slots: settings.computeSlots, deadline: settings.deadline,
             initialEstimate: estimate)
         switch segment.outcome {
-        case .created: log.event("segment created", [("name", .string(settings.segmentName))])
-        case .attached: log.event("segment attached", [("name", .string(settings.segmentName))])
+        case .created: log.info("segment created", metadata: ["name": "\(settings.segmentName)"])
+        case .attached: log.info("segment attached", metadata: ["name": "\(settings.segmentName)"])
         case .replaced(let reason):
-            log.event("segment replaced", [("name", .string(settings.segmentName)), ("reason", .string(reason))])
+            log.info("segment replaced", metadata: ["name": "\(settings.segmentName)", "reason": "\(reason)"])
         }
         let controller = AdmissionController(
             segment: segment,
@@ -131,12 +155,12 @@ public struct WorkerProcess: Sendable {
         try PlatformThread.startDetached(name: "heartbeat") {
             while true {
                 let freed = controller.heartbeatAndSweep()
-                if freed > 0 { log.event("freed jobs of a dead worker", [("jobs", .int(freed))]) }
+                if freed > 0 { log.info("freed jobs of a dead worker", metadata: ["jobs": .stringConvertible(freed)]) }
                 usleep(200_000)
             }
         }
         let pool = try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log)
-        return RunningAdmission(controller: controller, pool: pool)
+        return RunningAdmission(controller: controller, pool: pool, refusals: RefusalLog(log: log))
     }
 
     static func path(ofURI uri: String) -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONLogging
 
 /// The `fullyloaded` command: every process of the service is a subcommand of one binary.
 @main
@@ -9,6 +10,12 @@ struct FullyLoaded: ParsableCommand {
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
         subcommands: [UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self]
     )
+
+    /// Every log line of every process is one JSON object, before any command runs.
+    static func main() {
+        JSONLogHandler.bootstrap()
+        main(nil)
+    }
 }
 
 /// Options shared by every command that serves the password API.

@@ -91,7 +91,7 @@ struct MonitorCommand: ParsableCommand {
                 if wait > 0 { usleep(UInt32(wait * 1_000_000)) } else { next = MonotonicClock.now }
             }
         }
-        JSONLineLog(component: "monitor").event("ready", [("listen", .string(listen))])
+        Logger(label: "monitor").info("ready", metadata: ["listen": "\(listen)"])
         try await MonitorServer.run(
             address: address, unixSocketPath: socketPath, broadcaster: broadcaster, metrics: metrics, logger: logger)
     }

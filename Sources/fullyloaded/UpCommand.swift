@@ -13,11 +13,24 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Plain-HTTP port on 127.0.0.1.")
     var httpPort: UInt16 = 8080
 
+    @Option(help: "HTTPS (HTTP/2) port on 127.0.0.1, with a self-signed certificate made on first run; 0: none.")
+    var httpsPort: UInt16 = 8443
+
+    @Option(help: "Where the self-signed certificate is kept (default: ~/.local/state/fullyloaded/tls).")
+    var tlsDir: String?
+
+    @Option(
+        help: "Limit each client address to this many expensive requests per second past a burst of 10 (0: no limit).")
+    var rateLimit = 0
+
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Request threads per worker.")
     var threads = 256
+
+    @Option(help: "Replace each worker after about this many requests (0: never).")
+    var maxRequests = 0
 
     @OptionGroup var costs: CostOptions
 
@@ -26,7 +39,7 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Runtime directory for sockets, logs and the nginx config (default: a new one under /tmp).")
     var runtimeDir: String?
 
-    @Option(help: "Folder holding nginx/ (default: found next to the binary, else /usr/share/fullyloaded).")
+    @Option(help: "Folder holding nginx/ (default: found next to the binary, else /usr/local/share/fullyloaded).")
     var shareDir: String?
 
     func run() throws {
@@ -36,11 +49,16 @@ struct UpCommand: ParsableCommand {
         }
         var configuration = StackConfiguration(workers: workers, shareDirectory: share, executable: executable)
         configuration.httpPort = httpPort
+        configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
+        if let tlsDir { configuration.tlsDirectory = tlsDir }
+        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
+        configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.requestThreads = threads
         configuration.cost = costs.cost
         configuration.minimumCost = costs.minCost
         configuration.maximumCost = costs.maxCost
         configuration.runtimeDirectory = runtimeDir
+        configuration.maximumRequests = maxRequests > 0 ? maxRequests : nil
         configuration.workerOptions =
             [
                 "--deadline", "\(admission.deadline)", "--compute-slots", "\(admission.computeSlots)",
@@ -57,7 +75,7 @@ struct UpCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let banner =
-            "fullyloaded is up: \(stack.url)  (\(workers) workers, cost \(costs.cost), N = \(admission.deadline) s; runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
+            "fullyloaded is up: \(stack.url)\(stack.secureURL.map { " and \($0)" } ?? "")  (\(workers) workers, cost \(costs.cost), N = \(admission.deadline) s; runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
         StandardStream.output.write(banner)
         do {
             try stack.superviseUntilStopped()

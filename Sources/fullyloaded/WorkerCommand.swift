@@ -36,6 +36,12 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Run bcrypt inline on the request thread, with no queue and no admission control.")
     var noAdmission = false
 
+    @Option(help: "Exit (status 0, after finishing what it holds) once this many requests are served; 0: never.")
+    var maxRequests = 0
+
+    @Option(help: "Add a random 0...N to --max-requests, so that workers started together do not recycle together.")
+    var maxRequestsJitter = 0
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -69,9 +75,12 @@ struct WorkerCommand: ParsableCommand {
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
             refusalRate: admission.refusalRate * Double(admission.computeSlots))
-        try WorkerProcess(
-            configuration: WorkerConfiguration(
-                listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
-        ).run()
+        guard maxRequests >= 0, maxRequestsJitter >= 0 else {
+            throw ValidationError("--max-requests and --max-requests-jitter must be 0 or more")
+        }
+        var configuration = WorkerConfiguration(
+            listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
+        if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }
+        try WorkerProcess(configuration: configuration).run()
     }
 }

@@ -16,7 +16,7 @@ struct FastCGIServerTests {
     ) {
         let path = try TestFiles.makeTemporaryDirectory(prefix: "fl-fcgi") + "/s.sock"
         let listener = try SocketEndpoint.unix(path: path).listen(backlog: 64)
-        let server = FastCGIServer(listener: listener, threadCount: threads) { { request in handler(request) } }
+        let server = try FastCGIServer(listener: listener, threadCount: threads) { { request in handler(request) } }
         try server.start()
         return (server, path)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import POSIXSupport
 import StackTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -52,19 +53,54 @@ struct WorkerProcessTests {
         #expect(log.contains(#""event":"stopped""#) && log.contains(#""drained":true"#), "\(log)")
     }
 
-    @Test("takes an inherited listening socket (fd:3), as socket activation hands it over")
-    func inheritedSocket() throws {
+    @Test(
+        "an inherited socket (fd:3, as systemd hands it over) outlives the worker: the next one serves from it, connections made between the two included"
+    )
+    func inheritedSocketOutlivesTheWorker() throws {
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
         let socket = directory + "/inherited.sock"
+        // The test holds the socket, as systemd does, for the whole run.
         let listener = try SocketEndpoint.unix(path: socket).listen(backlog: 16)
-        let worker = try ChildProcess.spawn(
-            executable: TestBinary.path, arguments: ["worker", "--listen", "fd:3", "--threads", "2"],
-            inheritedDescriptors: [listener.rawValue])
-        listener.close()
-        let response = try FastCGITestClient.request(
-            socket: socket, method: "POST", uri: "/api/hash", body: #"{"password":"p","cost":4}"#)
-        #expect(response.contains("$2b$04$"), "\(response)")
-        #expect(try worker.stop(signal: SIGTERM, grace: 10) == .exited(0))
+        defer { listener.close() }
+        func startWorker(_ extra: [String] = []) throws -> ChildProcess {
+            try ChildProcess.spawn(
+                executable: TestBinary.path, arguments: ["worker", "--listen", "fd:3", "--threads", "4"] + extra,
+                standardOutput: directory + "/worker.log", inheritedDescriptors: [listener.rawValue])
+        }
+        let hash = #"{"password":"p","cost":4}"#
+        let first = try startWorker()
+        #expect(
+            try FastCGITestClient.request(socket: socket, method: "POST", uri: "/api/hash", body: hash).contains(
+                "$2b$04$"))
+        #expect(try first.stop(signal: SIGTERM, grace: 10) == .exited(0))
+
+        // No worker now: a request waits in the socket's queue instead of failing.
+        let waiting = Mutex<String?>(nil)
+        let thread = Thread {
+            let answer = try? FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping")
+            waiting.withLock { $0 = answer ?? "failed" }
+        }
+        thread.start()
+        usleep(300_000)
+        #expect(waiting.withLock { $0 } == nil, "answered with no worker running")
+
+        // The next worker recycles after 3 requests: it exits 0 by itself, leaving the socket intact.
+        let second = try startWorker(["--max-requests", "3"])
+        let deadline = MonotonicClock.now + 10
+        while waiting.withLock({ $0 }) == nil, MonotonicClock.now < deadline { usleep(20_000) }
+        #expect(
+            waiting.withLock { $0 }?.contains(#""ok":true"#) == true, "\(String(describing: waiting.withLock { $0 }))")
+        for _ in 0..<2 {
+            #expect(try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping").contains("ok"))
+        }
+        #expect(try second.wait(timeout: 10) == .exited(0))
+        let third = try startWorker()
+        #expect(
+            try FastCGITestClient.request(socket: socket, method: "POST", uri: "/api/hash", body: hash).contains(
+                "$2b$04$"))
+        #expect(try third.stop(signal: SIGTERM, grace: 10) == .exited(0))
+        let log = try String(contentsOfFile: directory + "/worker.log", encoding: .utf8)
+        #expect(log.contains(#""reason":"max_requests""#), "\(log)")
     }
 
     @Test("a bad --listen or cost range is a clear error")

@@ -18,4 +18,8 @@ int fullyloaded_set_thread_niceness(int niceness);
 /// Names a thread for ps/top (at most 15 bytes are kept).
 int fullyloaded_set_thread_name(pthread_t thread, const char *name);
 
+/// Installs a handler that does nothing for `signal`, without SA_RESTART: a thread that gets the
+/// signal returns from a blocking call with EINTR. Returns 0 or -1 with errno set.
+int fullyloaded_install_interrupting_signal(int signal);
+
 #endif
