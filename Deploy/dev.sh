@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the build, the stack and the tests need.
 APT_PACKAGES=(
   nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
-  apache2-utils                                           # ab, for benchmarks
+  apache2-utils                                           # ab, for benchmarks and load tests
+  openssl curl                                            # up's self-signed certificate; TLS tests
   php-cli                                                 # an independent bcrypt (password_verify) in tests
   libjs-chart.js                                          # the dashboard's charts, served by nginx
   chromium chromium-driver                                # the dashboard's test in a real browser

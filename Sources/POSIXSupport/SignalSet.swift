@@ -49,4 +49,20 @@ public struct SignalSet: Sendable {
             return nil
         }
     }
+
+    /// Like ``wait(timeout:)``, and also says which process sent the signal (0 for the kernel).
+    public func waitWithSender(timeout seconds: Double) -> (signal: Int32, sender: pid_t)? {
+        var set = makeSet()
+        var timeout = timespec(
+            tv_sec: Int(seconds),
+            tv_nsec: Int((seconds - Double(Int(seconds))) * 1_000_000_000)
+        )
+        var info = siginfo_t()
+        while true {
+            let result = sigtimedwait(&set, &info, &timeout)
+            if result >= 0 { return (result, info._sifields._kill.si_pid) }
+            if errno == EINTR { continue }
+            return nil
+        }
+    }
 }

@@ -7,7 +7,7 @@ import POSIXSupport
 /// monitor, all under one runtime directory that is removed again on stop.
 public final class Stack {
     /// The signals the supervisor waits for; blocked before any child starts.
-    public static let supervisedSignals = SignalSet([SIGINT, SIGTERM, SIGHUP, SIGCHLD])
+    public static let supervisedSignals = SignalSet([SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1])
 
     /// A supervised child: a worker, or the monitor.
     private struct ChildSlot {
@@ -94,12 +94,20 @@ public final class Stack {
     public func superviseUntilStopped() throws(StackError) {
         defer { stop() }
         while true {
-            let signal = Self.supervisedSignals.wait(timeout: 0.2)
+            let received = Self.supervisedSignals.waitWithSender(timeout: 0.2)
+            let signal = received?.signal
             if signal == SIGINT || signal == SIGTERM {
                 log.info("stop requested", metadata: ["signal": .stringConvertible(Int(signal ?? 0))])
                 return
             }
             if signal == SIGHUP { try restartWorkersOneByOne() }
+            if signal == SIGUSR1, let sender = received?.sender,
+                let index = workers.firstIndex(where: { $0.process?.pid == sender })
+            {
+                // A worker that served --max-requests asks to be replaced. One at a time, each
+                // replacement listening before the next goes: the pool never loses two at once.
+                try replaceWorker(at: index, reason: "recycled")
+            }
             try reapAndRestart()
         }
     }
@@ -161,11 +169,11 @@ public final class Stack {
         ] + recycling + configuration.workerOptions
     }
 
-    /// --max-requests with a jitter of a tenth, so that workers started together do not all
-    /// recycle at once and leave nginx with none.
+    /// --max-requests, with the worker asking `up` to replace it (SIGUSR1) rather than exiting:
+    /// `up` replaces one at a time, where workers exiting by themselves could all go at once.
     private var recycling: [String] {
         guard let limit = configuration.maximumRequests else { return [] }
-        return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))"]
+        return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))", "--recycle-by-parent"]
     }
 
     /// Where the monitor listens; nginx proxies /ws and /metrics there.
@@ -302,20 +310,24 @@ public final class Stack {
     /// exits; its replacement takes the same socket before the next one goes. No request fails.
     private func restartWorkersOneByOne() throws(StackError) {
         log.info("rolling restart", metadata: ["workers": .stringConvertible(workers.count)])
-        for index in workers.indices {
-            if let old = workers[index].process {
-                do {
-                    _ = try old.stop(signal: SIGTERM, grace: 15)
-                } catch {
-                    throw .system(error)
-                }
-                workers[index].process = nil
-            }
-            try start(&workers[index])
-            try waitForSockets(of: [workers[index]], timeout: 20)
-            log.info("rolled", metadata: ["child": "\(workers[index].name)"])
-        }
+        for index in workers.indices { try replaceWorker(at: index, reason: "rolled") }
         log.info("rolling restart done")
+    }
+
+    /// Stops one worker (it drains what it holds), starts its replacement and waits until it
+    /// listens.
+    private func replaceWorker(at index: Int, reason: String) throws(StackError) {
+        if let old = workers[index].process {
+            do {
+                _ = try old.stop(signal: SIGTERM, grace: 15)
+            } catch {
+                throw .system(error)
+            }
+            workers[index].process = nil
+        }
+        try start(&workers[index])
+        try waitForSockets(of: [workers[index]], timeout: 20)
+        log.info("\(reason)", metadata: ["child": "\(workers[index].name)"])
     }
 
     /// Restarts a child that ended, with backoff when it keeps dying soon after starting:
@@ -323,22 +335,16 @@ public final class Stack {
     private func supervise(_ child: inout ChildSlot, now: Double) throws(StackError) {
         if let status = try reap(child.process) {
             child.process = nil
-            if status == .exited(0), configuration.maximumRequests != nil {
-                // A worker that served --max-requests exits 0 after draining: replace it at once.
-                child.restartAt = now
-                log.info("recycled", metadata: ["child": "\(child.name)"])
-            } else {
-                child.restarts += 1
-                let ranFor = now - child.lastStart
-                let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
-                child.restartAt = now + delay
-                log.warning(
-                    "crashed",
-                    metadata: [
-                        "child": "\(child.name)", "status": "\(status.description)",
-                        "restarts": .stringConvertible(child.restarts), "restart_in": .stringConvertible(delay),
-                    ])
-            }
+            child.restarts += 1
+            let ranFor = now - child.lastStart
+            let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
+            child.restartAt = now + delay
+            log.warning(
+                "crashed",
+                metadata: [
+                    "child": "\(child.name)", "status": "\(status.description)",
+                    "restarts": .stringConvertible(child.restarts), "restart_in": .stringConvertible(delay),
+                ])
         }
         if child.process == nil, let at = child.restartAt, at <= now {
             try start(&child)

@@ -6,8 +6,10 @@ import StackRunner
 public final class TestStack: @unchecked Sendable {
     /// The `up` process.
     public let process: ChildProcess
-    /// The port nginx listens on.
+    /// The port nginx serves plain HTTP on.
     public let port: UInt16
+    /// The port nginx serves HTTPS (HTTP/2) on, with a certificate made for this stack.
+    public let httpsPort: UInt16
     /// The runtime directory `up` was given.
     public let runtimeDirectory: String
     /// Where `up` writes its stdout and stderr.
@@ -16,13 +18,17 @@ public final class TestStack: @unchecked Sendable {
     /// Starts `fullyloaded up` with `arguments` added, and waits until `/api/ping` answers through nginx.
     public init(workers: Int = 2, cost: Int = 5, arguments: [String] = []) throws {
         port = try LoopbackPort.ephemeral()
+        var https = try LoopbackPort.ephemeral()
+        while https == port { https = try LoopbackPort.ephemeral() }
+        httpsPort = https
         runtimeDirectory = try TestFiles.makeTemporaryDirectory(prefix: "fl-stack")
         logPath = runtimeDirectory + ".log"
         process = try ChildProcess.spawn(
             executable: try TestBinary.path,
             arguments: [
                 "up", "--http-port", "\(port)", "--workers", "\(workers)", "--cost", "\(cost)",
-                "--runtime-dir", runtimeDirectory, "--threads", "64",
+                "--runtime-dir", runtimeDirectory, "--threads", "64", "--https-port", "\(https)",
+                "--tls-dir", runtimeDirectory + "-tls",
             ] + arguments,
             standardOutput: logPath)
         let client = LoopbackHTTPClient(port: port, timeout: 2)
@@ -75,6 +81,7 @@ public final class TestStack: @unchecked Sendable {
             _ = try? process.stop(grace: 10)
         }
         try? FileManager.default.removeItem(atPath: logPath)
+        try? FileManager.default.removeItem(atPath: runtimeDirectory + "-tls")
     }
 }
 

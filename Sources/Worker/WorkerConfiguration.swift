@@ -26,6 +26,9 @@ public struct WorkerConfiguration: Sendable {
     /// After this many requests the worker stops as on SIGTERM and exits 0, for its
     /// supervisor to start a fresh one; `nil` serves until told to stop.
     public var maximumRequests: Int?
+    /// At ``maximumRequests``, ask the parent to replace this worker (SIGUSR1) and keep serving
+    /// until it sends SIGTERM, instead of exiting: `up` then replaces workers one at a time.
+    public var recycleByParent = false
 
     /// Creates a configuration.
     public init(

@@ -97,12 +97,21 @@ public struct WorkerProcess: Sendable {
         }
 
         var reason = "signal"
+        var askedParentAt = -Double.infinity
         while true {
             let signal = Self.handledSignals.wait(timeout: 0.1)
             if signal == SIGTERM || signal == SIGINT { break }
             if let limit = configuration.maximumRequests, server.requestsServed >= limit {
-                reason = "max_requests"
-                break
+                guard configuration.recycleByParent else {
+                    reason = "max_requests"
+                    break
+                }
+                // Asked again each second: signals from two workers at once merge into one.
+                if MonotonicClock.now - askedParentAt >= 1 {
+                    log.info("asking to be replaced", metadata: ["served": .stringConvertible(server.requestsServed)])
+                    kill(getppid(), SIGUSR1)
+                    askedParentAt = MonotonicClock.now
+                }
             }
         }
         log.info(

@@ -42,6 +42,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Add a random 0...N to --max-requests, so that workers started together do not recycle together.")
     var maxRequestsJitter = 0
 
+    @Flag(
+        help:
+            "At --max-requests, ask the parent (SIGUSR1) to replace this worker instead of exiting (set by `fullyloaded up`)."
+    )
+    var recycleByParent = false
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -81,6 +87,7 @@ struct WorkerCommand: ParsableCommand {
         var configuration = WorkerConfiguration(
             listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
         if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }
+        configuration.recycleByParent = recycleByParent
         try WorkerProcess(configuration: configuration).run()
     }
 }

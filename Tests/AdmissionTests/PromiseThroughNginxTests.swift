@@ -188,6 +188,9 @@ struct PromiseThroughNginxTests {
         #expect(browser.text.contains("fully loaded") && browser.text.contains("<svg"))
         #expect(Int(browser.headers["retry-after"] ?? "") ?? 0 >= 1)
         #expect(browser.headers["cache-control"] == "no-store")
+        // The page's own policy (its inline style and script by hash), not the dashboard's.
+        #expect(browser.headers["content-security-policy"]?.contains("script-src 'sha256-") == true)
+        #expect(browser.headers["x-frame-options"] == "DENY")
 
         let api = try stack.client().request(
             "POST", "/api/hash", headers: [("Accept", "application/json")], body: Array(#"{"password":"p"}"#.utf8))

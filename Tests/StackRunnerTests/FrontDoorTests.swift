@@ -1,0 +1,149 @@
+import Foundation
+import POSIXSupport
+import StackRunner
+import StackTestSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// nginx in front: HTTPS, per-client limits, headers, and clients that misbehave.
+@Suite("nginx front door: TLS, limits, headers, bad clients", .serialized)
+struct FrontDoorTests {
+    static let curl = "/usr/bin/curl"
+    static let openssl = "/usr/bin/openssl"
+
+    @Test("HTTPS speaks HTTP/2 over TLS 1.2 and 1.3, and refuses TLS 1.1 and ciphers outside the list")
+    func https() throws {
+        let stack = try TestStack(workers: 1)
+        let base = "https://localhost:\(stack.httpsPort)"
+        let ping = try Command.run(Self.curl, ["-sk", "--http2", "-w", "\n%{http_version}", base + "/api/ping"])
+        #expect(
+            ping.status == 0 && ping.output.contains(#""ok":true"#) && ping.output.hasSuffix("\n2"), "\(ping.output)")
+        let hash = try Command.run(
+            Self.curl,
+            [
+                "-sk", "--http2", "-H", "Content-Type: application/json", "-d", #"{"password":"p","cost":4}"#,
+                base + "/api/hash",
+            ])
+        #expect(hash.output.contains("$2b$04$"), "\(hash.output)")
+
+        func handshake(_ options: [String]) throws -> Command.Outcome {
+            try Command.run(
+                Self.openssl,
+                ["s_client", "-connect", "127.0.0.1:\(stack.httpsPort)", "-servername", "localhost"] + options,
+                input: "")
+        }
+        #expect(try handshake(["-tls1_2"]).status == 0)
+        #expect(try handshake(["-tls1_3"]).status == 0)
+        #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]).status == 0)
+        // The client offers what the server must refuse (its own floor lowered to allow it).
+        #expect(try handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]).status != 0)
+        #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"]).status != 0, "CBC-SHA1 accepted")
+    }
+
+    @Test("the page carries security and cache headers; HSTS is left off on localhost")
+    func headers() throws {
+        let stack = try TestStack(workers: 1)
+        let client = stack.client()
+        let page = try client.request("GET", "/")
+        #expect(page.status == 200)
+        #expect(page.headers["x-content-type-options"] == "nosniff")
+        #expect(page.headers["x-frame-options"] == "DENY")
+        #expect(page.headers["referrer-policy"] == "no-referrer")
+        #expect(page.headers["content-security-policy"]?.contains("default-src 'self'") == true)
+        #expect(page.headers["cache-control"] == "no-cache")
+        #expect(page.headers["strict-transport-security"] == nil)
+        let script = try client.request("GET", "/dashboard.js")
+        #expect(script.headers["cache-control"] == "max-age=3600")
+        #expect(script.headers["x-content-type-options"] == "nosniff")
+        // Locations with headers of their own keep the security headers too.
+        for path in ["/failure.html", "/api/nowhere"] {
+            let response = try client.request("GET", path)
+            #expect(response.headers["x-frame-options"] == "DENY", "\(path)")
+        }
+    }
+
+    @Test("the failure page's inline style and script are exactly the ones its CSP allows by hash")
+    func failurePagePolicyMatchesThePage() throws {
+        let stack = try TestStack(workers: 1)
+        let response = try stack.client().request("GET", "/failure.html")
+        let policy = try #require(response.headers["content-security-policy"])
+        let page = response.text
+        for tag in ["style", "script"] {
+            let open = try #require(page.range(of: "<\(tag)>"))
+            let close = try #require(page.range(of: "</\(tag)>"))
+            let inline = String(page[open.upperBound..<close.lowerBound])
+            let digest = try Command.run(
+                "/bin/sh", ["-c", "\(Self.openssl) dgst -sha256 -binary | base64"], input: inline)
+            let hash = "'sha256-\(digest.output.trimmingCharacters(in: .whitespacesAndNewlines))'"
+            #expect(policy.contains("\(tag)-src \(hash)"), "\(tag) hash \(hash) not in \(policy)")
+        }
+        #expect(!policy.contains("unsafe-inline"))
+    }
+
+    @Test("--rate-limit: past a burst, expensive requests from one address get 429 JSON; cheap ones never")
+    func rateLimit() throws {
+        let stack = try TestStack(workers: 2, cost: 4, arguments: ["--rate-limit", "1"])
+        let client = stack.client()
+        var statuses: [Int] = []
+        for _ in 0..<20 { statuses.append(try client.request("GET", "/api/load").status) }
+        #expect(statuses.prefix(11).allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(statuses.suffix(5).allSatisfy { $0 == 429 }, "\(statuses)")
+        for accept in ["application/json", "text/html"] {
+            let limited = try client.request(
+                "POST", "/api/hash", headers: [("Accept", accept)], body: Array(#"{"password":"p"}"#.utf8))
+            #expect(limited.status == 429)
+            #expect(limited.headers["content-type"] == "application/json")
+            #expect(limited.headers["retry-after"] == "1")
+            #expect(limited.text.contains(#""error":"rate_limited""#), "\(limited.text)")
+        }
+        for _ in 0..<50 { #expect(try client.request("GET", "/api/ping").status == 200) }
+        // Without the flag nobody is limited: the pool, not nginx, decides.
+        let open = try TestStack(workers: 2, cost: 4)
+        for _ in 0..<20 { #expect(try open.client().request("GET", "/api/load").status == 200) }
+    }
+
+    @Test("plain HTTP to the TLS port, oversized headers and 300 slowloris clients do not disturb others")
+    func badClients() throws {
+        let stack = try TestStack(workers: 2, cost: 4)
+        // Plain HTTP on the TLS port: nginx's 400, and the connection is done.
+        let plain = try SocketEndpoint.tcp(host: "127.0.0.1", port: stack.httpsPort).connect(timeout: 5)
+        try plain.writeAll(Array("GET /api/ping HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        try plain.setTimeouts(seconds: 5)
+        let answer = String(decoding: try plain.read(maximum: 4096), as: UTF8.self)
+        plain.close()
+        #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+
+        // Headers far over nginx's buffers: refused, nothing reaches a worker.
+        let huge = try stack.client().request(
+            "GET", "/api/ping", headers: [("Cookie", String(repeating: "a", count: 64 * 1024))])
+        #expect([400, 494].contains(huge.status), "\(huge.status)")
+
+        // Slowloris: connections that trickle a request head and never finish it, and TLS
+        // connections that never say hello.
+        var slow: [FileDescriptor] = []
+        defer { for socket in slow { socket.close() } }
+        for index in 0..<300 {
+            let port = index % 3 == 0 ? stack.httpsPort : stack.port
+            let socket = try SocketEndpoint.tcp(host: "127.0.0.1", port: port).connect(timeout: 5)
+            if port == stack.port { try socket.writeAll(Array("GET /api/load HTTP/1.1\r\nHost: localhost\r\n".utf8)) }
+            slow.append(socket)
+        }
+        let client = stack.client(timeout: 5)
+        var slowest = 0.0
+        for round in 0..<40 {
+            if round % 10 == 0 { for socket in slow { _ = try? socket.writeAll(Array("X-a: b\r\n".utf8)) } }
+            let started = MonotonicClock.now
+            #expect(try client.request("GET", "/api/ping").status == 200)
+            #expect(try client.request("GET", "/api/load").status == 200)
+            slowest = max(slowest, MonotonicClock.now - started)
+        }
+        let https = try Command.run(Self.curl, ["-sk", "https://localhost:\(stack.httpsPort)/api/ping"])
+        #expect(https.output.contains(#""ok":true"#))
+        // A ping and a cost-4 hash: milliseconds, whatever the idle connections do.
+        #expect(slowest < 1, "slowest ping + hash took \(slowest) s beside slow clients")
+    }
+}

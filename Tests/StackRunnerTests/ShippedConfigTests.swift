@@ -1,0 +1,109 @@
+import Foundation
+import POSIXSupport
+import StackTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Every nginx config the project ships passes `nginx -t`; the install script lays out a host.
+@Suite("shipped configs and the install script", .serialized)
+struct ShippedConfigTests {
+    static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// A main nginx.conf as Debian's: http {} including the enabled sites.
+    static func debianLikeMainConfig(root: String) -> String {
+        """
+        worker_processes 1;
+        pid \(root)/nginx.pid;
+        error_log \(root)/nginx-error.log;
+        events { worker_connections 64; }
+        http {
+            include /etc/nginx/mime.types;
+            access_log \(root)/access.log;
+            include sites-enabled/*;
+        }
+
+        """
+    }
+
+    @Test("install.sh --root lays out binary, page, units and nginx site, and the site passes nginx -t")
+    func installIntoRoot() throws {
+        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-install")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let install = try Command.run(
+            "/bin/bash",
+            [
+                Self.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path, "--workers", "3",
+                "--deadline", "1.5",
+            ])
+        #expect(install.status == 0, "\(install.output)")
+        let files = FileManager.default
+        for path in [
+            "/usr/local/bin/fullyloaded", "/usr/local/share/fullyloaded/nginx/html/index.html",
+            "/usr/local/share/fullyloaded/nginx/up.conf.template", "/etc/systemd/system/fullyloaded-worker@.socket",
+            "/etc/systemd/system/fullyloaded.target", "/etc/nginx/sites-enabled/fullyloaded",
+            "/etc/nginx/snippets/fullyloaded-server.conf", "/etc/default/fullyloaded",
+        ] {
+            #expect(files.fileExists(atPath: root + path), "\(path) missing")
+        }
+        #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/fullyloaded"))
+        let workers = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/workers.conf", encoding: .utf8)
+        #expect(
+            workers.split(separator: "\n").filter { $0.hasPrefix("server unix:/run/fullyloaded/worker-") }.count == 3)
+        let timeouts = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/timeouts.conf", encoding: .utf8)
+        #expect(timeouts.contains("fastcgi_read_timeout 2500ms;"), "\(timeouts)")
+        let key = root + "/etc/nginx/fullyloaded/tls/fullyloaded.key"
+        let attributes = try files.attributesOfItem(atPath: key)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let certificate = try Data(
+            contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
+
+        try Self.debianLikeMainConfig(root: root).write(
+            toFile: root + "/etc/nginx/nginx.conf", atomically: true, encoding: .utf8)
+        let test = try Command.run("/usr/sbin/nginx", ["-t", "-p", root, "-c", root + "/etc/nginx/nginx.conf"])
+        #expect(test.status == 0, "\(test.output)")
+        #expect(test.output.contains("test is successful"))
+
+        // Running it again upgrades in place and keeps the operator's certificate and options.
+        try "FULLYLOADED_WORKER_OPTIONS=\"--deadline 3\"\n".write(
+            toFile: root + "/etc/default/fullyloaded", atomically: true, encoding: .utf8)
+        let again = try Command.run(
+            "/bin/bash", [Self.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path])
+        #expect(again.status == 0, "\(again.output)")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
+                == certificate)
+        #expect(try String(contentsOfFile: root + "/etc/default/fullyloaded", encoding: .utf8).contains("--deadline 3"))
+    }
+
+    @Test("install.sh refuses nonsense options without touching anything")
+    func installRefusesBadOptions() throws {
+        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-install")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for options in [["--workers", "0"], ["--deadline", "soon"], ["--frobnicate"]] {
+            let run = try Command.run("/bin/bash", [Self.checkout + "/Deploy/install.sh", "--root", root] + options)
+            #expect(run.status == 2, "\(options): \(run.output)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+    }
+
+    @Test("the config up renders passes nginx -t, with and without the rate limit")
+    func upConfigPassesNginxTest() throws {
+        for arguments in [[], ["--rate-limit", "5"]] {
+            let stack = try TestStack(workers: 1, arguments: arguments)
+            let config = stack.runtimeDirectory + "/nginx.conf"
+            let test = try Command.run(
+                "/usr/sbin/nginx",
+                ["-t", "-p", stack.runtimeDirectory, "-c", config, "-e", stack.runtimeDirectory + "/nginx-test.log"])
+            #expect(test.status == 0, "\(test.output)")
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            #expect(text.contains("default \(arguments.isEmpty ? 0 : 1);"))
+            #expect(
+                try String(contentsOfFile: stack.runtimeDirectory + "/https-server.conf", encoding: .utf8)
+                    .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2;"))
+        }
+    }
+}
