@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import POSIXSupport
 import StackRunner
 
@@ -22,6 +23,9 @@ struct UpCommand: ParsableCommand {
     @Option(
         help: "Limit each client address to this many expensive requests per second past a burst of 10 (0: no limit).")
     var rateLimit = 0
+
+    @Option(help: "When started as root: the user that nginx, the workers and the monitor run as.")
+    var user = "nobody"
 
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
@@ -66,6 +70,7 @@ struct UpCommand: ParsableCommand {
                 "--refusal-rate", "\(admission.refusalRate)",
             ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
 
+        if geteuid() == 0 { try dropRoot(&configuration) }
         try Stack.supervisedSignals.blockInCallingThread()
         let stack = Stack(configuration: configuration)
         do {
@@ -83,5 +88,27 @@ struct UpCommand: ParsableCommand {
             StandardStream.error.write("fullyloaded up: \(error)\n")
             throw ExitCode(1)
         }
+    }
+
+    /// Nothing in the stack needs root (its ports are above 1024): make what must be made as
+    /// root, hand it to `--user`, and become that user before anything starts.
+    private func dropRoot(_ configuration: inout StackConfiguration) throws {
+        let account = try UserAccount(named: user)
+        if tlsDir == nil {
+            // Root's home is closed to other users; nginx must read the certificate.
+            configuration.tlsDirectory = "/var/lib/fullyloaded/tls"
+        }
+        if configuration.httpsPort != nil {
+            let certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
+            for path in [configuration.tlsDirectory, certificate.certificatePath, certificate.keyPath] {
+                try account.takeOwnership(of: path)
+            }
+        }
+        if let runtimeDir {
+            try FileManager.default.createDirectory(atPath: runtimeDir, withIntermediateDirectories: true)
+            try account.takeOwnership(of: runtimeDir)
+        }
+        try account.become()
+        Logger(label: "up").info("dropped root", metadata: ["user": "\(user)"])
     }
 }

@@ -59,6 +59,9 @@ struct FrontDoorTests {
         let script = try client.request("GET", "/dashboard.js")
         #expect(script.headers["cache-control"] == "max-age=3600")
         #expect(script.headers["x-content-type-options"] == "nosniff")
+        let chart = try client.request("GET", "/javascript/chart.js/chart.min.js")
+        #expect(chart.status == 200 && chart.headers["content-type"] == "application/javascript")
+        #expect(chart.headers["cache-control"] == "max-age=604800")
         // Locations with headers of their own keep the security headers too.
         for path in ["/failure.html", "/api/nowhere"] {
             let response = try client.request("GET", path)

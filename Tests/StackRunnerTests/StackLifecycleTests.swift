@@ -37,6 +37,27 @@ struct StackLifecycleTests {
         #expect(!LoopbackPort.isFree(stack.port) == false, "nginx still holds the port")
     }
 
+    @Test(
+        "started as root, up drops to nobody before starting nginx, workers and monitor", .enabled(if: geteuid() == 0))
+    func dropsRoot() throws {
+        let stack = try TestStack(workers: 2)
+        defer { _ = try? stack.stop() }
+        func userID(_ pid: Int32) -> String? {
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            return status?.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init)
+        }
+        let processes = [stack.process.pid] + stack.childProcesses.map(\.pid)
+        #expect(processes.count >= 5)
+        for pid in processes {
+            let uid = try #require(userID(pid))
+            // Real, effective, saved and filesystem ids all 65534: no way back to root.
+            #expect(
+                uid.split(whereSeparator: \.isWhitespace).dropFirst().allSatisfy { $0 == "65534" }, "\(pid): \(uid)")
+        }
+        #expect(stack.log.contains(#""event":"dropped root""#))
+        #expect(try stack.client().request("GET", "/api/ping").status == 200)
+    }
+
     @Test("a port that is taken is a clear error, not a hang")
     func portInUse() throws {
         let taken = try SocketEndpoint.tcp(host: "127.0.0.1", port: 0).listen(backlog: 1)

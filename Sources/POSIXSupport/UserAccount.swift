@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A local user account, for dropping root before starting anything that does not need it.
+public struct UserAccount: Sendable {
+    /// The login name.
+    public let name: String
+    /// Its user id.
+    public let userID: uid_t
+    /// Its primary group id.
+    public let groupID: gid_t
+
+    /// Looks `name` up in the user database.
+    public init(named name: String) throws(SystemCallError) {
+        errno = 0
+        guard let entry = getpwnam(name) else {
+            throw SystemCallError(call: "getpwnam(\(name))", errno: errno == 0 ? ENOENT : errno)
+        }
+        self.name = name
+        userID = entry.pointee.pw_uid
+        groupID = entry.pointee.pw_gid
+    }
+
+    /// Gives `path` to this account (chown), leaving its mode alone.
+    public func takeOwnership(of path: String) throws(SystemCallError) {
+        try systemCall("chown(\(path))") { chown(path, userID, groupID) }
+    }
+
+    /// Becomes this account for good: supplementary groups dropped, then group, then user.
+    /// Checks that root cannot be regained, rather than trusting the calls.
+    public func become() throws(SystemCallError) {
+        var group = groupID
+        try systemCall("setgroups") { setgroups(1, &group) }
+        try systemCall("setgid") { setgid(groupID) }
+        try systemCall("setuid") { setuid(userID) }
+        if userID != 0, setuid(0) == 0 { throw SystemCallError(call: "setuid(0) after dropping root", errno: EPERM) }
+    }
+}
