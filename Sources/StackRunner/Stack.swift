@@ -20,6 +20,8 @@ public final class Stack {
         var arguments: [String]
         var process: ChildProcess?
         var restarts = 0
+        /// Crashes in a row, each within a second of starting: what the backoff grows with.
+        var quickCrashes = 0
         var restartAt: Double?
         var lastStart = 0.0
     }
@@ -188,7 +190,8 @@ public final class Stack {
             child.lastStart = MonotonicClock.now
             child.restartAt = nil
             log.info(
-                "started", metadata: ["child": "\(child.name)", "child_pid": .stringConvertible(Int(process.pid))])
+                child.restarts > 0 ? "restarted" : "started",
+                metadata: ["child": "\(child.name)", "child_pid": .stringConvertible(Int(process.pid))])
         } catch {
             throw .system(error)
         }
@@ -330,14 +333,16 @@ public final class Stack {
         log.info("\(reason)", metadata: ["child": "\(workers[index].name)"])
     }
 
-    /// Restarts a child that ended, with backoff when it keeps dying soon after starting:
-    /// 0.1 s, doubling, at most 5 s.
+    /// Restarts a child that ended: after 0.1 s, or with backoff when it keeps dying within a
+    /// second of starting.
     private func supervise(_ child: inout ChildSlot, now: Double) throws(StackError) {
         if let status = try reap(child.process) {
             child.process = nil
             child.restarts += 1
-            let ranFor = now - child.lastStart
-            let delay = ranFor > 10 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.restarts, 6))))
+            // A child that served a while and was killed is not crash-looping: back at once. One
+            // that dies as it starts waits 0.2 s, doubling, at most 5 s.
+            child.quickCrashes = now - child.lastStart < 1 ? child.quickCrashes + 1 : 0
+            let delay = child.quickCrashes == 0 ? 0.1 : min(5, 0.1 * pow(2, Double(min(child.quickCrashes, 6))))
             child.restartAt = now + delay
             log.warning(
                 "crashed",

@@ -78,6 +78,8 @@ struct SupervisionUnderLoadTests {
         #expect(killed.count == 10)
         let crashes = stack.log.components(separatedBy: #""event":"crashed""#).count - 1
         #expect(crashes == killed.count, "\(stack.log)")
+        let restarted = stack.log.components(separatedBy: #""event":"restarted""#).count - 1
+        #expect(restarted == killed.count, "\(stack.log)")
         let restarts = (stats["workers"] as? [[String: Any]] ?? []).compactMap { $0["restarts"] as? Int }.reduce(0, +)
         #expect(restarts >= 1, "no restart recorded for the dashboard: \(stats)")
 
