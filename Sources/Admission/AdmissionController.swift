@@ -183,6 +183,25 @@ public final class AdmissionController: @unchecked Sendable {
         wakeWaiters()
     }
 
+    /// Accounts a job that ran outside admission control (the sync, async and coarse
+    /// architectures), so that the dashboard shows their throughput and waits too: counters,
+    /// histograms and the recent waits, with no queue entry and no slot.
+    public func recordUnadmitted(
+        waitSeconds: Double, serviceSeconds: Double, delivered: Bool, now: Double = MonotonicClock.now
+    ) {
+        segment.withLock { shared in
+            if delivered { shared.completed += 1 } else { shared.failed += 1 }
+            Self.record(&shared.queue_wait, seconds: waitSeconds)
+            Self.record(&shared.service_time, seconds: serviceSeconds)
+            Self.record(&shared.response_time, seconds: waitSeconds + serviceSeconds)
+            let recent = fl_segment_recent_wait(&shared, shared.recent_next)
+            recent.pointee = fl_recent_wait(
+                at_ns: Self.nanoseconds(now - serviceSeconds), wait_ns: Self.nanoseconds(waitSeconds))
+            shared.recent_next &+= 1
+            if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
+        }
+    }
+
     private func wakeWaiters() {
         fl_increment(segment.generation)
         _ = fl_futex_wake_all(segment.generation)

@@ -57,6 +57,7 @@ public final class Stack {
     /// On failure everything started so far is stopped again.
     public func start(readyTimeout: Double = 20) throws(StackError) {
         guard configuration.workers >= 1 else { throw .invalidConfiguration("--workers must be at least 1") }
+        guard configuration.requestThreads >= 1 else { throw .invalidConfiguration("--threads must be at least 1") }
         guard LoopbackPort.isFree(configuration.httpPort) else { throw .portInUse(configuration.httpPort) }
         if let https = configuration.httpsPort {
             guard https != configuration.httpPort, LoopbackPort.isFree(https) else { throw .portInUse(https) }
@@ -64,7 +65,7 @@ public final class Stack {
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             try prepareRuntimeDirectory()
-            workers = (0..<configuration.workers).map { index in
+            workers = (0..<configuration.workerCount).map { index in
                 let socket = "\(runtimeDirectory)/worker-\(index).sock"
                 return ChildSlot(
                     name: "worker \(index)", logName: "worker-\(index).log", socketPath: socket,
@@ -77,14 +78,19 @@ public final class Stack {
                 arguments: [
                     "monitor", "--listen", "unix:\(monitorSocketPath)", "--shm-name", segmentName,
                     "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
-                    "--architecture", configuration.architecture, "--exit-with-parent",
+                    "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
                 ])
             try start(&monitor)
             self.monitor = monitor
             try waitForSockets(of: [monitor], timeout: readyTimeout)
             try startNginx(template: template)
             try waitForPing(timeout: readyTimeout)
-            log.info("ready", metadata: ["url": "\(url)", "workers": .stringConvertible(configuration.workers)])
+            log.info(
+                "ready",
+                metadata: [
+                    "url": "\(url)", "workers": .stringConvertible(configuration.workerCount),
+                    "architecture": "\(configuration.architecture.rawValue)",
+                ])
         } catch {
             stop()
             throw error
@@ -166,7 +172,8 @@ public final class Stack {
     private var workerArguments: [String] {
         [
             "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
-            "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.requestThreads)",
+            "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.threadsPerWorker)",
+            "--execution", configuration.architecture.execution,
             "--exit-with-parent", "--shm-name", segmentName,
         ] + recycling + configuration.workerOptions
     }
@@ -217,17 +224,18 @@ public final class Stack {
     }
 
     private func startNginx(template: NginxTemplate) throws(StackError) {
+        let maximumConnections = configuration.upstreamMaximumConnections.map { " max_conns=\($0)" } ?? ""
         let servers = workers.map {
             // max_fails=0: a worker restarting refuses connects for a moment; each request then
             // goes to another at once, and nginx must not shut the worker out for fail_timeout.
-            "        server unix:\($0.socketPath) max_conns=\(configuration.upstreamMaximumConnections) max_fails=0;"
+            "        server unix:\($0.socketPath)\(maximumConnections) max_fails=0;"
         }.joined(separator: "\n")
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
             "SHARE_DIR": configuration.shareDirectory,
             "HTTP_PORT": "\(configuration.httpPort)",
             "UPSTREAM_SERVERS": servers,
-            "UPSTREAM_KEEPALIVE": "\(configuration.upstreamKeepalive)",
+            "UPSTREAM_KEEPALIVE": configuration.upstreamKeepalive.map { "keepalive \($0);" } ?? "",
             "MONITOR_SOCKET": monitorSocketPath,
             "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",

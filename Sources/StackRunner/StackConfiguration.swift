@@ -29,8 +29,9 @@ public struct StackConfiguration: Sendable {
     public var executable: String
     /// Further options every worker gets (the promise: deadline, slots, …).
     public var workerOptions: [String] = []
-    /// The architecture shown on the dashboard.
-    public var architecture = "fine"
+    /// The round of the design the stack runs (shown on the dashboard); ``workers`` and
+    /// ``requestThreads`` are what was asked for, and the architecture may pin them to 1.
+    public var architecture = Architecture.fine
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
     public var deadline: Double = 2
     /// Workers exit after about this many requests and are replaced at once; `nil`: never.
@@ -52,13 +53,22 @@ public struct StackConfiguration: Sendable {
     /// nginx worker processes (`worker_processes auto`: one per core).
     var nginxProcesses: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Idle connections each nginx process keeps to the pool. Each pins a worker request thread.
-    var upstreamKeepalive: Int { max(1, requestThreads / 8) }
+    /// Worker processes started.
+    var workerCount: Int { architecture.workers(requested: workers) }
+
+    /// Request threads per worker.
+    var threadsPerWorker: Int { architecture.requestThreads(requested: requestThreads) }
+
+    /// Idle connections each nginx process keeps to the pool, or `nil` for none. Each pins a
+    /// worker request thread: a single-threaded worker can keep none, or one kept connection
+    /// would shut every other out.
+    var upstreamKeepalive: Int? { threadsPerWorker >= 16 ? threadsPerWorker / 8 : nil }
 
     /// Active connections nginx may hold to one worker: its threads, less what idle kept
     /// connections may pin, less a margin. Past it nginx answers 503 at once itself, rather
     /// than leave requests in a worker's listen queue where admission cannot see them.
-    var upstreamMaximumConnections: Int {
-        max(1, requestThreads - upstreamKeepalive * nginxProcesses - 4)
+    var upstreamMaximumConnections: Int? {
+        guard architecture.capsWorkerConnections else { return nil }
+        return max(1, threadsPerWorker - (upstreamKeepalive ?? 0) * nginxProcesses - 4)
     }
 }

@@ -3,6 +3,18 @@ import PasswordService
 
 /// Everything one worker process needs to know.
 public struct WorkerConfiguration: Sendable {
+    /// Where bcrypt runs: the four rounds of the design, on one code base.
+    public enum Execution: String, Sendable, CaseIterable {
+        /// Admission control, a shared queue of compute slots, low-priority compute threads:
+        /// the full design.
+        case admission
+        /// On the request thread, no queue, no admission (the `sync` and `coarse` rounds).
+        case inline
+        /// Handed to a pool of compute threads at normal priority with an unbounded queue and
+        /// no admission (the `async` round).
+        case background
+    }
+
     /// Where the worker listens for nginx.
     public enum Listen: Sendable, Equatable {
         /// Open a socket here.
@@ -21,8 +33,11 @@ public struct WorkerConfiguration: Sendable {
     public var service: PasswordServiceConfiguration
     /// How long a stopping worker waits for requests in flight.
     public var shutdownGrace: Double
-    /// The N-second promise; `nil` runs bcrypt inline on the request thread, unqueued.
+    /// The host's shared segment and the N-second promise; `nil` runs bcrypt inline with no
+    /// segment at all.
     public var admission: AdmissionSettings?
+    /// Where bcrypt runs; with a segment, every execution is counted in it for the dashboard.
+    public var execution = Execution.admission
     /// After this many requests the worker stops as on SIGTERM and exits 0, for its
     /// supervisor to start a fresh one; `nil` serves until told to stop.
     public var maximumRequests: Int?

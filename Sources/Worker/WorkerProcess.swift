@@ -57,8 +57,14 @@ public struct WorkerProcess: Sendable {
             listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode
         ) {
             let threadRunner: any ExpensiveJobRunner =
-                admission.map { AdmissionJobRunner(controller: $0.controller, pool: $0.pool, refusals: $0.refusals) }
-                ?? InlineJobRunner()
+                switch (configuration.execution, admission) {
+                case (_, nil): InlineJobRunner()
+                case (.admission, let running?):
+                    AdmissionJobRunner(controller: running.controller, pool: running.pool!, refusals: running.refusals)
+                case (.background, let running?):
+                    BackgroundJobRunner(controller: running.controller, pool: running.pool!)
+                case (.inline, let running?): InlineAccountedJobRunner(controller: running.controller)
+                }
             return { request in
                 let method = request.parameter("REQUEST_METHOD") ?? "GET"
                 let path = Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
@@ -132,7 +138,8 @@ public struct WorkerProcess: Sendable {
 
     private struct RunningAdmission: Sendable {
         let controller: AdmissionController
-        let pool: ComputePool
+        /// Compute threads: for admission (niceness as set) and background (niceness 0).
+        let pool: ComputePool?
         let refusals: RefusalLog
     }
 
@@ -168,7 +175,13 @@ public struct WorkerProcess: Sendable {
                 usleep(200_000)
             }
         }
-        let pool = try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log)
+        let pool: ComputePool? =
+            switch configuration.execution {
+            case .admission:
+                try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log)
+            case .background: try ComputePool(threads: settings.computeSlots, niceness: 0, log: log)
+            case .inline: nil
+            }
         return RunningAdmission(controller: controller, pool: pool, refusals: RefusalLog(log: log))
     }
 

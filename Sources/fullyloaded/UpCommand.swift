@@ -27,6 +27,12 @@ struct UpCommand: ParsableCommand {
     @Option(help: "When started as root: the user that nginx, the workers and the monitor run as.")
     var user = "nobody"
 
+    @Option(
+        help:
+            "The round of the design: sync (one thread), async (one process, background pool), coarse (single-threaded worker per core), fine (the full design)."
+    )
+    var architecture = Architecture.fine
+
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
@@ -53,6 +59,7 @@ struct UpCommand: ParsableCommand {
         }
         var configuration = StackConfiguration(workers: workers, shareDirectory: share, executable: executable)
         configuration.httpPort = httpPort
+        configuration.architecture = architecture
         configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
         if let tlsDir { configuration.tlsDirectory = tlsDir }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
@@ -80,7 +87,7 @@ struct UpCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let banner =
-            "fullyloaded is up: \(stack.url)\(stack.secureURL.map { " and \($0)" } ?? "")  (\(workers) workers, cost \(costs.cost), N = \(admission.deadline) s; runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
+            "fullyloaded is up: \(stack.url)\(stack.secureURL.map { " and \($0)" } ?? "")  (\(architecture.rawValue): \(architecture.workers(requested: workers)) workers, cost \(costs.cost), N = \(admission.deadline) s; runtime \(stack.runtimeDirectory); Ctrl-C stops)\n"
         StandardStream.output.write(banner)
         do {
             try stack.superviseUntilStopped()
@@ -112,3 +119,5 @@ struct UpCommand: ParsableCommand {
         Logger(label: "up").info("dropped root", metadata: ["user": "\(user)"])
     }
 }
+
+extension Architecture: ExpressibleByArgument {}

@@ -33,8 +33,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The shared-memory segment of this host's workers.")
     var shmName = "/fullyloaded"
 
-    @Flag(help: "Run bcrypt inline on the request thread, with no queue and no admission control.")
+    @Flag(help: "Run bcrypt inline on the request thread, with no queue, no admission control and no shared segment.")
     var noAdmission = false
+
+    @Option(
+        help:
+            "Where bcrypt runs: admission (the full design), inline (on the request thread), background (a normal-priority pool, unbounded queue). The last two only count their jobs in the segment."
+    )
+    var execution = WorkerConfiguration.Execution.admission
 
     @Option(help: "Exit (status 0, after finishing what it holds) once this many requests are served; 0: never.")
     var maxRequests = 0
@@ -86,8 +92,11 @@ struct WorkerCommand: ParsableCommand {
         }
         var configuration = WorkerConfiguration(
             listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
+        configuration.execution = execution
         if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }
         configuration.recycleByParent = recycleByParent
         try WorkerProcess(configuration: configuration).run()
     }
 }
+
+extension WorkerConfiguration.Execution: ExpressibleByArgument {}

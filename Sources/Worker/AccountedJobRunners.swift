@@ -1,0 +1,55 @@
+import Admission
+import Bcrypt
+import POSIXSupport
+import PasswordService
+
+/// The `sync` and `coarse` rounds: bcrypt on the request thread, no queue and no admission;
+/// each job is counted in the segment for the dashboard.
+struct InlineAccountedJobRunner: ExpensiveJobRunner {
+    let controller: AdmissionController
+    private let inline = InlineJobRunner()
+
+    init(controller: AdmissionController) {
+        self.controller = controller
+    }
+
+    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+        let started = MonotonicClock.now
+        let result = inline.run(job)
+        let delivered = if case .success = result { true } else { false }
+        // Its wait was in the socket's queue, before this process saw it: invisible here.
+        controller.recordUnadmitted(
+            waitSeconds: 0, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
+        return result
+    }
+}
+
+/// The `async` round: bcrypt handed to a pool of compute threads at normal priority, in
+/// arrival order, with no admission: the request threads stay free, and the queue grows
+/// without bound under overload.
+struct BackgroundJobRunner: ExpensiveJobRunner {
+    let controller: AdmissionController
+    let pool: ComputePool
+
+    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+        let arrived = MonotonicClock.now
+        // No deadline: a day stands for "until it is done".
+        let outcome = pool.run(until: arrived + 86_400) { hasher -> (Result<ExpensiveJobResult, BcryptError>, Double) in
+            let started = MonotonicClock.now
+            do throws(BcryptError) {
+                return (.success(try job.perform(with: hasher)), started)
+            } catch {
+                return (.failure(error), started)
+            }
+        } whenOverrunEnds: { _ in
+        }
+        switch outcome {
+        case .finished((let result, let started), let seconds):
+            controller.recordUnadmitted(
+                waitSeconds: started - arrived, serviceSeconds: seconds, delivered: (try? result.get()) != nil)
+            return result.mapError { .bcrypt($0) }
+        case .overran:
+            return .failure(.overloaded(predictedSeconds: 86_400, retryAfterSeconds: 1))
+        }
+    }
+}
