@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
   apache2-utils                                           # ab, for benchmarks and load tests
+  php-fpm gnuplot-nox                                     # the benchmarks' PHP-FPM reference and plots
   openssl curl                                            # up's self-signed certificate; TLS tests
   php-cli                                                 # an independent bcrypt (password_verify) in tests
   libjs-chart.js                                          # the dashboard's charts, served by nginx

@@ -10,9 +10,11 @@ bench_setup() {
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
   done
-  command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-  swift build -c release --product fullyloaded >&2
-  BIN="$(swift build -c release --show-bin-path)/fullyloaded"
+  if [ -z "${BIN:-}" ]; then
+    command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+    swift build -c release --product fullyloaded >&2
+    BIN="$(swift build -c release --show-bin-path)/fullyloaded"
+  fi
   PHP_FPM=$(ls /usr/sbin/php-fpm* | head -n 1)
   CORES=$(nproc)
   RUN=$(mktemp -d /tmp/fl-bench.XXXXXX)
@@ -95,6 +97,9 @@ http {
     client_body_temp_path $RUN/$name-tmp/body; fastcgi_temp_path $RUN/$name-tmp/fastcgi;
     proxy_temp_path $RUN/$name-tmp/proxy; uwsgi_temp_path $RUN/$name-tmp/uwsgi; scgi_temp_path $RUN/$name-tmp/scgi;
     include $ROOT/nginx/snippets/fullyloaded-http.conf;
+    # The snippet's per-client limit and HSTS, both off here (the snippet needs them defined).
+    geo \$fullyloaded_rate_limited { default 0; }
+    map \$scheme \$fullyloaded_hsts { default ""; }
     access_log $RUN/$name-access.log fullyloaded_json buffer=64k flush=1s;
     fastcgi_read_timeout 300s;
 $upstreams

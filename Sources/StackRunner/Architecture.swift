@@ -41,4 +41,9 @@ public enum Architecture: String, Sendable, CaseIterable {
     /// Whether nginx caps connections per worker (`max_conns`) and answers 503 itself past it.
     /// The earlier rounds leave requests to queue in the workers' sockets, as they were built.
     public var capsWorkerConnections: Bool { self == .fine }
+
+    /// Whether nginx's FastCGI timeouts follow N. The earlier rounds make no promise, and get
+    /// the generous timeouts of a usual deployment (as the PHP-FPM reference does): their
+    /// queues show as they are, not cut short by nginx.
+    public var boundsWaitsByDeadline: Bool { self == .fine }
 }

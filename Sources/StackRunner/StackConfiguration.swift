@@ -48,7 +48,7 @@ public struct StackConfiguration: Sendable {
 
     /// How long nginx waits on a worker: N plus a second for a worker that stopped answering,
     /// after which nginx answers the JSON 503 itself.
-    var fastCGITimeoutMilliseconds: Int { Int((deadline + 1) * 1000) }
+    var fastCGITimeoutMilliseconds: Int { architecture.boundsWaitsByDeadline ? Int((deadline + 1) * 1000) : 300_000 }
 
     /// nginx worker processes (`worker_processes auto`: one per core).
     var nginxProcesses: Int { ProcessInfo.processInfo.activeProcessorCount }

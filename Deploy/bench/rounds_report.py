@@ -1,0 +1,91 @@
+"""The report of rounds.sh: medians over runs, a markdown table per system, a CSV of the medians,
+and three plots drawn by gnuplot (SVG) — throughput, latency and cheap-request latency against
+concurrency.
+Usage: rounds_report.py RAW_CSV OUT_DIR COST DEADLINE SECONDS RUNS CORES"""
+import csv
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+
+raw, out, cost, deadline, seconds, runs, cores = sys.argv[1:]
+rows = list(csv.DictReader(open(raw)))
+systems = list(dict.fromkeys(r["system"] for r in rows))
+levels = sorted({int(r["concurrency"]) for r in rows})
+metrics = ["throughput", "limit", "ok_p50", "ok_p99", "ok_max", "ping_p50", "ping_p99", "ping_max"]
+counts = ["ok", "refused", "other", "ping_errors", "seconds"]
+
+
+def median(values):
+    values = [float(v) for v in values if v not in ("", "None")]
+    return statistics.median(values) if values else None
+
+
+medians = []
+for system in systems:
+    for c in levels:
+        group = [r for r in rows if r["system"] == system and int(r["concurrency"]) == c]
+        if not group:
+            continue
+        row = {"system": system, "concurrency": c, "runs": len(group)}
+        for name in metrics + counts:
+            row[name] = median(r[name] for r in group)
+        medians.append(row)
+
+stem = os.path.splitext(os.path.basename(raw))[0]
+with open(os.path.join(out, "data", stem + "-median.csv"), "w", newline="") as handle:
+    writer = csv.DictWriter(handle, fieldnames=["system", "concurrency", "runs"] + metrics + counts)
+    writer.writeheader()
+    writer.writerows(medians)
+
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+limits = [r["limit"] for r in medians if r["limit"]]
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {cores} cores; "
+      f"cost {cost}, N = {deadline} s, {seconds} s per run, median of {runs} run(s); limit (cores / single-hash "
+      f"time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
+ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
+for system in systems:
+    print(f"**{system}**\n")
+    print("| c | hashes/s | of limit | refusals/s | other | 200 p50 / p99 / max (ms) | ping p50 / p99 / max (ms) | pings > 10 s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in (r for r in medians if r["system"] == system):
+        share = r["throughput"] / r["limit"] if r["limit"] else 0
+        refusals = (r["refused"] or 0) / r["seconds"] if r["seconds"] else 0
+        print(f"| {r['concurrency']} | {r['throughput']:.2f} | {share:.2f} | {refusals:.1f} | {r['other']:.0f} | "
+              f"{ms(r['ok_p50'])} / {ms(r['ok_p99'])} / {ms(r['ok_max'])} | "
+              f"{ms(r['ping_p50'])} / {ms(r['ping_p99'])} / {ms(r['ping_max'])} | {r['ping_errors']:.0f} |")
+    print()
+
+# One data file per system for gnuplot: c, throughput, ok p50, ok p99, ping p99 ("?" = missing).
+data = {}
+for system in systems:
+    path = os.path.join(out, "data", f"{stem}-{system}.dat")
+    with open(path, "w") as handle:
+        for r in (r for r in medians if r["system"] == system):
+            cell = lambda v: "?" if v is None else f"{v:.6f}"
+            handle.write(f"{r['concurrency']} {cell(r['throughput'])} {cell(r['ok_p50'])} {cell(r['ok_p99'])} "
+                         f"{cell(r['ping_p99'])}\n")
+    data[system] = path
+limit = statistics.median(limits)
+common = f"""set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
+set logscale x 2
+set xrange [{levels[0] / 1.3}:{levels[-1] * 1.3}]
+set xlabel "concurrent clients (ab -c)"
+set key outside right top
+set grid
+set datafile missing "?"
+"""
+plots = {
+    "throughput": ("hashes per second (200s)", "unset logscale y\nset yrange [0:*]\n", 2,
+                   f", {limit:.3f} title 'cores / single-hash time' dashtype 2 lc rgb 'gray'"),
+    "latency": ("p99 latency of 200s, seconds (log)", "set logscale y\n", 4,
+                f", {deadline} title 'N' dashtype 2 lc rgb 'gray'"),
+    "cheap": ("p99 latency of /api/ping under load, seconds (log)", "set logscale y\n", 5, ""),
+}
+for name, (label, scale, column, extra) in plots.items():
+    lines = ", ".join(f"'{path}' using 1:{column} with linespoints title '{system}'" for system, path in data.items())
+    script = common + scale + f"set ylabel '{label}'\nset output '{os.path.join(out, 'rounds-' + name + '.svg')}'\n"
+    script += f"plot {lines}{extra}\n"
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+print("plots: " + ", ".join(os.path.join(out, f"rounds-{name}.svg") for name in plots))
