@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libjs-chart.js                                          # the dashboard's charts, served by nginx
   chromium chromium-driver                                # the dashboard's test in a real browser
   systemd                                                 # systemd-socket-activate, systemd-analyze in tests
+  iproute2                                                # network namespaces: the multi-host tests' hosts
 )
 
 as_root() {

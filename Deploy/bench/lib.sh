@@ -48,7 +48,7 @@ wait_http() {
 start_fullyloaded() {
   local name=$1 port=$2
   shift 2
-  "$BIN" up --http-port "$port" --https-port 0 --runtime-dir "$RUN/$name" "$@" >"$RUN/$name.log" 2>&1 &
+  "$BIN" up --http-port "$port" --https-port 0 --share-dir "$ROOT" --runtime-dir "$RUN/$name" "$@" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/api/ping"
 }

@@ -47,8 +47,26 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         public var pings: UInt64
     }
 
+    /// One host of a multi-host setup, as the front host's dashboard lists it.
+    public struct Host: Codable, Sendable, Equatable {
+        public var name: String
+        /// Whether its monitor answered this time; the figures are zero when not.
+        public var reachable: Bool
+        public var cpuTotal: Double
+        public var hashesPerSecond: Double
+        public var refusalsPerSecond: Double
+        public var queued: Int
+        public var running: Int
+        public var slots: Int
+        public var workers: Int
+    }
+
     /// Seconds since the epoch.
     public var time: Double
+    /// This host's name (`--host-name`).
+    public var host: String
+    /// This host, then its peers (`--peer`); only this host when it has none.
+    public var hosts: [Host]
     /// The architecture the stack runs (`fine` is the full design).
     public var architecture: String
     public var cpu: CPU
@@ -58,4 +76,14 @@ public struct MonitorSample: Codable, Sendable, Equatable {
     /// `nil` while no worker has made the shared segment.
     public var queue: Queue?
     public var workers: [Worker]
+}
+
+extension MonitorSample {
+    /// This sample as one row of a host list.
+    public func summary(reachable: Bool = true) -> Host {
+        Host(
+            name: host, reachable: reachable, cpuTotal: cpu.total, hashesPerSecond: throughput.hashesPerSecond,
+            refusalsPerSecond: throughput.refusalsPerSecond, queued: queue?.queued ?? 0, running: queue?.running ?? 0,
+            slots: queue?.slots ?? 0, workers: workers.count)
+    }
 }

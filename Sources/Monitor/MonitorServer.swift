@@ -17,6 +17,13 @@ public enum MonitorServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
         }
+        // The newest sample as JSON: how the monitor of the front host shows this host.
+        router.get("/sample") { _, _ -> Response in
+            guard let latest = broadcaster.latest else { return Response(status: .serviceUnavailable) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: latest)))
+        }
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.ws("/ws") { _, _ in
             .upgrade()

@@ -5,6 +5,7 @@ import Synchronization
 /// the newest few) rather than slowing the others or the sampler.
 public final class SampleBroadcaster: Sendable {
     private let subscribers = Mutex<[UUID: AsyncStream<String>.Continuation]>([:])
+    private let newest = Mutex<String?>(nil)
 
     /// Creates a broadcaster with no subscribers.
     public init() {}
@@ -23,8 +24,12 @@ public final class SampleBroadcaster: Sendable {
         return stream
     }
 
+    /// The newest sample, for `GET /sample` (another host's monitor reads it).
+    public var latest: String? { newest.withLock { $0 } }
+
     /// Sends `text` to every subscriber.
     public func publish(_ text: String) {
+        newest.withLock { $0 = text }
         for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(text) }
     }
 }

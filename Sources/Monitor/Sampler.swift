@@ -17,7 +17,31 @@ public final class Sampler {
     private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64)] = []
 
     /// Creates a sampler for the segment `segmentName`, pinging through nginx at `ping`.
-    public init(segmentName: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String) {
+    /// Another host's monitor, read for the host list.
+    public struct Peer: Sendable {
+        public var name: String
+        public var endpoint: SocketEndpoint
+
+        public init(name: String, endpoint: SocketEndpoint) {
+            self.name = name
+            self.endpoint = endpoint
+        }
+    }
+
+    private let hostName: String
+    private let peers: [Peer]
+    private let peerDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    public init(
+        segmentName: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String,
+        hostName: String = "localhost", peers: [Peer] = []
+    ) {
+        self.hostName = hostName
+        self.peers = peers
         self.segmentName = segmentName
         self.ping = ping
         self.predictionCost = predictionCost
@@ -68,8 +92,8 @@ public final class Sampler {
         func percentile(_ fraction: Double) -> Double? {
             lastSecond.isEmpty ? nil : lastSecond[min(lastSecond.count - 1, Int(fraction * Double(lastSecond.count)))]
         }
-        return MonitorSample(
-            time: Date().timeIntervalSince1970, architecture: architecture,
+        var sample = MonitorSample(
+            time: Date().timeIntervalSince1970, host: hostName, hosts: [], architecture: architecture,
             cpu: .init(cores: busy.cores, total: busy.all),
             responsiveness: .init(pingMilliseconds: pingMilliseconds),
             throughput: rates,
@@ -86,5 +110,22 @@ public final class Sampler {
                     pid: $0.pid, state: $0.state, uptimeSeconds: $0.uptimeSeconds, restarts: $0.restarts,
                     jobs: $0.jobsCompleted, refused: $0.jobsRefused, pings: $0.pings)
             })
+        sample.hosts = [sample.summary()] + peers.map(peerSummary)
+        return sample
+    }
+
+    /// A peer's newest sample, read with a short timeout: a host that is down or cut off shows
+    /// as unreachable without holding up this one's samples.
+    private func peerSummary(_ peer: Peer) -> MonitorSample.Host {
+        let client = LoopbackHTTPClient(endpoint: peer.endpoint, timeout: 0.1)
+        if let response = try? client.request("GET", "/sample"), response.status == 200,
+            var summary = try? peerDecoder.decode(MonitorSample.self, from: Data(response.body)).summary()
+        {
+            summary.name = peer.name
+            return summary
+        }
+        return MonitorSample.Host(
+            name: peer.name, reachable: false, cpuTotal: 0, hashesPerSecond: 0, refusalsPerSecond: 0, queued: 0,
+            running: 0, slots: 0, workers: 0)
     }
 }

@@ -15,8 +15,8 @@ public final class Stack {
         var name: String
         /// Its log file's name in the runtime directory.
         var logName: String
-        /// The socket it listens on once ready.
-        var socketPath: String
+        /// Where it listens once ready.
+        var endpoint: SocketEndpoint
         var arguments: [String]
         var process: ChildProcess?
         var restarts = 0
@@ -32,7 +32,8 @@ public final class Stack {
     public private(set) var runtimeDirectory = ""
     private var ownsRuntimeDirectory = false
     private var workers: [ChildSlot] = []
-    private var monitor: ChildSlot?
+    /// One per host; the first serves the dashboard and shows the others as its peers.
+    private var monitors: [ChildSlot] = []
     private var nginx: ChildProcess?
     private let log = Logger(label: "up")
 
@@ -43,8 +44,12 @@ public final class Stack {
 
     /// The shared-memory segment of this stack's workers, named after its runtime directory so
     /// that two stacks on one machine keep separate promises.
-    public var segmentName: String {
+    public var segmentName: String { segmentName(host: 0) }
+
+    /// The segment of one rehearsal host (`--hosts`): each keeps its own promise.
+    public func segmentName(host: Int) -> String {
         "/fullyloaded." + (runtimeDirectory.split(separator: "/").last.map(String.init) ?? "up")
+            + (host == 0 ? "" : "-h\(host)")
     }
 
     /// The URL the stack serves.
@@ -56,7 +61,10 @@ public final class Stack {
     /// Starts workers, then nginx, and returns once `/api/ping` answers through nginx.
     /// On failure everything started so far is stopped again.
     public func start(readyTimeout: Double = 20) throws(StackError) {
-        guard configuration.workers >= 1 else { throw .invalidConfiguration("--workers must be at least 1") }
+        guard configuration.workers >= 1 || !configuration.remoteWorkers.isEmpty else {
+            throw .invalidConfiguration("--workers must be at least 1 (or name other hosts' workers with --upstream)")
+        }
+        guard (1...16).contains(configuration.hosts) else { throw .invalidConfiguration("--hosts must be 1...16") }
         guard configuration.requestThreads >= 1 else { throw .invalidConfiguration("--threads must be at least 1") }
         guard LoopbackPort.isFree(configuration.httpPort) else { throw .portInUse(configuration.httpPort) }
         if let https = configuration.httpsPort {
@@ -65,24 +73,12 @@ public final class Stack {
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             try prepareRuntimeDirectory()
-            workers = (0..<configuration.workerCount).map { index in
-                let socket = "\(runtimeDirectory)/worker-\(index).sock"
-                return ChildSlot(
-                    name: "worker \(index)", logName: "worker-\(index).log", socketPath: socket,
-                    arguments: ["worker", "--listen", "unix:\(socket)"] + workerArguments)
-            }
+            workers = try makeWorkerSlots()
             for index in workers.indices { try start(&workers[index]) }
             try waitForSockets(of: workers, timeout: readyTimeout)
-            var monitor = ChildSlot(
-                name: "monitor", logName: "monitor.log", socketPath: monitorSocketPath,
-                arguments: [
-                    "monitor", "--listen", "unix:\(monitorSocketPath)", "--shm-name", segmentName,
-                    "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
-                    "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
-                ])
-            try start(&monitor)
-            self.monitor = monitor
-            try waitForSockets(of: [monitor], timeout: readyTimeout)
+            monitors = makeMonitorSlots()
+            for index in monitors.indices { try start(&monitors[index]) }
+            try waitForSockets(of: monitors, timeout: readyTimeout)
             try startNginx(template: template)
             try waitForPing(timeout: readyTimeout)
             log.info(
@@ -127,10 +123,12 @@ public final class Stack {
             _ = try? nginx.stop(signal: SIGQUIT, grace: 5)
             self.nginx = nil
         }
-        if let process = monitor?.process {
-            _ = try? process.stop(signal: SIGTERM, grace: 5)
-            monitor?.process = nil
-            unlink(monitorSocketPath)
+        for index in monitors.indices {
+            if let process = monitors[index].process {
+                _ = try? process.stop(signal: SIGTERM, grace: 5)
+                monitors[index].process = nil
+            }
+            if case .unix(let path) = monitors[index].endpoint { unlink(path) }
         }
         for index in workers.indices {
             if let process = workers[index].process {
@@ -138,7 +136,9 @@ public final class Stack {
                 workers[index].process = nil
             }
         }
-        if !runtimeDirectory.isEmpty { SharedSegment.unlink(name: segmentName) }
+        if !runtimeDirectory.isEmpty {
+            for host in 0..<configuration.hosts { SharedSegment.unlink(name: segmentName(host: host)) }
+        }
         if ownsRuntimeDirectory, !runtimeDirectory.isEmpty {
             try? FileManager.default.removeItem(atPath: runtimeDirectory)
             ownsRuntimeDirectory = false
@@ -169,12 +169,12 @@ public final class Stack {
         }
     }
 
-    private var workerArguments: [String] {
+    private func workerArguments(host: Int) -> [String] {
         [
             "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
             "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.threadsPerWorker)",
             "--execution", configuration.architecture.execution,
-            "--exit-with-parent", "--shm-name", segmentName,
+            "--exit-with-parent", "--shm-name", segmentName(host: host),
         ] + recycling + configuration.workerOptions
     }
 
@@ -185,8 +185,57 @@ public final class Stack {
         return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))", "--recycle-by-parent"]
     }
 
-    /// Where the monitor listens; nginx proxies /ws and /metrics there.
+    /// Where the first host's monitor listens; nginx proxies /ws and /metrics there.
     var monitorSocketPath: String { runtimeDirectory + "/monitor.sock" }
+
+    /// The workers of every host. One host: unix sockets in the runtime directory. Several
+    /// (a rehearsal of a multi-host setup): TCP on loopback, as workers on other hosts would be.
+    private func makeWorkerSlots() throws(StackError) -> [ChildSlot] {
+        var slots: [ChildSlot] = []
+        for host in 0..<configuration.hosts {
+            for index in 0..<configuration.workerCount {
+                let name = configuration.hosts == 1 ? "worker \(index)" : "host \(host) worker \(index)"
+                let file = configuration.hosts == 1 ? "worker-\(index)" : "host-\(host)-worker-\(index)"
+                let endpoint: SocketEndpoint
+                if configuration.hosts == 1 {
+                    endpoint = .unix(path: "\(runtimeDirectory)/\(file).sock")
+                } else {
+                    do {
+                        endpoint = .tcp(host: "127.0.0.1", port: try LoopbackPort.ephemeral())
+                    } catch {
+                        throw .system(error)
+                    }
+                }
+                slots.append(
+                    ChildSlot(
+                        name: name, logName: "\(file).log", endpoint: endpoint,
+                        arguments: ["worker", "--listen", "\(endpoint)"] + workerArguments(host: host)))
+            }
+        }
+        return slots
+    }
+
+    /// A monitor per host, on its segment; the first lists the others as peers for the dashboard.
+    private func makeMonitorSlots() -> [ChildSlot] {
+        let sockets = (0..<configuration.hosts).map {
+            $0 == 0 ? monitorSocketPath : runtimeDirectory + "/monitor-\($0).sock"
+        }
+        return (0..<configuration.hosts).map { host in
+            let peers =
+                host == 0 && configuration.hosts > 1
+                ? sockets.enumerated().dropFirst().flatMap { ["--peer", "host \($0.offset)=unix:\($0.element)"] } : []
+            return ChildSlot(
+                name: host == 0 ? "monitor" : "host \(host) monitor",
+                logName: host == 0 ? "monitor.log" : "monitor-\(host).log",
+                endpoint: .unix(path: sockets[host]),
+                arguments: [
+                    "monitor", "--listen", "unix:\(sockets[host])", "--shm-name", segmentName(host: host),
+                    "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
+                    "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
+                    "--host-name", configuration.hosts > 1 ? "host \(host)" : "localhost",
+                ] + peers)
+        }
+    }
 
     private func start(_ child: inout ChildSlot) throws(StackError) {
         do {
@@ -211,7 +260,7 @@ public final class Stack {
                 if let status = try reap(child.process) {
                     throw .childFailed(name: child.name, status: status, logTail: tail(of: child.logName))
                 }
-                if let socket = try? SocketEndpoint.unix(path: child.socketPath).connect(timeout: 1) {
+                if let socket = try? child.endpoint.connect(timeout: 1) {
                     socket.close()
                     break
                 }
@@ -225,10 +274,17 @@ public final class Stack {
 
     private func startNginx(template: NginxTemplate) throws(StackError) {
         let maximumConnections = configuration.upstreamMaximumConnections.map { " max_conns=\($0)" } ?? ""
-        let servers = workers.map {
-            // max_fails=0: a worker restarting refuses connects for a moment; each request then
-            // goes to another at once, and nginx must not shut the worker out for fail_timeout.
-            "        server unix:\($0.socketPath)\(maximumConnections) max_fails=0;"
+        let servers = (workers.map(\.endpoint) + configuration.remoteWorkers).map { endpoint in
+            switch endpoint {
+            case .unix(let path):
+                // max_fails=0: a worker restarting refuses connects for a moment; each request
+                // then goes to another at once, and nginx must not shut it out for fail_timeout.
+                "        server unix:\(path)\(maximumConnections) max_fails=0;"
+            case .tcp:
+                // Another host: one that stops answering is left alone for a second, then tried
+                // again (a full host's refusals count too: it has N seconds of work queued).
+                "        server \(endpoint)\(maximumConnections) max_fails=3 fail_timeout=1s;"
+            }
         }.joined(separator: "\n")
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
@@ -238,6 +294,11 @@ public final class Stack {
             "UPSTREAM_KEEPALIVE": configuration.upstreamKeepalive.map { "keepalive \($0);" } ?? "",
             "MONITOR_SOCKET": monitorSocketPath,
             "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
+            "FASTCGI_CONNECT_TIMEOUT": configuration.fastCGIConnectTimeout,
+            "NEXT_UPSTREAM": configuration.isMultiHost
+                ? "error timeout http_503 non_idempotent" : "error timeout non_idempotent",
+            "NEXT_UPSTREAM_TIMEOUT": "\(configuration.retryWindowMilliseconds)ms",
+            "NEXT_UPSTREAM_TRIES": "\(workers.count + configuration.remoteWorkers.count)",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
             "RATE_LIMITED": configuration.rateLimit == nil ? "0" : "1",
             "RATE_LIMIT": "\(configuration.rateLimit ?? 1)",
@@ -313,7 +374,7 @@ public final class Stack {
         }
         let now = MonotonicClock.now
         for index in workers.indices { try supervise(&workers[index], now: now) }
-        if monitor != nil { try supervise(&monitor!, now: now) }
+        for index in monitors.indices { try supervise(&monitors[index], now: now) }
     }
 
     /// SIGHUP: replaces the workers one at a time. Each old worker stops accepting (nginx's

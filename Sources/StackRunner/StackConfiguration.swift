@@ -1,4 +1,5 @@
 import Foundation
+import POSIXSupport
 
 /// What `fullyloaded up` starts: nginx on a loopback port and a pool of workers behind it.
 public struct StackConfiguration: Sendable {
@@ -34,6 +35,11 @@ public struct StackConfiguration: Sendable {
     public var architecture = Architecture.fine
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
     public var deadline: Double = 2
+    /// Hosts to rehearse on this machine: each with its own workers, segment and monitor,
+    /// behind the one nginx (1: an ordinary single host).
+    public var hosts = 1
+    /// Workers on other hosts (TCP) that nginx balances over as well.
+    public var remoteWorkers: [SocketEndpoint] = []
     /// Workers exit after about this many requests and are replaced at once; `nil`: never.
     public var maximumRequests: Int?
     /// The nginx binary.
@@ -48,12 +54,31 @@ public struct StackConfiguration: Sendable {
 
     /// How long nginx waits on a worker: N plus a second for a worker that stopped answering,
     /// after which nginx answers the JSON 503 itself.
-    var fastCGITimeoutMilliseconds: Int { architecture.boundsWaitsByDeadline ? Int((deadline + 1) * 1000) : 300_000 }
+    /// Several hosts: N plus a quarter second, so that a request caught on a host that was cut
+    /// off mid-answer is answered (503, JSON) soon after N rather than a second later.
+    var fastCGITimeoutMilliseconds: Int {
+        guard architecture.boundsWaitsByDeadline else { return 300_000 }
+        return isMultiHost ? Int(deadline * 1000) + 250 : Int((deadline + 1) * 1000)
+    }
+
+    /// How long nginx waits to connect to a worker: a second on one host (unix sockets connect
+    /// or fail at once); 50 ms to another host, whose silence means it is down or cut off.
+    var fastCGIConnectTimeout: String { isMultiHost ? "50ms" : "1s" }
 
     /// nginx worker processes (`worker_processes auto`: one per core).
     var nginxProcesses: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Worker processes started.
+    /// Whether nginx spreads over several hosts, each with its own promise: then a host's
+    /// refusal at once is retried on another.
+    var isMultiHost: Bool { hosts > 1 || !remoteWorkers.isEmpty }
+
+    /// How long after a request starts nginx may still pass it to another worker. One host:
+    /// 50 ms, for failures right at the start (a worker restarting). Several: a tenth of N, which
+    /// the 0.9 headroom leaves free, so a refusal at once can be retried on another host and
+    /// its answer still come within N.
+    var retryWindowMilliseconds: Int { isMultiHost ? max(50, Int(deadline * 100)) : 50 }
+
+    /// Worker processes started per host.
     var workerCount: Int { architecture.workers(requested: workers) }
 
     /// Request threads per worker.

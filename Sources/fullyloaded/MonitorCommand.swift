@@ -32,6 +32,12 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "The architecture the stack runs, shown on the dashboard.")
     var architecture = "fine"
 
+    @Option(help: "This host's name in the host list.")
+    var hostName = "localhost"
+
+    @Option(help: "Another host's monitor to list on the dashboard: NAME=unix:/path or NAME=host:port (repeatable).")
+    var peer: [String] = []
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -66,18 +72,26 @@ struct MonitorCommand: ParsableCommand {
         case nil:
             throw ValidationError("--listen \(listen) is not unix:/path or host:port")
         }
+        let peers = try peer.map { text throws -> Sampler.Peer in
+            guard let equals = text.firstIndex(of: "="),
+                let endpoint = SocketEndpoint(parsing: String(text[text.index(after: equals)...]))
+            else { throw ValidationError("--peer \(text) is not NAME=unix:/path or NAME=host:port") }
+            return Sampler.Peer(name: String(text[..<equals]), endpoint: endpoint)
+        }
         if exitWithParent { try setParentDeathSignal(SIGTERM) }
         var logger = Logger(label: "fullyloaded.monitor")
         logger.logLevel = .warning
 
         let broadcaster = SampleBroadcaster()
         let metrics = MonitorMetrics()
-        let (interval, shmName, pingPort, cost, architecture) = (interval, shmName, pingPort, cost, architecture)
+        let (interval, shmName, pingPort, cost, architecture, hostName) = (
+            interval, shmName, pingPort, cost, architecture, hostName
+        )
         // A thread of its own: the ping probe blocks, and must not hold up the server's event loops.
         try PlatformThread.startDetached(name: "sampler") {
             let sampler = Sampler(
                 segmentName: shmName, ping: LoopbackHTTPClient(port: pingPort, timeout: 1), predictionCost: cost,
-                architecture: architecture)
+                architecture: architecture, hostName: hostName, peers: peers)
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = .sortedKeys

@@ -33,6 +33,15 @@ struct UpCommand: ParsableCommand {
     )
     var architecture = Architecture.fine
 
+    @Option(help: "Rehearse this many hosts on this machine, each with its own workers (TCP), segment and monitor.")
+    var hosts = 1
+
+    @Option(
+        help:
+            "A worker on another host (HOST:PORT) that nginx balances over too (repeatable); with it --workers may be 0."
+    )
+    var upstream: [String] = []
+
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
@@ -60,6 +69,14 @@ struct UpCommand: ParsableCommand {
         var configuration = StackConfiguration(workers: workers, shareDirectory: share, executable: executable)
         configuration.httpPort = httpPort
         configuration.architecture = architecture
+        configuration.deadline = admission.deadline
+        configuration.hosts = hosts
+        configuration.remoteWorkers = try upstream.map { text in
+            guard case .tcp? = SocketEndpoint(parsing: text), let endpoint = SocketEndpoint(parsing: text) else {
+                throw ValidationError("--upstream \(text) is not HOST:PORT")
+            }
+            return endpoint
+        }
         configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
         if let tlsDir { configuration.tlsDirectory = tlsDir }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
@@ -70,9 +87,12 @@ struct UpCommand: ParsableCommand {
         configuration.maximumCost = costs.maxCost
         configuration.runtimeDirectory = runtimeDir
         configuration.maximumRequests = maxRequests > 0 ? maxRequests : nil
+        // Rehearsed hosts share this machine's cores: each gets its share of slots, unless told.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let slots = hosts > 1 && admission.computeSlots == cores ? max(1, cores / hosts) : admission.computeSlots
         configuration.workerOptions =
             [
-                "--deadline", "\(admission.deadline)", "--compute-slots", "\(admission.computeSlots)",
+                "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",
                 "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
                 "--refusal-rate", "\(admission.refusalRate)",
             ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])

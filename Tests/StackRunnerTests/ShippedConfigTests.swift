@@ -92,7 +92,7 @@ struct ShippedConfigTests {
 
     @Test("the config up renders passes nginx -t, with and without the rate limit")
     func upConfigPassesNginxTest() throws {
-        for arguments in [[], ["--rate-limit", "5"]] {
+        for arguments in [[], ["--rate-limit", "5", "--deadline", "1.5"]] {
             let stack = try TestStack(workers: 1, arguments: arguments)
             let config = stack.runtimeDirectory + "/nginx.conf"
             let test = try Command.run(
@@ -101,6 +101,8 @@ struct ShippedConfigTests {
             #expect(test.status == 0, "\(test.output)")
             let text = try String(contentsOfFile: config, encoding: .utf8)
             #expect(text.contains("default \(arguments.isEmpty ? 0 : 1);"))
+            // nginx never waits on a worker past N + 1 s, whatever N is.
+            #expect(text.contains("fastcgi_read_timeout \(arguments.isEmpty ? 3000 : 2500)ms;"), "\(text)")
             #expect(
                 try String(contentsOfFile: stack.runtimeDirectory + "/https-server.conf", encoding: .utf8)
                     .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2;"))

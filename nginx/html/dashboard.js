@@ -82,6 +82,21 @@ function show(sample) {
   const rows = sample.workers.map(w => '<tr><td>' + w.pid + '</td><td>' + w.state + '</td><td>' + duration(w.uptime_seconds) +
     '</td><td>' + w.restarts + '</td><td>' + w.jobs + '</td><td>' + w.refused + '</td><td>' + w.pings + '</td></tr>');
   document.querySelector('#workers tbody').innerHTML = rows.join('');
+
+  // Several hosts behind one nginx: each with its own queue and promise.
+  const hosts = sample.hosts || [];
+  document.getElementById('hosts-section').hidden = hosts.length < 2;
+  document.querySelector('#hosts tbody').innerHTML = hosts.map(h => h.reachable
+    ? '<tr><td>' + escapeText(h.name) + '</td><td>' + h.cpu_total.toFixed(0) + '</td><td>' + h.hashes_per_second.toFixed(1) +
+      '</td><td>' + h.refusals_per_second.toFixed(1) + '</td><td>' + h.queued + ' · ' + h.running + '/' + h.slots +
+      '</td><td>' + h.workers + '</td></tr>'
+    : '<tr class="unreachable"><td>' + escapeText(h.name) + '</td><td colspan="5">unreachable</td></tr>').join('');
+}
+
+function escapeText(value) {
+  const span = document.createElement('span');
+  span.textContent = value;
+  return span.innerHTML;
 }
 
 // Reconnects by itself, waiting longer after each failure (0.5 s doubling to 5 s).

@@ -1,0 +1,182 @@
+import Foundation
+import POSIXSupport
+import StackRunner
+import StackTestSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Several hosts behind one nginx, each with its own segment and promise.
+@Suite("several hosts behind one nginx", .serialized)
+struct MultiHostTests {
+    /// Closed-loop clients on /api/load through the front nginx until `seconds` pass; calls
+    /// `during` at each whole second. Returns answers by status.
+    func load(_ stack: TestStack, clients: Int, seconds: Double, during: @escaping @Sendable (Int) -> Void = { _ in })
+        -> [Int: Int]
+    {
+        let statuses = Mutex<[Int: Int]>([:])
+        let end = MonotonicClock.now + seconds
+        let timeline = Thread {
+            var second = 0
+            while MonotonicClock.now < end {
+                usleep(1_000_000)
+                second += 1
+                during(second)
+            }
+        }
+        timeline.start()
+        concurrently(clients) { _ in
+            let client = stack.client(timeout: 10)
+            while MonotonicClock.now < end {
+                let response = try? client.request("GET", "/api/load")
+                statuses.withLock { $0[response?.status ?? 0, default: 0] += 1 }
+            }
+        }
+        return statuses.withLock { $0 }
+    }
+
+    /// A worker inside host `index`'s namespace, on its own segment.
+    func startWorker(_ hosts: NamespaceHosts, _ index: Int, deadline: Double, directory: String) throws -> ChildProcess
+    {
+        try hosts.spawn(
+            inHost: index,
+            [
+                try TestBinary.path, "worker", "--listen", "\(hosts.addresses[index]):9000", "--threads", "64",
+                "--cost", "6", "--compute-slots", "1", "--deadline", "\(deadline)",
+                "--shm-name", "/fl-multihost-\(getpid())-\(index)",
+            ], log: "\(directory)/host-\(index).log")
+    }
+
+    func waitUntilListening(_ address: String) throws {
+        let deadline = MonotonicClock.now + 20
+        while (try? SocketEndpoint.tcp(host: address, port: 9000).connect(timeout: 1))?.close() == nil {
+            guard MonotonicClock.now < deadline else {
+                throw NamespaceHosts.SetupError(description: "\(address) never listened")
+            }
+            usleep(50_000)
+        }
+    }
+
+    @Test(
+        "a full host refuses at once and nginx passes the request to another: users see 200s, within N",
+        .enabled(if: NamespaceHosts.available))
+    func refusalsSpillToOtherHosts() throws {
+        let hosts = try NamespaceHosts(count: 3)
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-multihost")
+        let deadline = 1.0
+        // Host 0 is full from the start: a deadline no hash can meet, so it refuses everything.
+        let workers = try (0..<3).map {
+            try startWorker(hosts, $0, deadline: $0 == 0 ? 0.001 : deadline, directory: directory)
+        }
+        defer { for worker in workers { _ = try? worker.stop(grace: 5) } }
+        for address in hosts.addresses { try waitUntilListening(address) }
+        let front = try TestStack(
+            workers: 0, cost: 6,
+            arguments: ["--deadline", "\(deadline)"] + hosts.addresses.flatMap { ["--upstream", "\($0):9000"] })
+        let seen = load(front, clients: 6, seconds: 4)
+        try front.stop()
+
+        let total = seen.values.reduce(0, +)
+        #expect(Double(seen[200] ?? 0) >= 0.99 * Double(total), "answers by status: \(seen)")
+        let requests = front.accessLog.filter { ($0["uri"] as? String) == "/api/load" }
+        // Retried after host 0 refused, and answered by another host.
+        let full = "\(hosts.addresses[0]):9000"
+        let spilled = requests.filter {
+            ($0["upstream"] as? String)?.hasPrefix(full + ", ") == true && ($0["status"] as? Int) == 200
+        }
+        #expect(spilled.count >= 1, "no request went on from the full host")
+        for request in requests where (request["upstream"] as? String)?.contains(",") == true {
+            // Only refusals at once are passed on: the first try's time is within the window.
+            let firstTime =
+                Double(
+                    ((request["upstream_time"] as? String) ?? "").split(separator: ",").first?
+                        .trimmingCharacters(in: .whitespaces) ?? "") ?? 9
+            #expect(firstTime <= 0.1, "retried after \(firstTime) s: \(request)")
+            #expect((request["upstream_status"] as? String)?.hasPrefix("503") == true, "\(request)")
+        }
+        let slowest = requests.compactMap { $0["request_time"] as? Double }.max() ?? 0
+        #expect(slowest <= deadline + 0.1, "a request took \(slowest) s with N = \(deadline) s")
+    }
+
+    @Test(
+        "a host cut off mid-load: no request waits past N, the others carry on; back on, it takes work again",
+        .enabled(if: NamespaceHosts.available))
+    func hostCutOffAndBack() throws {
+        let hosts = try NamespaceHosts(count: 3)
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-multihost")
+        let deadline = 1.0
+        let workers = try (0..<3).map { try startWorker(hosts, $0, deadline: deadline, directory: directory) }
+        defer { for worker in workers { _ = try? worker.stop(grace: 5) } }
+        for address in hosts.addresses { try waitUntilListening(address) }
+        let front = try TestStack(
+            workers: 0, cost: 6,
+            arguments: ["--deadline", "\(deadline)"] + hosts.addresses.flatMap { ["--upstream", "\($0):9000"] })
+        let cutAt = Mutex<Double>(0)
+        let restoredAt = Mutex<Double>(0)
+        let seen = load(front, clients: 6, seconds: 7) { second in
+            if second == 2 {
+                try? hosts.cut(1)
+                cutAt.withLock { $0 = Date().timeIntervalSince1970 }
+            }
+            if second == 4 {
+                try? hosts.restore(1)
+                restoredAt.withLock { $0 = Date().timeIntervalSince1970 }
+            }
+        }
+        try front.stop()
+
+        let total = seen.values.reduce(0, +)
+        #expect(seen[0] == nil, "requests without an answer: \(seen)")
+        #expect(Double((seen[200] ?? 0) + (seen[503] ?? 0)) >= 0.99 * Double(total), "\(seen)")
+        #expect(Double(seen[200] ?? 0) >= 0.9 * Double(total), "\(seen)")
+        let requests = front.accessLog.filter { ($0["uri"] as? String) == "/api/load" }
+        let slowest = requests.compactMap { $0["request_time"] as? Double }.max() ?? 0
+        #expect(
+            slowest <= deadline + 0.3,
+            "a request took \(slowest) s with N = \(deadline) s: \(requests.filter { ($0["request_time"] as? Double ?? 0) > deadline + 0.3 })"
+        )
+        let cutOff = "\(hosts.addresses[1]):9000"
+        let during = requests.filter {
+            let time = $0["msec"] as? Double ?? 0
+            return time > cutAt.withLock { $0 } + 1.2 && time < restoredAt.withLock { $0 }
+                && ($0["status"] as? Int) == 200
+        }
+        #expect(!during.isEmpty && during.allSatisfy { !(($0["upstream"] as? String) ?? "").hasSuffix(cutOff) })
+        let after = requests.filter {
+            ($0["msec"] as? Double ?? 0) > restoredAt.withLock { $0 } + 1.2 && ($0["status"] as? Int) == 200
+                && ($0["upstream"] as? String) == cutOff
+        }
+        #expect(after.count >= 5, "the host back on took \(after.count) requests")
+    }
+
+    @Test("up --hosts 3 rehearses three hosts: own segments and workers, one nginx, the dashboard lists them all")
+    func rehearsal() throws {
+        let stack = try TestStack(workers: 1, cost: 5, arguments: ["--hosts", "3"])
+        defer { _ = try? stack.stop() }
+        #expect(stack.workerProcessIDs.count == 3)
+        let client = stack.client()
+        var pids = Set<Int>()
+        for _ in 0..<30 {
+            let response = try client.request("GET", "/api/load")
+            #expect(response.status == 200)
+            _ = response
+            if let pid = try client.request("GET", "/api/ping").json["pid"] as? Int { pids.insert(pid) }
+        }
+        #expect(pids.count == 3, "pings answered by \(pids)")
+        let name = stack.runtimeDirectory.split(separator: "/").last.map(String.init) ?? ""
+        for suffix in ["", "-h1", "-h2"] {
+            #expect(FileManager.default.fileExists(atPath: "/dev/shm/fullyloaded.\(name)\(suffix)"), "segment\(suffix)")
+        }
+        let socket = try WebSocketTestClient(port: stack.port, path: "/ws")
+        var hosts: [[String: Any]] = []
+        for _ in 0..<8 where hosts.count < 3 || hosts.contains(where: { $0["reachable"] as? Bool != true }) {
+            let sample = try JSONSerialization.jsonObject(with: Data(socket.nextText().utf8)) as? [String: Any]
+            hosts = sample?["hosts"] as? [[String: Any]] ?? []
+        }
+        #expect(hosts.map { $0["name"] as? String ?? "" } == ["host 0", "host 1", "host 2"])
+        #expect(hosts.allSatisfy { $0["reachable"] as? Bool == true && $0["workers"] as? Int == 1 }, "\(hosts)")
+    }
+}
