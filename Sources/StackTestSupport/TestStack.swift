@@ -117,6 +117,10 @@ public enum TestBinary {
 
 /// Temporary files for tests.
 public enum TestFiles {
+    /// The repository's root folder (this file is at Sources/StackTestSupport/ in it).
+    public static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
     /// A new, empty directory under /tmp (short, so unix socket paths fit).
     public static func makeTemporaryDirectory(prefix: String) throws -> String {
         var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)

@@ -6,16 +6,13 @@ import Testing
 /// The rounds benchmark (Deploy/bench/rounds.sh) end to end, in its quick mode.
 @Suite("rounds benchmark", .serialized)
 struct BenchmarkScriptTests {
-    static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
     @Test("rounds.sh --quick runs every round and PHP-FPM and writes its tables, CSVs and plots")
     func quickRun() throws {
         let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-rounds")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Command.run(
             "/bin/bash",
-            [Self.checkout + "/Deploy/bench/rounds.sh", "--quick", "--binary", try TestBinary.path, "--out", out])
+            [TestFiles.checkout + "/Deploy/bench/rounds.sh", "--quick", "--binary", try TestBinary.path, "--out", out])
         #expect(run.status == 0, "\(run.output.suffix(3000))")
         let systems = ["sync", "async", "coarse", "fine", "php-fpm"]
         for system in systems {

@@ -10,9 +10,6 @@ import Testing
 /// Every nginx config the project ships passes `nginx -t`; the install script lays out a host.
 @Suite("shipped configs and the install script", .serialized)
 struct ShippedConfigTests {
-    static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
     /// A main nginx.conf as Debian's: http {} including the enabled sites.
     static func debianLikeMainConfig(root: String) -> String {
         """
@@ -36,7 +33,8 @@ struct ShippedConfigTests {
         let install = try Command.run(
             "/bin/bash",
             [
-                Self.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path, "--workers", "3",
+                TestFiles.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path, "--workers",
+                "3",
                 "--deadline", "1.5",
             ])
         #expect(install.status == 0, "\(install.output)")
@@ -71,7 +69,7 @@ struct ShippedConfigTests {
         try "FULLYLOADED_WORKER_OPTIONS=\"--deadline 3\"\n".write(
             toFile: root + "/etc/default/fullyloaded", atomically: true, encoding: .utf8)
         let again = try Command.run(
-            "/bin/bash", [Self.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path])
+            "/bin/bash", [TestFiles.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path])
         #expect(again.status == 0, "\(again.output)")
         #expect(
             try Data(contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
@@ -84,7 +82,8 @@ struct ShippedConfigTests {
         let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-install")
         defer { try? FileManager.default.removeItem(atPath: root) }
         for options in [["--workers", "0"], ["--deadline", "soon"], ["--frobnicate"]] {
-            let run = try Command.run("/bin/bash", [Self.checkout + "/Deploy/install.sh", "--root", root] + options)
+            let run = try Command.run(
+                "/bin/bash", [TestFiles.checkout + "/Deploy/install.sh", "--root", root] + options)
             #expect(run.status == 2, "\(options): \(run.output)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
