@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Takes Docs/dashboard.png: the dashboard in headless Chromium (WebDriver) while `ab` overloads the
 # stack at cost 12. Usage: Deploy/bench/screenshot.sh [--width 1280] [--height 1150] [--out Docs/dashboard.png]
+#   [--up "more fullyloaded up options", e.g. "--hosts 3 --workers 1"]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-WIDTH=1280 HEIGHT=1150 OUT=Docs/dashboard.png
+WIDTH=1280 HEIGHT=1150 OUT=Docs/dashboard.png UP_OPTIONS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --width) WIDTH=$2; shift 2 ;;
     --height) HEIGHT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --up) UP_OPTIONS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 . Deploy/bench/lib.sh
 bench_setup
 port=$(free_port)
-start_fullyloaded shot "$port" --cost 12
+# shellcheck disable=SC2086 # the options are words on purpose
+start_fullyloaded shot "$port" --cost 12 $UP_OPTIONS
 driver_port=$(free_port)
 /usr/bin/chromedriver --port="$driver_port" >/dev/null 2>&1 &
 PIDS+=($!)
