@@ -75,8 +75,9 @@ public struct StackConfiguration: Sendable {
     /// How long after a request starts nginx may still pass it to another worker. One host:
     /// 50 ms, for failures right at the start (a worker restarting). Several: a tenth of N, which
     /// the 0.9 headroom leaves free, so a refusal at once can be retried on another host and
-    /// its answer still come within N.
-    var retryWindowMilliseconds: Int { isMultiHost ? max(50, Int(deadline * 100)) : 50 }
+    /// its answer still come within N — and always less than N, so a 503 that comes after the
+    /// work (a job that overran, answered at N) is never passed on.
+    var retryWindowMilliseconds: Int { isMultiHost ? max(1, Int(deadline * 100)) : 50 }
 
     /// Worker processes started per host.
     var workerCount: Int { architecture.workers(requested: workers) }

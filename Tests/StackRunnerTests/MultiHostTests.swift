@@ -44,9 +44,14 @@ struct MultiHostTests {
         let hosts: NamespaceHosts
         let workers: [ChildProcess]
         let front: TestStack
+        /// The hosts' segments: new names for each cluster, since a segment outlives its workers
+        /// and keeps what it learnt (the service-time estimate) for the next ones.
+        let segments: [String]
 
-        init(deadline: Double, hostDeadlines: [Double]) throws {
+        init(deadline: Double, hostDeadlines: [Double], workerOptions: [String] = []) throws {
             hosts = try NamespaceHosts(count: hostDeadlines.count)
+            let tag = UInt32.random(in: 0...UInt32.max)
+            segments = hostDeadlines.indices.map { "/fl-multihost-\(getpid())-\(tag)-\($0)" }
             let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-multihost")
             var started: [ChildProcess] = []
             for (index, hostDeadline) in hostDeadlines.enumerated() {
@@ -57,8 +62,8 @@ struct MultiHostTests {
                             try TestBinary.path, "worker", "--listen", "\(hosts.addresses[index]):9000", "--threads",
                             "64",
                             "--cost", "6", "--compute-slots", "1", "--deadline", "\(hostDeadline)",
-                            "--shm-name", "/fl-multihost-\(getpid())-\(index)",
-                        ], log: "\(directory)/host-\(index).log"))
+                            "--shm-name", segments[index],
+                        ] + workerOptions, log: "\(directory)/host-\(index).log"))
             }
             workers = started
             for address in hosts.addresses {
@@ -77,6 +82,7 @@ struct MultiHostTests {
 
         deinit {
             for worker in workers { _ = try? worker.stop(grace: 5) }
+            for segment in segments { try? FileManager.default.removeItem(atPath: "/dev/shm" + segment) }
         }
     }
 
@@ -111,6 +117,26 @@ struct MultiHostTests {
         }
         let slowest = requests.compactMap { $0["request_time"] as? Double }.max() ?? 0
         #expect(slowest <= deadline + 0.1, "a request took \(slowest) s with N = \(deadline) s")
+    }
+
+    @Test(
+        "a 503 that comes after the work (a job that overran N) is never passed on to another host",
+        .enabled(if: NamespaceHosts.available))
+    func computedRequestsAreNotRetried() throws {
+        // A prediction far too low admits a cost-13 hash (about 0.5 s here) against N = 0.3 s:
+        // it runs, overruns, and is answered 503 at N — after its work, so it must not go on.
+        let deadline = 0.3
+        let cluster = try Cluster(
+            deadline: deadline, hostDeadlines: [deadline, deadline, deadline],
+            workerOptions: ["--max-cost", "13", "--estimate-seconds", "0.000001"])
+        let response = try cluster.front.client().request(
+            "POST", "/api/hash", body: Array(#"{"password":"p","cost":13}"#.utf8))
+        try cluster.front.stop()
+        #expect(response.status == 503, "\(response.status) \(response.text)")
+        #expect(response.text.contains(#""error":"overloaded""#))
+        let entry = try #require(cluster.front.accessLog.first { ($0["uri"] as? String) == "/api/hash" })
+        #expect((entry["upstream"] as? String)?.contains(",") == false, "passed on after its work: \(entry)")
+        #expect((entry["request_time"] as? Double ?? 9) < deadline + 0.1, "\(entry)")
     }
 
     @Test(
