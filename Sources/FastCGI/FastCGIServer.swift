@@ -128,15 +128,15 @@ public final class FastCGIServer: Sendable {
     /// Stops accepting, lets requests in flight finish (at most `grace` seconds), and returns
     /// whether all of them did.
     ///
-    /// Shutting the listening socket down wakes every thread blocked in accept. Threads parked on
-    /// a kept-alive nginx connection between requests are not waited for: they hold no request,
+    /// Every thread blocked in accept is woken: by shutting the listening socket down, or (for an
+    /// inherited socket) by interrupting those threads, again each round, since one can check
+    /// `stopping` just before a signal and enter accept just after it. Threads parked on a
+    /// kept-alive nginx connection between requests are not waited for: they hold no request,
     /// and the process exits under them.
     public func stop(grace: Double) -> Bool {
         stopping.store(true, ordering: .releasing)
         if stopMode == .shutDownListener { listener.shutdown() }
         let deadline = MonotonicClock.now + grace
-        // Interrupting again each round: a thread can check `stopping` just before the signal
-        // and enter accept just after it.
         interruptWaitingThreads()
         while inFlight.load(ordering: .relaxed) > 0 {
             if MonotonicClock.now >= deadline { return false }
