@@ -167,4 +167,35 @@ struct DashboardTests {
         }
         #expect(sawDisconnected && live, "said disconnected, then reconnected by itself")
     }
+
+    @Test("in headless Chromium the page lists every host of a multi-host rehearsal, and only then")
+    func hostsTable() throws {
+        func hostRows(_ arguments: [String]) throws -> (hidden: Bool, rows: [String]) {
+            let stack = try TestStack(workers: 1, cost: 5, arguments: arguments)
+            defer { _ = try? stack.stop() }
+            let browser = try WebDriverSession()
+            try browser.navigate(to: "http://127.0.0.1:\(stack.port)/")
+            var result: [String: Any] = [:]
+            for _ in 0..<100 {
+                result =
+                    try browser.execute(
+                        """
+                        const s = window.fullyloaded || {};
+                        return { received: s.received || 0, hidden: document.getElementById('hosts-section').hidden,
+                          rows: [...document.querySelectorAll('#hosts tbody tr')].map(r => r.textContent) };
+                        """) as? [String: Any] ?? [:]
+                if result["received"] as? Int ?? 0 >= 4 { break }
+                usleep(100_000)
+            }
+            return (result["hidden"] as? Bool ?? false, result["rows"] as? [String] ?? [])
+        }
+        let three = try hostRows(["--hosts", "3"])
+        #expect(!three.hidden)
+        #expect(three.rows.count == 3, "\(three.rows)")
+        for (index, row) in three.rows.enumerated() {
+            #expect(row.hasPrefix("host \(index)") && !row.contains("unreachable"), "\(row)")
+        }
+        let one = try hostRows([])
+        #expect(one.hidden, "a single host shows no host list")
+    }
 }
