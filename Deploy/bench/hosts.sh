@@ -45,22 +45,20 @@ for hosts in 1 2 3; do
   tail -n +"$((before + 1))" "$log" >"$RUN/level.log"
   python3 - "$hosts" "$slots" "$single" "$CORES" "$RUN/level.log" "$RUN/probe.json" "$static" "$ping" <<'PY'
 import json, sys
+sys.path.insert(0, "Deploy/bench")
+from accesslog import latencies, pick, requests, steady_rate
 hosts, slots, single, cores, log, probe, static, ping = sys.argv[1:]
-rows = [json.loads(l) for l in open(log) if l.strip()]
-loads = [r for r in rows if r["uri"] == "/api/load"]
-ok = sorted(r["request_time"] for r in loads if r["status"] == 200)
-refused = sorted(r["request_time"] for r in loads if r["status"] == 503)
+loads = requests(log)
+ok, refused = latencies(loads, 200), latencies(loads, 503)
 passed = sum(1 for r in loads if "," in r["upstream"])
-done = sorted(r["msec"] for r in loads if r["status"] == 200)
-start = min(r["msec"] for r in loads) + 2.0
-window = [t for t in done if t > start]
-rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 2 else 0.0
+rate = steady_rate(loads, warm=2.0)
 span = max(r["msec"] for r in loads) - min(r["msec"] for r in loads)
-pick = lambda v, q: v[min(len(v) - 1, int(q * len(v)))] * 1000 if v else float("nan")
+ms = lambda v: float("nan") if v is None else v * 1000
 limit = int(cores) / float(single)
 p = json.load(open(probe))
 print(f"| {hosts} | {slots} | {rate:.2f} | {rate / limit:.2f} | {len(refused) / span:.1f} | {passed / span:.1f}/s | "
-      f"{pick(ok, .99):.0f} / {pick(ok, 1):.0f} | {pick(refused, 1):.0f} | {p['p99'] * 1000:.1f} | {float(static):,.0f} | {float(ping):,.0f} |")
+      f"{ms(pick(ok, .99)):.0f} / {ms(pick(ok, 1)):.0f} | {ms(pick(refused, 1)):.0f} | {p['p99'] * 1000:.1f} | "
+      f"{float(static):,.0f} | {float(ping):,.0f} |")
 PY
 done
 echo

@@ -72,21 +72,16 @@ for c in $LEVELS; do
     tail -n +"$((before + 1))" "$log" >"$RUN/level.log"
     python3 - "$system" "$c" "$taken" "$single" "$CORES" "$RUN/level.log" "$RUN/probe.json" "$stats_before" "$stats_after" >>"$CSV" <<'PY'
 import json, sys
+sys.path.insert(0, "Deploy/bench")
+from accesslog import latencies, pick, requests, steady_rate
 system, c, taken, single, cores, log, probe, before, after = sys.argv[1:]
 taken, single, cores = float(taken), float(single), int(cores)
-rows = [json.loads(line) for line in open(log) if line.strip()]
-loads = [r for r in rows if r["uri"].startswith("/api/load")]
-ok = sorted(r["request_time"] for r in loads if r["status"] == 200)
-refused = sorted(r["request_time"] for r in loads if r["status"] == 503)
+loads = requests(log)
+ok, refused = latencies(loads, 200), latencies(loads, 503)
 # 499: ab closed the connection when its time ran out; anything else is a failure to report.
 other = sum(1 for r in loads if r["status"] not in (200, 503, 499))
-# Goodput over the steady state: from 2 s after the first answer (the queue has filled) to the
-# last 200 (ab -t drops the requests still in flight when time runs out, so its own count is low).
-done = sorted(r["msec"] for r in loads if r["status"] == 200)
-start = (min(r["msec"] for r in loads) + 2.0) if loads else 0
-window = [t for t in done if t > start]
-steady = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 2 else 0.0
-q = lambda values, p: values[min(len(values) - 1, int(p * len(values)))] if values else ""
+steady = steady_rate(loads, warm=2.0)
+q = lambda values, p: "" if pick(values, p) is None else pick(values, p)
 counter = lambda stats, name: json.loads(stats).get("counters", {}).get(name, 0)
 late = sum(counter(after, n) - counter(before, n) for n in ("refused_at_deadline", "overran"))
 paced = counter(after, "paced_refusals") - counter(before, "paced_refusals")

@@ -61,6 +61,22 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Folder holding nginx/ (default: found next to the binary, else /usr/local/share/fullyloaded).")
     var shareDir: String?
 
+    func validate() throws {
+        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
+        guard maxRequests >= 0 else { throw ValidationError("--max-requests must be 0 or more") }
+        _ = try remoteWorkers()
+    }
+
+    /// `--upstream` as endpoints: TCP only, since another host's unix socket is out of reach.
+    private func remoteWorkers() throws -> [SocketEndpoint] {
+        try upstream.map { text in
+            guard let endpoint = SocketEndpoint(parsing: text), case .tcp = endpoint else {
+                throw ValidationError("--upstream \(text) is not HOST:PORT")
+            }
+            return endpoint
+        }
+    }
+
     func run() throws {
         let executable = try ShareDirectory.currentExecutable()
         guard let share = shareDir ?? ShareDirectory.locate(from: executable) else {
@@ -71,15 +87,9 @@ struct UpCommand: ParsableCommand {
         configuration.architecture = architecture
         configuration.deadline = admission.deadline
         configuration.hosts = hosts
-        configuration.remoteWorkers = try upstream.map { text in
-            guard case .tcp? = SocketEndpoint(parsing: text), let endpoint = SocketEndpoint(parsing: text) else {
-                throw ValidationError("--upstream \(text) is not HOST:PORT")
-            }
-            return endpoint
-        }
+        configuration.remoteWorkers = try remoteWorkers()
         configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
         if let tlsDir { configuration.tlsDirectory = tlsDir }
-        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.requestThreads = threads
         configuration.cost = costs.cost

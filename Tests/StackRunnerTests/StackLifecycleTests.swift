@@ -58,6 +58,34 @@ struct StackLifecycleTests {
         #expect(try stack.client().request("GET", "/api/ping").status == 200)
     }
 
+    @Test(
+        "bad up options are a clear error and start nothing",
+        arguments: [
+            (["--hosts", "0"], "--hosts must be 1...16"),
+            (["--upstream", "unix:/tmp/x.sock"], "--upstream unix:/tmp/x.sock is not HOST:PORT"),
+            (["--rate-limit=-1"], "--rate-limit must be 0 or more"),
+            (["--workers", "0"], "--workers must be at least 1"),
+            (["--architecture", "quantum"], "quantum"),
+        ])
+    func badOptions(arguments: [String], message: String) throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-bad")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let up = try ChildProcess.spawn(
+            executable: TestBinary.path,
+            arguments: [
+                "up", "--http-port", "\(try LoopbackPort.ephemeral())", "--https-port", "0", "--runtime-dir",
+                directory + "/run",
+            ] + arguments,
+            standardOutput: directory + "/up.log")
+        let status = try up.wait(timeout: 30)
+        #expect(status != nil && status != .exited(0))
+        let output = try String(contentsOfFile: directory + "/up.log", encoding: .utf8)
+        #expect(output.contains(message), "\(output)")
+        #expect(ProcessTable.children(of: up.pid).isEmpty)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/run")) ?? []
+        #expect(left.filter { $0.hasSuffix(".sock") }.isEmpty, "left behind: \(left)")
+    }
+
     @Test("a port that is taken is a clear error, not a hang")
     func portInUse() throws {
         let taken = try SocketEndpoint.tcp(host: "127.0.0.1", port: 0).listen(backlog: 1)
