@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
+                "Admission", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

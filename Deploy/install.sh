@@ -52,24 +52,10 @@ ln -sfn ../sites-available/fullyloaded "$root/etc/nginx/sites-enabled/fullyloade
 # Debian's default site would take port 80 as default_server and answer for unknown hosts.
 rm -f "$root/etc/nginx/sites-enabled/default"
 
-# Each worker has 256 request threads; kept connections pin one each (16 per nginx process,
-# one process per core), and a margin of 4: past that nginx answers 503 at once itself.
-threads=256
-max_conns=$(( threads - 16 * $(nproc) - 4 ))
-[ "$max_conns" -ge 1 ] || max_conns=1
-{
-  echo "# Written by Deploy/install.sh: one line per fullyloaded-worker@N.socket."
-  for ((i = 0; i < workers; i++)); do
-    echo "server unix:/run/fullyloaded/worker-$i.sock max_conns=$max_conns max_fails=0;"
-  done
-} > "$root/etc/nginx/fullyloaded/workers.conf"
-timeout_ms=$(awk -v n="$deadline" 'BEGIN { printf "%d", (n + 1) * 1000 }')
-cat > "$root/etc/nginx/fullyloaded/timeouts.conf" <<CONF
-# Written by Deploy/install.sh from N = $deadline s: nginx never waits on a worker past N + 1 s.
-fastcgi_connect_timeout 1s;
-fastcgi_send_timeout ${timeout_ms}ms;
-fastcgi_read_timeout ${timeout_ms}ms;
-CONF
+# The upstreams, FastCGI timeouts and retry rules, from the same code `fullyloaded up` uses.
+"$binary" nginx-upstreams --workers "$workers" --deadline "$deadline" --socket-dir /run/fullyloaded \
+  > "$root/etc/nginx/fullyloaded/upstreams.conf"
+rm -f "$root/etc/nginx/fullyloaded/workers.conf" "$root/etc/nginx/fullyloaded/timeouts.conf"
 
 tls="$root/etc/nginx/fullyloaded/tls"
 if [ ! -s "$tls/fullyloaded.crt" ] || [ ! -s "$tls/fullyloaded.key" ]; then

@@ -8,14 +8,17 @@ import POSIXSupport
 /// The N-second promise across processes: admits or refuses expensive jobs, hands out compute
 /// slots in arrival order, and refuses at the deadline a job that could no longer finish in time.
 ///
-/// All state lives in the shared segment, so every worker of the host sees one queue.
+/// All state lives in the shared segment, so every worker of the host sees one queue. Every
+/// decision costs O(slots) under the lock, whatever the queue's length, and a job that ends
+/// hands its slot to the next waiter with one wake-up (each waiter sleeps on its own futex word).
 public final class AdmissionController: @unchecked Sendable {
     /// A job admitted to the queue.
     public struct Ticket: Sendable, Equatable {
-        let index: UInt32
         let ticket: UInt64
         /// The job's cost.
         public let cost: Int
+        /// When its request reached nginx (monotonic seconds): N counts from here.
+        public let arrivedAt: Double
         /// When it was admitted (monotonic seconds).
         public let admittedAt: Double
         /// The prediction it was admitted with.
@@ -37,11 +40,22 @@ public final class AdmissionController: @unchecked Sendable {
         case refusedAtDeadline(retryAfterSeconds: Int)
     }
 
+    /// How a job that held a slot ended.
+    public enum JobOutcome: Sendable, Equatable {
+        /// Its answer went out in time.
+        case delivered
+        /// bcrypt refused or failed.
+        case failed
+        /// Its deadline passed while it ran: the client was answered 503 at N and the result dropped.
+        case overran
+    }
+
     /// The segment the controller works on.
     public let segment: SharedSegment
     /// N and the headroom.
     public let policy: AdmissionPolicy
-    private let processID: Int32
+    let processID: Int32
+    let pingCounter = PingCounterSlot()
 
     /// Creates a controller on `segment` acting for `processID` (this process by default; tests
     /// act for others).
@@ -53,116 +67,117 @@ public final class AdmissionController: @unchecked Sendable {
 
     // MARK: - Jobs
 
-    /// Decides at once: admits the job to the global queue, or refuses it with a prediction.
-    public func admit(cost: Int, now: Double = MonotonicClock.now) -> Admission {
-        segment.withLock { shared in
-            let (predictor, running, queued) = Self.view(of: &shared, now: now)
-            let prediction = predictor.predict(running: running, queued: queued, newCost: cost)
+    /// Decides at once: admits the job to the global queue (with a slot straight away when one
+    /// is free and nobody waits), or refuses it with a prediction.
+    ///
+    /// - Parameters:
+    ///   - arrival: when the request reached nginx (monotonic seconds); N counts from there.
+    ///   - mayHold: whether a refusal may be held back by the refusal budget; `false` answers it
+    ///     at once (the caller holds as many as it can afford).
+    public func admit(cost: Int, arrival: Double? = nil, mayHold: Bool = true, now: Double = MonotonicClock.now)
+        -> Admission
+    {
+        let arrivedAt = min(arrival ?? now, now)
+        var woken: [UInt64] = []
+        let admission: Admission = segment.withLock { shared in
+            let (predictor, running, queue) = Self.view(of: &shared, now: now)
+            let prediction = predictor.predict(running: running, queue: queue, newCost: cost)
             let service = predictor.estimate.seconds(forCost: cost)
-            if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service) {
-                return refuse(&shared, prediction: prediction, retryAfter: retryAfter, now: now)
-            }
-            guard
-                let index = (0..<FL_MAX_JOBS).first(where: {
-                    fl_segment_job(&shared, $0).pointee.state == FL_JOB_FREE.rawValue
-                })
-            else {
-                return refuse(&shared, prediction: prediction, retryAfter: 1, now: now)
+            let elapsed = now - arrivedAt
+            if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: elapsed) {
+                if policy.decide(prediction, serviceSeconds: service) == .admit { shared.late_arrivals += 1 }
+                return refuse(&shared, prediction, retryAfter, arrival: arrivedAt, mayHold: mayHold, now: now)
             }
             let ticket = shared.next_ticket
+            let job = fl_segment_job(&shared, ticket)
+            guard job.pointee.state == FL_JOB_FREE.rawValue else {
+                // The ring is sized so that this does not happen; if it does, refuse, never overwrite.
+                return refuse(&shared, prediction, 1, arrival: arrivedAt, mayHold: mayHold, now: now)
+            }
             shared.next_ticket += 1
             shared.admitted += 1
-            let job = fl_segment_job(&shared, index)
             job.pointee = fl_job(
-                state: FL_JOB_QUEUED.rawValue, pid: processID, ticket: ticket, cost: UInt32(cost), reserved: 0,
-                admitted_ns: Self.nanoseconds(now), started_ns: 0, deadline_ns: Self.nanoseconds(now + policy.deadline))
-            return .admitted(Ticket(index: index, ticket: ticket, cost: cost, admittedAt: now, prediction: prediction))
+                state: FL_JOB_QUEUED.rawValue, granted: 0, pid: processID, cost: UInt32(cost), ticket: ticket,
+                arrival_ns: Self.nanoseconds(arrivedAt), admitted_ns: Self.nanoseconds(now), started_ns: 0,
+                running_slot: 0, reserved: 0)
+            shared.queued_count += 1
+            fl_segment_queued_by_cost(&shared, UInt32(cost)).pointee += 1
+            Self.grantWaiting(&shared, now: now, woken: &woken)
+            return .admitted(
+                Ticket(ticket: ticket, cost: cost, arrivedAt: arrivedAt, admittedAt: now, prediction: prediction))
+        }
+        wake(woken)
+        return admission
+    }
+
+    /// Refuses a job without looking at the queue (this process has no request thread to spare
+    /// for it), counted like any refusal at once.
+    public func refuseAtOnce(cost: Int, now: Double = MonotonicClock.now) -> Admission {
+        segment.withLock { shared in
+            let (predictor, running, queue) = Self.view(of: &shared, now: now)
+            let prediction = predictor.predict(running: running, queue: queue, newCost: cost)
+            shared.refused_at_once += 1
+            Self.countRefusal(&shared, pid: processID)
+            return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now)
         }
     }
 
     private func refuse(
-        _ shared: inout fl_segment, prediction: AdmissionPredictor.Prediction, retryAfter: Int, now: Double
+        _ shared: inout fl_segment, _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, arrival: Double,
+        mayHold: Bool, now: Double
     ) -> Admission {
         shared.refused_at_once += 1
         Self.countRefusal(&shared, pid: processID)
-        let paced = policy.paceRefusal(now: now, theoreticalArrival: Double(shared.refusal_tat_ns) / 1e9)
+        guard mayHold else { return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: now) }
+        let paced = policy.paceRefusal(
+            now: now, arrival: arrival, theoreticalArrival: Double(shared.refusal_tat_ns) / 1e9)
         shared.refusal_tat_ns = Self.nanoseconds(paced.newTAT)
         if paced.answerAt > now { shared.paced_refusals += 1 }
         return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: paced.answerAt)
     }
 
-    /// Blocks until the job may take a compute slot (all earlier jobs have one, and one is free),
-    /// or until it is too late to start: then it leaves the queue, refused.
+    /// Blocks until the job holds a compute slot (slots go in arrival order), or until it is too
+    /// late to start: then it leaves the queue, refused.
     public func waitForSlot(_ ticket: Ticket) -> SlotOutcome {
+        let word = segment.grantedWord(ticket: ticket.ticket)
         while true {
             let now = MonotonicClock.now
-            let generation = fl_load_acquire(segment.generation)
             let step: (outcome: SlotOutcome?, sleep: Double) = segment.withLock { shared in
-                let job = fl_segment_job(&shared, ticket.index)
-                guard job.pointee.ticket == ticket.ticket, job.pointee.state == FL_JOB_QUEUED.rawValue else {
+                let job = fl_segment_job(&shared, ticket.ticket)
+                guard job.pointee.ticket == ticket.ticket, job.pointee.state != FL_JOB_FREE.rawValue else {
                     // Swept as if this process had died; it has not, so it is too late to run.
                     return (.refusedAtDeadline(retryAfterSeconds: 1), 0)
                 }
-                var running = 0
-                var earlier = 0
-                for index in 0..<FL_MAX_JOBS {
-                    let other = fl_segment_job(&shared, index).pointee
-                    if other.state == FL_JOB_RUNNING.rawValue { running += 1 }
-                    if other.state == FL_JOB_QUEUED.rawValue && other.ticket < ticket.ticket { earlier += 1 }
+                if job.pointee.state == FL_JOB_RUNNING.rawValue { return (.granted, 0) }
+                let service = shared.unit_seconds * ServiceTimeEstimate.work(ticket.cost)
+                let latestStart = ticket.arrivedAt + policy.latestStart(serviceSeconds: service)
+                if now < latestStart { return (nil, latestStart - now) }
+                Self.leaveQueue(&shared, job)
+                shared.refused_at_deadline += 1
+                Self.countRefusal(&shared, pid: processID)
+                let (predictor, running, queue) = Self.view(of: &shared, now: now)
+                let prediction = predictor.predict(running: running, queue: queue, newCost: ticket.cost)
+                if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) {
+                    return (.refusedAtDeadline(retryAfterSeconds: seconds), 0)
                 }
-                let unit = shared.unit_seconds
-                let latestStart =
-                    ticket.admittedAt + policy.latestStart(serviceSeconds: unit * ServiceTimeEstimate.work(ticket.cost))
-                if running + earlier < Int(shared.slots) {
-                    job.pointee.state = FL_JOB_RUNNING.rawValue
-                    job.pointee.started_ns = Self.nanoseconds(now)
-                    Self.record(&shared.queue_wait, seconds: now - ticket.admittedAt)
-                    let recent = fl_segment_recent_wait(&shared, shared.recent_next)
-                    recent.pointee = fl_recent_wait(
-                        at_ns: Self.nanoseconds(now), wait_ns: Self.nanoseconds(now - ticket.admittedAt))
-                    shared.recent_next &+= 1
-                    return (.granted, 0)
-                }
-                if now >= latestStart {
-                    job.pointee.state = FL_JOB_FREE.rawValue
-                    shared.refused_at_deadline += 1
-                    Self.countRefusal(&shared, pid: processID)
-                    let (predictor, running, queued) = Self.view(of: &shared, now: now)
-                    let prediction = predictor.predict(running: running, queued: queued, newCost: ticket.cost)
-                    let retry = policy.decide(
-                        prediction, serviceSeconds: predictor.estimate.seconds(forCost: ticket.cost))
-                    if case .refuse(let seconds) = retry { return (.refusedAtDeadline(retryAfterSeconds: seconds), 0) }
-                    return (.refusedAtDeadline(retryAfterSeconds: 1), 0)
-                }
-                return (nil, latestStart - now)
+                return (.refusedAtDeadline(retryAfterSeconds: 1), 0)
             }
-            if let outcome = step.outcome {
-                if case .refusedAtDeadline = outcome { wakeWaiters() }
-                return outcome
-            }
-            // Woken when any job ends or leaves; the timeout is the job's latest start, capped
-            // so that a missed wake-up costs at most 50 ms.
-            _ = fl_futex_wait(segment.generation, generation, Int64(min(step.sleep, 0.05) * 1e9))
+            if let outcome = step.outcome { return outcome }
+            // Woken by the job that hands this one its slot; otherwise at the latest start.
+            _ = fl_futex_wait(word, 0, Int64(step.sleep * 1e9) + 1)
         }
     }
 
-    /// How a job that held a slot ended.
-    public enum JobOutcome: Sendable, Equatable {
-        /// Its answer went out in time.
-        case delivered
-        /// bcrypt refused or failed.
-        case failed
-        /// Its deadline passed while it ran: the client was answered 503 at N and the result dropped.
-        case overran
-    }
-
-    /// Ends a job that ran: frees its slot, records its times and teaches the estimate.
+    /// Ends a job that ran: frees its slot for the next waiter, records its times and teaches
+    /// the estimate how long a job holds a slot (wake-ups and a busy machine included).
     public func finish(_ ticket: Ticket, serviceSeconds: Double, outcome: JobOutcome, now: Double = MonotonicClock.now)
     {
+        var woken: [UInt64] = []
         segment.withLock { shared in
-            let job = fl_segment_job(&shared, ticket.index)
-            guard job.pointee.ticket == ticket.ticket, job.pointee.state != FL_JOB_FREE.rawValue else { return }
-            job.pointee.state = FL_JOB_FREE.rawValue
+            let job = fl_segment_job(&shared, ticket.ticket)
+            guard job.pointee.ticket == ticket.ticket, job.pointee.state == FL_JOB_RUNNING.rawValue else { return }
+            let held = now - Double(job.pointee.started_ns) / 1e9
+            Self.release(&shared, job)
             switch outcome {
             case .delivered: shared.completed += 1
             case .failed: shared.failed += 1
@@ -172,15 +187,16 @@ public final class AdmissionController: @unchecked Sendable {
                 // An overrun teaches the most: the machine is slower than the estimate says.
                 var estimate = ServiceTimeEstimate(
                     unitSeconds: shared.unit_seconds, samples: Int(shared.estimate_samples))
-                estimate.observe(seconds: serviceSeconds, atCost: ticket.cost)
+                estimate.observe(seconds: max(held, serviceSeconds), atCost: ticket.cost)
                 shared.unit_seconds = estimate.unitSeconds
                 shared.estimate_samples = UInt64(estimate.samples)
             }
             Self.record(&shared.service_time, seconds: serviceSeconds)
-            if outcome != .overran { Self.record(&shared.response_time, seconds: now - ticket.admittedAt) }
+            if outcome != .overran { Self.record(&shared.response_time, seconds: now - ticket.arrivedAt) }
             if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
+            Self.grantWaiting(&shared, now: now, woken: &woken)
         }
-        wakeWaiters()
+        wake(woken)
     }
 
     /// Accounts a job that ran outside admission control (the sync, async and coarse
@@ -194,169 +210,28 @@ public final class AdmissionController: @unchecked Sendable {
             Self.record(&shared.queue_wait, seconds: waitSeconds)
             Self.record(&shared.service_time, seconds: serviceSeconds)
             Self.record(&shared.response_time, seconds: waitSeconds + serviceSeconds)
-            let recent = fl_segment_recent_wait(&shared, shared.recent_next)
-            recent.pointee = fl_recent_wait(
-                at_ns: Self.nanoseconds(now - serviceSeconds), wait_ns: Self.nanoseconds(waitSeconds))
-            shared.recent_next &+= 1
+            Self.recordRecentWait(&shared, at: now - serviceSeconds, wait: waitSeconds)
             if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
         }
     }
 
-    private func wakeWaiters() {
+    /// Wakes the waiters that were just handed a slot: one wake-up each, nobody else.
+    func wake(_ tickets: [UInt64]) {
+        guard !tickets.isEmpty else { return }
         fl_increment(segment.generation)
-        _ = fl_futex_wake_all(segment.generation)
-    }
-
-    // MARK: - Workers
-
-    private let pingCounter = PingCounterSlot()
-
-    /// Counts one cheap request answered by this process, without taking the lock.
-    @inline(__always)
-    public func countPing() {
-        if let counter = pingCounter.pointer { fl_count(counter) }
-    }
-
-    /// Enters this process in the worker table.
-    public func register(now: Double = MonotonicClock.now) {
-        segment.withLock { shared in
-            var entry = Self.workerEntry(&shared, pid: processID)
-            for index in 0..<FL_MAX_WORKERS where entry == nil {
-                let candidate = fl_segment_worker(&shared, index)
-                if candidate.pointee.state == FL_WORKER_EMPTY.rawValue { entry = candidate }
-            }
-            guard let entry else { return }
-            let restarts = entry.pointee.slot_restarts
-            entry.pointee = fl_worker(
-                pid: processID, state: FL_WORKER_SERVING.rawValue, started_ns: Self.nanoseconds(now),
-                heartbeat_ns: Self.nanoseconds(now), jobs_completed: 0, jobs_refused: 0, slot_restarts: restarts,
-                reserved: 0, pings: 0)
-            pingCounter.pointer = UnsafeMutableRawPointer(entry).advanced(
-                by: MemoryLayout<fl_worker>.offset(of: \fl_worker.pings)!
-            ).assumingMemoryBound(to: UInt64.self)
-        }
-    }
-
-    /// Takes this process out of the table and frees any job it still holds.
-    public func unregister() {
-        pingCounter.pointer = nil
-        let freed = segment.withLock { shared in
-            let freed = Self.freeJobs(&shared, pid: processID)
-            if let entry = Self.workerEntry(&shared, pid: processID) { entry.pointee.state = FL_WORKER_EMPTY.rawValue }
-            return freed
-        }
-        if freed > 0 { wakeWaiters() }
-    }
-
-    /// A worker whose heartbeat is older than this is taken for dead even if its pid exists
-    /// (a hung process, or a pid reused after a crash).
-    public static let heartbeatTimeout = 3.0
-
-    /// Marks this process alive, and frees the jobs and entries of workers that died.
-    /// Every worker calls it a few times a second, so a `kill -9` is repaired within a second.
-    @discardableResult
-    public func heartbeatAndSweep(now: Double = MonotonicClock.now) -> Int {
-        let freed = segment.withLock { shared in
-            if let entry = Self.workerEntry(&shared, pid: processID) {
-                entry.pointee.heartbeat_ns = Self.nanoseconds(now)
-            }
-            var freed = 0
-            var dead = Set<Int32>()
-            for index in 0..<FL_MAX_WORKERS {
-                let entry = fl_segment_worker(&shared, index)
-                guard entry.pointee.state != FL_WORKER_EMPTY.rawValue, entry.pointee.pid != processID else { continue }
-                let silent = now - Double(entry.pointee.heartbeat_ns) / 1e9 > Self.heartbeatTimeout
-                guard silent || Self.isDead(entry.pointee.pid) else { continue }
-                dead.insert(entry.pointee.pid)
-                entry.pointee.state = FL_WORKER_EMPTY.rawValue
-                entry.pointee.slot_restarts += 1
-            }
-            // Jobs of any dead process, in the table or not.
-            for index in 0..<FL_MAX_JOBS {
-                let job = fl_segment_job(&shared, index)
-                guard job.pointee.state != FL_JOB_FREE.rawValue else { continue }
-                if dead.contains(job.pointee.pid) || Self.isDead(job.pointee.pid) {
-                    job.pointee.state = FL_JOB_FREE.rawValue
-                    freed += 1
-                }
-            }
-            shared.recovered_jobs += UInt64(freed)
-            shared.last_sweep_ns = Self.nanoseconds(now)
-            return freed
-        }
-        if freed > 0 { wakeWaiters() }
-        return freed
+        for ticket in tickets { _ = fl_futex_wake(segment.grantedWord(ticket: ticket), 1) }
     }
 
     // MARK: - Reading
 
     /// A consistent copy of the segment's figures, with the prediction for a new job at `predictionCost`.
     public func snapshot(predictionCost: Int = 12, now: Double = MonotonicClock.now) -> AdmissionSnapshot {
-        segment.withLock { shared in AdmissionSnapshot(shared: &shared, now: now, predictionCost: predictionCost) }
+        AdmissionSnapshot.read(segment, predictionCost: predictionCost, now: now)
     }
-
-    // MARK: - Helpers
-
-    static func view(of shared: inout fl_segment, now: Double) -> (
-        AdmissionPredictor, [AdmissionPredictor.RunningJob], [Int]
-    ) {
-        var running: [AdmissionPredictor.RunningJob] = []
-        var queued: [(UInt64, Int)] = []
-        for index in 0..<FL_MAX_JOBS {
-            let job = fl_segment_job(&shared, index).pointee
-            if job.state == FL_JOB_RUNNING.rawValue {
-                running.append(.init(cost: Int(job.cost), elapsed: now - Double(job.started_ns) / 1e9))
-            } else if job.state == FL_JOB_QUEUED.rawValue {
-                queued.append((job.ticket, Int(job.cost)))
-            }
-        }
-        queued.sort { $0.0 < $1.0 }
-        let estimate = ServiceTimeEstimate(unitSeconds: shared.unit_seconds, samples: Int(shared.estimate_samples))
-        return (AdmissionPredictor(slots: Int(shared.slots), estimate: estimate), running, queued.map(\.1))
-    }
-
-    static func record(_ histogram: inout fl_histogram, seconds: Double) {
-        let nanoseconds = Int64(max(0, seconds) * 1e9)
-        fl_histogram_count(&histogram, UInt32(LatencyBuckets.index(forSeconds: seconds))).pointee += 1
-        histogram.total += 1
-        histogram.sum_ns += nanoseconds
-        histogram.max_ns = max(histogram.max_ns, nanoseconds)
-    }
-
-    private static func countRefusal(_ shared: inout fl_segment, pid: Int32) {
-        if let worker = workerEntry(&shared, pid: pid) { worker.pointee.jobs_refused += 1 }
-    }
-
-    private static func workerEntry(_ shared: inout fl_segment, pid: Int32) -> UnsafeMutablePointer<fl_worker>? {
-        for index in 0..<FL_MAX_WORKERS {
-            let entry = fl_segment_worker(&shared, index)
-            if entry.pointee.state != FL_WORKER_EMPTY.rawValue && entry.pointee.pid == pid { return entry }
-        }
-        return nil
-    }
-
-    private static func freeJobs(_ shared: inout fl_segment, pid: Int32) -> Int {
-        var freed = 0
-        for index in 0..<FL_MAX_JOBS {
-            let job = fl_segment_job(&shared, index)
-            if job.pointee.state != FL_JOB_FREE.rawValue && job.pointee.pid == pid {
-                job.pointee.state = FL_JOB_FREE.rawValue
-                freed += 1
-            }
-        }
-        return freed
-    }
-
-    /// Whether no process has this pid (EPERM means it exists, under another user).
-    private static func isDead(_ pid: Int32) -> Bool {
-        pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH)
-    }
-
-    static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1e9) }
 }
 
 /// Where this process's ping counter lives in the segment, set once at registration.
-private final class PingCounterSlot: @unchecked Sendable {
+final class PingCounterSlot: @unchecked Sendable {
     // Written before request threads start and at shutdown; read on the ping path.
     nonisolated(unsafe) var pointer: UnsafeMutablePointer<UInt64>?
 }

@@ -2,8 +2,9 @@
 ///
 /// Jobs take compute slots in arrival order. Each slot is free when its running job's remaining
 /// work is done; queued jobs are placed, in order, on whichever slot frees first (list
-/// scheduling), and the new job goes after them. With service times known this is exact for a
-/// FIFO queue; the estimate of service time is what makes it a prediction.
+/// scheduling), and the new job goes after them. The queue is given as counts per cost, so a
+/// prediction costs O(slots), whatever the queue's length: exact when the waiting jobs share one
+/// cost (the usual case: one default cost), and for mixed costs as if each took the average.
 public struct AdmissionPredictor: Sendable, Equatable {
     /// A job holding a slot.
     public struct RunningJob: Sendable, Equatable {
@@ -47,18 +48,93 @@ public struct AdmissionPredictor: Sendable, Equatable {
         self.estimate = estimate
     }
 
-    /// Predicts the new job's start and completion behind `running` and `queued` (costs, in
-    /// arrival order).
+    /// Predicts the new job's start and completion behind `running` and the waiting jobs
+    /// (costs, in arrival order).
     public func predict(running: [RunningJob], queued: [Int], newCost: Int) -> Prediction {
+        predict(running: running, queue: QueueSummary(costs: queued), newCost: newCost)
+    }
+
+    /// Predicts the new job's start and completion behind `running` and `queue`.
+    public func predict(running: [RunningJob], queue: QueueSummary, newCost: Int) -> Prediction {
         var freeAt = running.map { max(0, estimate.seconds(forCost: $0.cost) - $0.elapsed) }
         if freeAt.count < slots { freeAt += Array(repeating: 0, count: slots - freeAt.count) }
-        for cost in queued {
-            let slot = freeAt.indices.min { freeAt[$0] < freeAt[$1] }!
-            freeAt[slot] += estimate.seconds(forCost: cost)
+        let service = estimate.seconds(forCost: newCost)
+        let earliest = freeAt.min()!
+        let latest = freeAt.max()!
+        guard queue.count > 0 else {
+            return Prediction(startsIn: earliest, completesIn: earliest + service, drainsIn: latest)
         }
-        let start = freeAt.min()!
-        return Prediction(
-            startsIn: start, completesIn: start + estimate.seconds(forCost: newCost), drainsIn: freeAt.max()!)
+        let each = queue.work(estimate) / Double(queue.count)
+        guard each > 0, each.isFinite else {
+            return Prediction(startsIn: earliest, completesIn: earliest + service, drainsIn: latest)
+        }
+        let start = Self.start(ofJob: queue.count + 1, freeAt: freeAt, each: each)
+        let lastStart = Self.start(ofJob: queue.count, freeAt: freeAt, each: each)
+        return Prediction(startsIn: start, completesIn: start + service, drainsIn: max(latest, lastStart + each))
+    }
+
+    /// When the `n`-th job (from 1) starts, if every job takes `each` seconds and slot `i` is
+    /// first free at `freeAt[i]`: the n-th smallest of { freeAt[i] + k × each }.
+    static func start(ofJob n: Int, freeAt: [Double], each: Double) -> Double {
+        func startedBy(_ time: Double) -> Int {
+            var count = 0
+            for free in freeAt where free <= time { count += Int(((time - free) / each).rounded(.down)) + 1 }
+            return count
+        }
+        let earliest = freeAt.min()!
+        var low = earliest
+        var high = earliest + Double(n - 1) * each
+        if freeAt.count == 1 || startedBy(low) >= n { return freeAt.count == 1 ? high : low }
+        for _ in 0..<64 where high - low > each * 1e-9 {
+            let middle = (low + high) / 2
+            if startedBy(middle) >= n { high = middle } else { low = middle }
+        }
+        // `high` lies just past the answer; the answer is the latest start at or before it.
+        var answer = earliest
+        for free in freeAt where free <= high {
+            answer = max(answer, free + ((high - free) / each + 1e-9).rounded(.down) * each)
+        }
+        return answer
+    }
+}
+
+/// The waiting jobs as counts per bcrypt cost: what the shared segment keeps, so that a
+/// prediction never walks the queue.
+public struct QueueSummary: Sendable, Equatable {
+    /// Waiting jobs at each cost (index = cost).
+    public private(set) var countsByCost: [Int]
+    /// Waiting jobs in all.
+    public private(set) var count: Int
+
+    /// Costs are 0...31 (bcrypt's range).
+    public static let costClasses = 32
+
+    /// An empty queue.
+    public init() {
+        countsByCost = Array(repeating: 0, count: Self.costClasses)
+        count = 0
+    }
+
+    /// The queue of these jobs.
+    public init(costs: [Int]) {
+        self.init()
+        for cost in costs { add(cost: cost) }
+    }
+
+    /// Counts one more waiting job.
+    public mutating func add(cost: Int, count added: Int = 1) {
+        let index = min(max(cost, 0), Self.costClasses - 1)
+        countsByCost[index] += added
+        count += added
+    }
+
+    /// Seconds of work waiting, by `estimate`.
+    public func work(_ estimate: ServiceTimeEstimate) -> Double {
+        var total = 0.0
+        for (cost, jobs) in countsByCost.enumerated() where jobs > 0 {
+            total += Double(jobs) * estimate.seconds(forCost: cost)
+        }
+        return total
     }
 }
 
@@ -88,18 +164,26 @@ public struct AdmissionPolicy: Sendable, Equatable {
 
     /// When a refusal decided at `now` may be answered, given the budget's theoretical arrival
     /// time `tat` (GCRA); returns the answer time and the new `tat`. Held refusals still leave
-    /// within `headroom × N` of arrival.
-    public func paceRefusal(now: Double, theoreticalArrival tat: Double) -> (answerAt: Double, newTAT: Double) {
+    /// within `headroom × N` of the request's arrival.
+    public func paceRefusal(now: Double, arrival: Double? = nil, theoreticalArrival tat: Double) -> (
+        answerAt: Double, newTAT: Double
+    ) {
         guard refusalRate > 0 else { return (now, tat) }
         let interval = 1 / refusalRate
-        let newTAT = max(tat, now) + interval
+        let latest = (arrival ?? now) + deadline * headroom
+        guard latest > now else { return (now, tat) }
+        // The budget runs at most one full hold ahead of now, so that it recovers within N
+        // once arrivals slow down, however long the overload lasted.
+        let newTAT = min(max(tat, now) + interval, now + deadline * headroom + Self.refusalBurstSeconds + interval)
         let answerAt = max(now, newTAT - Self.refusalBurstSeconds - interval)
-        return (min(answerAt, now + deadline * headroom), newTAT)
+        return (min(answerAt, latest), newTAT)
     }
 
-    /// What to do with a job given its prediction.
-    public func decide(_ prediction: AdmissionPredictor.Prediction, serviceSeconds: Double) -> AdmissionDecision {
-        if prediction.completesIn <= deadline * headroom { return .admit }
+    /// What to do with a job given its prediction, `elapsed` seconds after it arrived.
+    public func decide(
+        _ prediction: AdmissionPredictor.Prediction, serviceSeconds: Double, elapsed: Double = 0
+    ) -> AdmissionDecision {
+        if elapsed + prediction.completesIn <= deadline * headroom { return .admit }
         // Come back when the work ahead will have drained enough for this job to fit.
         let wait = prediction.startsIn - (deadline * headroom - serviceSeconds)
         return .refuse(retryAfterSeconds: max(1, Int(wait.rounded(.up))))

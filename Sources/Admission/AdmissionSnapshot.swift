@@ -52,6 +52,8 @@ public struct AdmissionSnapshot: Sendable {
     public var overran: UInt64
     public var recoveredJobs: UInt64
     public var pacedRefusals: UInt64
+    /// Refused at once because the time they had waited before reaching a worker left too little of N.
+    public var lateArrivals: UInt64
     public var queueWait: Histogram
     public var serviceTime: Histogram
     public var responseTime: Histogram
@@ -60,17 +62,25 @@ public struct AdmissionSnapshot: Sendable {
     /// The service-time estimate at `cost`.
     public func estimateSeconds(cost: Int) -> Double { unitSeconds * ServiceTimeEstimate.work(cost) }
 
+    /// Reads `segment` under its lock; needs no controller (the monitor only reads).
+    public static func read(_ segment: SharedSegment, predictionCost: Int = 12, now: Double = MonotonicClock.now)
+        -> AdmissionSnapshot
+    {
+        segment.withLock { shared in AdmissionSnapshot(shared: &shared, now: now, predictionCost: predictionCost) }
+    }
+
     init(shared: inout fl_segment, now: Double, predictionCost: Int) {
-        let (predictor, running, queued) = AdmissionController.view(of: &shared, now: now)
+        let (predictor, running, queue) = AdmissionController.view(of: &shared, now: now)
         version = shared.version
         slots = Int(shared.slots)
         deadlineSeconds = Double(shared.deadline_ns) / 1e9
-        self.queued = queued.count
-        self.running = running.count
-        unitSeconds = shared.unit_seconds
+        self.queued = Int(shared.queued_count)
+        self.running = Int(shared.running_count)
+        unitSeconds = predictor.estimate.unitSeconds
         estimateSamples = shared.estimate_samples
         self.predictionCost = predictionCost
-        predictedCompletion = predictor.predict(running: running, queued: queued, newCost: predictionCost).completesIn
+        predictedCompletion = predictor.predict(running: running, queue: queue, newCost: predictionCost).completesIn
+        lateArrivals = shared.late_arrivals
         admitted = shared.admitted
         refusedAtOnce = shared.refused_at_once
         refusedAtDeadline = shared.refused_at_deadline
@@ -121,7 +131,7 @@ public struct AdmissionSnapshot: Sendable {
             "counters",
             "{\"admitted\":\(admitted),\"refused_at_once\":\(refusedAtOnce),\"refused_at_deadline\":\(refusedAtDeadline),"
                 + "\"completed\":\(completed),\"failed\":\(failed),\"overran\":\(overran),\"recovered_jobs\":\(recoveredJobs),"
-                + "\"paced_refusals\":\(pacedRefusals)}")
+                + "\"paced_refusals\":\(pacedRefusals),\"late_arrivals\":\(lateArrivals)}")
         let bounds = LatencyBuckets.boundsMilliseconds.map { $0.isFinite ? String(Int($0)) : "null" }.joined(
             separator: ",")
         member("histogram_bounds_ms", "[\(bounds)]")

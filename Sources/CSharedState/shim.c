@@ -37,4 +37,4 @@ int fl_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
     return (int)syscall(SYS_futex, word, FUTEX_WAIT, expected, &timeout, NULL, 0);
 }
 
-int fl_futex_wake_all(uint32_t *word) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0); }
+int fl_futex_wake(uint32_t *word, int32_t count) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0); }

@@ -7,7 +7,7 @@ import StackRunner
 /// and a real ping through nginx, the latency a user would feel.
 public final class Sampler {
     private let segmentName: String
-    private var controller: AdmissionController?
+    private var segment: SharedSegment?
     private let ping: LoopbackHTTPClient
     private let predictionCost: Int
     private let architecture: String
@@ -53,17 +53,15 @@ public final class Sampler {
 
     /// Takes one sample; rates are per second since the previous call.
     public func sample() -> MonitorSample {
-        if controller == nil, let segment = SharedSegment.attach(name: segmentName) {
-            // Never registered: the monitor reads the queue, it takes no part in it.
-            controller = AdmissionController(segment: segment, policy: AdmissionPolicy(deadline: 2))
-        }
+        // Read only: the monitor never registers, it takes no part in the queue.
+        if segment == nil { segment = SharedSegment.attach(name: segmentName) }
         let started = MonotonicClock.now
         let pingOK = (try? ping.request("GET", "/api/ping").status) == 200
         let pingMilliseconds = pingOK ? (MonotonicClock.now - started) * 1000 : nil
 
         let now = MonotonicClock.now
         let cpu = ProcStat.read()
-        let snapshot = controller?.snapshot(predictionCost: predictionCost, now: now)
+        let snapshot = segment.map { AdmissionSnapshot.read($0, predictionCost: predictionCost, now: now) }
         lastSnapshot = snapshot
         let completed = snapshot?.completed ?? 0
         let refused = (snapshot.map { $0.refusedAtOnce + $0.refusedAtDeadline + $0.overran }) ?? 0

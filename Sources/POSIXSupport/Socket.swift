@@ -65,9 +65,15 @@ public enum SocketEndpoint: Hashable, Sendable, CustomStringConvertible {
             adopting: systemCall("socket") {
                 socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             })
-        try descriptor.setTimeouts(seconds: timeout)
-        try withSocketAddress { (address, length) throws(SystemCallError) in
-            try systemCall("connect(\(self))") { Glibc.connect(descriptor.rawValue, address, length) }
+        do {
+            try descriptor.setTimeouts(seconds: timeout)
+            try withSocketAddress { (address, length) throws(SystemCallError) in
+                try systemCall("connect(\(self))") { Glibc.connect(descriptor.rawValue, address, length) }
+            }
+        } catch {
+            // The caller never sees this descriptor: it is closed here, on the error path too.
+            descriptor.close()
+            throw error
         }
         return descriptor
     }
@@ -78,23 +84,29 @@ public enum SocketEndpoint: Hashable, Sendable, CustomStringConvertible {
             adopting: systemCall("socket") {
                 socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             })
-        switch self {
-        case .tcp:
-            var one: Int32 = 1
-            try systemCall("setsockopt(SO_REUSEADDR)") {
-                setsockopt(descriptor.rawValue, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        do {
+            switch self {
+            case .tcp:
+                var one: Int32 = 1
+                try systemCall("setsockopt(SO_REUSEADDR)") {
+                    setsockopt(
+                        descriptor.rawValue, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                }
+            case .unix(let path):
+                unlink(path)
             }
-        case .unix(let path):
-            unlink(path)
+            try withSocketAddress { (address, length) throws(SystemCallError) in
+                try systemCall("bind(\(self))") { bind(descriptor.rawValue, address, length) }
+            }
+            if case .unix(let path) = self {
+                // nginx's worker processes may run as another user; they must be able to connect.
+                try systemCall("chmod(\(path))") { chmod(path, unixPermissions) }
+            }
+            try systemCall("listen(\(self))") { Glibc.listen(descriptor.rawValue, backlog) }
+        } catch {
+            descriptor.close()
+            throw error
         }
-        try withSocketAddress { (address, length) throws(SystemCallError) in
-            try systemCall("bind(\(self))") { bind(descriptor.rawValue, address, length) }
-        }
-        if case .unix(let path) = self {
-            // nginx's worker processes may run as another user; they must be able to connect.
-            try systemCall("chmod(\(path))") { chmod(path, unixPermissions) }
-        }
-        try systemCall("listen(\(self))") { Glibc.listen(descriptor.rawValue, backlog) }
         return descriptor
     }
 

@@ -8,12 +8,15 @@ public struct APIRequest: Sendable {
     public var body: [UInt8]
     /// How long the body really was (it may have been cut).
     public var bodyLength: Int
+    /// When the request reached the front (monotonic seconds); N counts from here. `nil`: now.
+    public var arrivedAt: Double?
 
     /// Creates a request.
-    public init(method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil) {
+    public init(method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil, arrivedAt: Double? = nil) {
         self.method = method
         self.path = path
         self.body = body
         self.bodyLength = bodyLength ?? body.count
+        self.arrivedAt = arrivedAt
     }
 }

@@ -39,8 +39,9 @@ public enum ExpensiveJobFailure: Error, Sendable, Equatable {
 /// Runs expensive jobs: inline on the request thread, or through admission control and compute
 /// slots.
 public protocol ExpensiveJobRunner {
-    /// Runs `job` and returns its result, or why it was not run.
-    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure>
+    /// Runs `job`, whose request reached the front at `arrivedAt` (monotonic seconds), and
+    /// returns its result, or why it was not run.
+    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure>
 }
 
 /// Runs jobs on the calling thread with a hasher of its own: no queue, no admission.
@@ -50,7 +51,7 @@ public final class InlineJobRunner: ExpensiveJobRunner {
     /// Creates a runner with its own bcrypt scratch area.
     public init() {}
 
-    public func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    public func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
         do throws(BcryptError) {
             return .success(try job.perform(with: hasher))
         } catch {

@@ -72,26 +72,28 @@ public struct PasswordService: Sendable {
             } catch {
                 throw APIError(error)
             }
-            return try run(.hash(password: password, cost: configuration.defaultCost), runner: runner)
+            return try run(.hash(password: password, cost: configuration.defaultCost), request, runner: runner)
         case .hash:
             let body = try decode(HashRequestBody.self, from: request.body)
             let cost = body.cost ?? configuration.defaultCost
             try check(password: body.password)
             try check(cost: cost)
-            return try run(.hash(password: body.password, cost: cost), runner: runner)
+            return try run(.hash(password: body.password, cost: cost), request, runner: runner)
         case .verify:
             let body = try decode(VerifyRequestBody.self, from: request.body)
             try check(password: body.password)
             guard let hash = BcryptHash(parsing: body.hash) else { throw APIError(BcryptError.malformedHash) }
             // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
             try check(cost: hash.cost)
-            return try run(.verify(password: body.password, hash: hash), runner: runner)
+            return try run(.verify(password: body.password, hash: hash), request, runner: runner)
         }
     }
 
-    private func run(_ job: ExpensiveJob, runner: some ExpensiveJobRunner) throws(APIError) -> APIResponse {
+    private func run(_ job: ExpensiveJob, _ request: APIRequest, runner: some ExpensiveJobRunner) throws(APIError)
+        -> APIResponse
+    {
         let started = MonotonicClock.now
-        switch runner.run(job) {
+        switch runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started)) {
         case .success(.hashed(let hash)):
             let seconds = MonotonicClock.now - started
             return APIResponse(

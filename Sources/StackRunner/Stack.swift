@@ -273,35 +273,13 @@ public final class Stack {
     }
 
     private func startNginx(template: NginxTemplate) throws(StackError) {
-        let maximumConnections = configuration.upstreamMaximumConnections.map { " max_conns=\($0)" } ?? ""
-        let servers = (workers.map(\.endpoint) + configuration.remoteWorkers).map { endpoint in
-            switch endpoint {
-            case .unix(let path):
-                // max_fails=0: a worker restarting refuses connects for a moment; each request
-                // then goes to another at once, and nginx must not shut it out for fail_timeout.
-                "        server unix:\(path)\(maximumConnections) max_fails=0;"
-            case .tcp:
-                // Another host: max_fails=0 too. nginx counts a 503 passed on as a failure just
-                // like a refused connect, so max_fails would shut full hosts out and starve the
-                // cluster (measured: 0.2 of capacity, 12,000 instant 503s a second from nginx
-                // itself). A host that is down costs the requests sent to it one connect attempt
-                // (refused at once, or the 50 ms connect timeout) before they go elsewhere.
-                "        server \(endpoint)\(maximumConnections) max_fails=0;"
-            }
-        }.joined(separator: "\n")
+        let upstreams = configuration.upstreams(servers: workers.map(\.endpoint) + configuration.remoteWorkers)
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
             "SHARE_DIR": configuration.shareDirectory,
             "HTTP_PORT": "\(configuration.httpPort)",
-            "UPSTREAM_SERVERS": servers,
-            "UPSTREAM_KEEPALIVE": configuration.upstreamKeepalive.map { "keepalive \($0);" } ?? "",
+            "UPSTREAMS": upstreams.render(),
             "MONITOR_SOCKET": monitorSocketPath,
-            "FASTCGI_TIMEOUT": "\(configuration.fastCGITimeoutMilliseconds)ms",
-            "FASTCGI_CONNECT_TIMEOUT": configuration.fastCGIConnectTimeout,
-            "NEXT_UPSTREAM": configuration.isMultiHost
-                ? "error timeout http_503 non_idempotent" : "error timeout non_idempotent",
-            "NEXT_UPSTREAM_TIMEOUT": "\(configuration.retryWindowMilliseconds)ms",
-            "NEXT_UPSTREAM_TRIES": "\(workers.count + configuration.remoteWorkers.count)",
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
             "RATE_LIMITED": configuration.rateLimit == nil ? "0" : "1",
             "RATE_LIMIT": "\(configuration.rateLimit ?? 1)",

@@ -1,3 +1,4 @@
+import Admission
 import Foundation
 import POSIXSupport
 
@@ -15,7 +16,7 @@ public struct StackConfiguration: Sendable {
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.
-    public var requestThreads: Int = 256
+    public var requestThreads: Int = PoolSizing.defaultRequestThreads
     /// The bcrypt cost of `/api/load` and the default of `/api/hash`.
     public var cost: Int = 12
     /// The lowest cost a request may ask for.
@@ -52,19 +53,6 @@ public struct StackConfiguration: Sendable {
         self.executable = executable
     }
 
-    /// How long nginx waits on a worker: N plus a second for a worker that stopped answering,
-    /// after which nginx answers the JSON 503 itself.
-    /// Several hosts: N plus a quarter second, so that a request caught on a host that was cut
-    /// off mid-answer is answered (503, JSON) soon after N rather than a second later.
-    var fastCGITimeoutMilliseconds: Int {
-        guard architecture.boundsWaitsByDeadline else { return 300_000 }
-        return isMultiHost ? Int(deadline * 1000) + 250 : Int((deadline + 1) * 1000)
-    }
-
-    /// How long nginx waits to connect to a worker: a second on one host (unix sockets connect
-    /// or fail at once); 50 ms to another host, whose silence means it is down or cut off.
-    var fastCGIConnectTimeout: String { isMultiHost ? "50ms" : "1s" }
-
     /// nginx worker processes (`worker_processes auto`: one per core).
     var nginxProcesses: Int { ProcessInfo.processInfo.activeProcessorCount }
 
@@ -72,29 +60,21 @@ public struct StackConfiguration: Sendable {
     /// refusal at once is retried on another.
     var isMultiHost: Bool { hosts > 1 || !remoteWorkers.isEmpty }
 
-    /// How long after a request starts nginx may still pass it to another worker. One host:
-    /// 50 ms, for failures right at the start (a worker restarting). Several: a tenth of N, which
-    /// the 0.9 headroom leaves free, so a refusal at once can be retried on another host and
-    /// its answer still come within N — and always less than N, so a 503 that comes after the
-    /// work (a job that overran, answered at N) is never passed on.
-    var retryWindowMilliseconds: Int { isMultiHost ? max(1, Int(deadline * 100)) : 50 }
-
     /// Worker processes started per host.
     var workerCount: Int { architecture.workers(requested: workers) }
 
     /// Request threads per worker.
     var threadsPerWorker: Int { architecture.requestThreads(requested: requestThreads) }
 
-    /// Idle connections each nginx process keeps to the pool, or `nil` for none. Each pins a
-    /// worker request thread: a single-threaded worker can keep none, or one kept connection
-    /// would shut every other out.
-    var upstreamKeepalive: Int? { threadsPerWorker >= 16 ? threadsPerWorker / 8 : nil }
+    /// How the workers' threads are shared out, and so nginx's numbers.
+    var sizing: PoolSizing { PoolSizing(requestThreads: threadsPerWorker, nginxProcesses: nginxProcesses) }
 
-    /// Active connections nginx may hold to one worker: its threads, less what idle kept
-    /// connections may pin, less a margin. Past it nginx answers 503 at once itself, rather
-    /// than leave requests in a worker's listen queue where admission cannot see them.
-    var upstreamMaximumConnections: Int? {
-        guard architecture.capsWorkerConnections else { return nil }
-        return max(1, threadsPerWorker - (upstreamKeepalive ?? 0) * nginxProcesses - 4)
+    /// nginx's upstreams, timeouts and retry rules for these workers.
+    func upstreams(servers: [SocketEndpoint]) -> NginxUpstreams {
+        var upstreams = NginxUpstreams(
+            servers: servers, sizing: sizing, deadline: deadline, isMultiHost: isMultiHost)
+        upstreams.capsConnections = architecture.capsWorkerConnections
+        upstreams.boundsWaitsByDeadline = architecture.boundsWaitsByDeadline
+        return upstreams
     }
 }

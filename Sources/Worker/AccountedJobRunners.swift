@@ -13,13 +13,13 @@ struct InlineAccountedJobRunner: ExpensiveJobRunner {
         self.controller = controller
     }
 
-    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
         let started = MonotonicClock.now
-        let result = inline.run(job)
+        let result = inline.run(job, arrivedAt: arrivedAt)
         let delivered = if case .success = result { true } else { false }
-        // Its wait was in the socket's queue, before this process saw it: invisible here.
+        // Its wait was in the socket's queue, before this process saw it: nginx's time shows it.
         controller.recordUnadmitted(
-            waitSeconds: 0, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
+            waitSeconds: started - arrivedAt, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
         return result
     }
 }
@@ -31,8 +31,7 @@ struct BackgroundJobRunner: ExpensiveJobRunner {
     let controller: AdmissionController
     let pool: ComputePool
 
-    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
-        let arrived = MonotonicClock.now
+    func run(_ job: ExpensiveJob, arrivedAt arrived: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
         // No deadline: a day stands for "until it is done".
         let outcome = pool.run(until: arrived + 86_400) { hasher -> (Result<ExpensiveJobResult, BcryptError>, Double) in
             let started = MonotonicClock.now

@@ -9,18 +9,34 @@ import PasswordService
 
 /// Runs expensive jobs under the N-second promise: admission at arrival, a compute slot in
 /// arrival order, refusal at the deadline, and bcrypt on a low-priority compute thread.
+/// N counts from when the request reached nginx, so time spent in a socket's queue or on
+/// another host counts too.
 struct AdmissionJobRunner: ExpensiveJobRunner {
     let controller: AdmissionController
     let pool: ComputePool
     let refusals: RefusalLog
+    let gate: ExpensiveRequestGate
 
-    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+        guard gate.enter() else {
+            // Every request thread this worker lets expensive requests have is taken: refuse
+            // now rather than take one that a ping needs.
+            guard case .refused(let prediction, let retryAfter, _) = controller.refuseAtOnce(cost: job.cost) else {
+                return .failure(.overloaded(predictedSeconds: 0, retryAfterSeconds: 1))
+            }
+            refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
+            return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
+        }
+        defer { gate.leave() }
         let ticket: AdmissionController.Ticket
-        switch controller.admit(cost: job.cost) {
+        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: gate.mayHold) {
         case .refused(let prediction, let retryAfter, let answerAt):
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
             let hold = answerAt - MonotonicClock.now
-            if hold > 0 { usleep(UInt32(hold * 1_000_000)) }
+            if hold > 0, gate.startHolding() {
+                usleep(UInt32(hold * 1_000_000))
+                gate.stopHolding()
+            }
             return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
         case .admitted(let admitted):
             ticket = admitted
@@ -30,7 +46,7 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
                 .atDeadline, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
             return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter))
         }
-        let outcome = pool.run(until: ticket.admittedAt + controller.policy.answerBy) {
+        let outcome = pool.run(until: ticket.arrivedAt + controller.policy.answerBy) {
             hasher -> Result<ExpensiveJobResult, BcryptError> in
             do throws(BcryptError) {
                 return .success(try job.perform(with: hasher))

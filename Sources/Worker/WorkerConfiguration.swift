@@ -1,3 +1,4 @@
+import Admission
 import POSIXSupport
 import PasswordService
 
@@ -27,6 +28,9 @@ public struct WorkerConfiguration: Sendable {
     public var listen: Listen
     /// Request threads; must exceed the connections nginx keeps to this worker.
     public var requestThreads: Int
+    /// Request threads expensive requests may hold at once (the rest are the cheap routes');
+    /// `nil`: ``PoolSizing/expensiveRequests``.
+    public var expensiveRequestThreads: Int?
     /// The listen queue length.
     public var backlog: Int32
     /// The API's limits and defaults.
@@ -47,7 +51,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Creates a configuration.
     public init(
-        listen: Listen, requestThreads: Int = 128, backlog: Int32 = 1024,
+        listen: Listen, requestThreads: Int = PoolSizing.defaultRequestThreads, backlog: Int32 = 4096,
         service: PasswordServiceConfiguration = .init(), shutdownGrace: Double = 10,
         admission: AdmissionSettings? = nil
     ) {

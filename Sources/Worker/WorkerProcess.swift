@@ -53,6 +53,9 @@ public struct WorkerProcess: Sendable {
             if case .inheritedDescriptor = configuration.listen { .interruptAcceptingThreads } else {
                 .shutDownListener
             }
+        let sizing = PoolSizing(requestThreads: configuration.requestThreads, nginxProcesses: 1)
+        let expensive = configuration.expensiveRequestThreads ?? sizing.expensiveRequests
+        let gate = ExpensiveRequestGate(limit: expensive, holdLimit: expensive / 2)
         let server = try FastCGIServer(
             listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode
         ) {
@@ -60,7 +63,8 @@ public struct WorkerProcess: Sendable {
                 switch (configuration.execution, admission) {
                 case (_, nil): InlineJobRunner()
                 case (.admission, let running?):
-                    AdmissionJobRunner(controller: running.controller, pool: running.pool!, refusals: running.refusals)
+                    AdmissionJobRunner(
+                        controller: running.controller, pool: running.pool!, refusals: running.refusals, gate: gate)
                 case (.background, let running?):
                     BackgroundJobRunner(controller: running.controller, pool: running.pool!)
                 case (.inline, let running?): InlineAccountedJobRunner(controller: running.controller)
@@ -76,7 +80,9 @@ public struct WorkerProcess: Sendable {
                     return
                 }
                 let body = request.readBody(keepingAtMost: maximumBody)
-                let apiRequest = APIRequest(method: method, path: path, body: body.bytes, bodyLength: body.totalLength)
+                let apiRequest = APIRequest(
+                    method: method, path: path, body: body.bytes, bodyLength: body.totalLength,
+                    arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)))
                 request.write(service.respond(to: apiRequest, runner: threadRunner, stats: stats).cgiBytes)
             }
         }
@@ -150,12 +156,15 @@ public struct WorkerProcess: Sendable {
         } else {
             // Before any job has run, predict from a measurement of this machine: three hashes at
             // cost 8 (about 50 ms), scaled by the doubling per cost step.
-            let times = (try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? [0.016]
-            estimate = ServiceTimeEstimate(seconds: times[1], atCost: 8)
+            let times = ((try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? []).sorted()
+            estimate = ServiceTimeEstimate(seconds: times.isEmpty ? 0.016 : times[times.count / 2], atCost: 8)
         }
+        let shortest = estimate.seconds(forCost: configuration.service.allowedCosts.lowerBound)
         let segment = try SharedSegment(
             name: settings.segmentName, slots: settings.computeSlots, deadline: settings.deadline,
-            initialEstimate: estimate)
+            initialEstimate: estimate,
+            jobCapacity: SharedSegment.jobCapacity(
+                slots: settings.computeSlots, deadline: settings.deadline, shortestServiceSeconds: shortest))
         switch segment.outcome {
         case .created: log.info("segment created", metadata: ["name": "\(settings.segmentName)"])
         case .attached: log.info("segment attached", metadata: ["name": "\(settings.segmentName)"])

@@ -8,7 +8,9 @@ struct FullyLoaded: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fullyloaded",
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
-        subcommands: [UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self]
+        subcommands: [
+            UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self, NginxUpstreamsCommand.self,
+        ]
     )
 
     /// Every log line of every process is one JSON object, before any command runs.
@@ -53,7 +55,7 @@ struct AdmissionOptions: ParsableArguments {
     func validate() throws {
         guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }
         guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
-        guard (1...1024).contains(computeSlots) else { throw ValidationError("--compute-slots must be 1...1024") }
+        guard (1...256).contains(computeSlots) else { throw ValidationError("--compute-slots must be 1...256") }
         guard headroom > 0, headroom <= 1 else { throw ValidationError("--headroom must be in (0, 1]") }
         if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
     }

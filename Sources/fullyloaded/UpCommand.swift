@@ -1,3 +1,4 @@
+import Admission
 import ArgumentParser
 import Foundation
 import Logging
@@ -45,8 +46,8 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Request threads per worker.")
-    var threads = 256
+    @Option(help: "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
+    var threads = PoolSizing.defaultRequestThreads
 
     @Option(help: "Replace each worker after about this many requests (0: never).")
     var maxRequests = 0

@@ -1,3 +1,4 @@
+import Admission
 import ArgumentParser
 import POSIXSupport
 import PasswordService
@@ -21,7 +22,13 @@ struct WorkerCommand: ParsableCommand {
     var listen: String
 
     @Option(help: "Request threads; must exceed the connections nginx keeps to this worker.")
-    var threads = 256
+    var threads = PoolSizing.defaultRequestThreads
+
+    @Option(
+        help:
+            "Request threads expensive requests may hold at once; the rest stay free for cheap ones (default: half of --threads)."
+    )
+    var expensiveThreads: Int?
 
     @Option(help: "Largest request body in bytes; larger ones get 413.")
     var maxBody = PasswordServiceConfiguration.defaultMaximumBodyBytes
@@ -78,6 +85,9 @@ struct WorkerCommand: ParsableCommand {
         if let problem = service.problem { throw ValidationError(problem) }
         guard costs.minCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
         guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
+        if let expensiveThreads, !(1...threads).contains(expensiveThreads) {
+            throw ValidationError("--expensive-threads must be 1...--threads")
+        }
         if exitWithParent { try setParentDeathSignal(SIGTERM) }
         guard shmName.hasPrefix("/"), shmName.count > 1, !shmName.dropFirst().contains("/") else {
             throw ValidationError("--shm-name must look like /name")
@@ -93,6 +103,7 @@ struct WorkerCommand: ParsableCommand {
         var configuration = WorkerConfiguration(
             listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
         configuration.execution = execution
+        configuration.expensiveRequestThreads = expensiveThreads
         if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }
         configuration.recycleByParent = recycleByParent
         try WorkerProcess(configuration: configuration).run()

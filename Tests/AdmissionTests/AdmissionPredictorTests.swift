@@ -128,3 +128,104 @@ struct ServiceTimeEstimateTests {
         #expect(LatencyBuckets.index(forSeconds: 60) == LatencyBuckets.boundsMilliseconds.count - 1)
     }
 }
+
+@Suite("AdmissionPredictor against list scheduling")
+struct AdmissionPredictorScheduleTests {
+    /// FIFO list scheduling done the long way: each waiting job on the slot that frees first.
+    static func simulated(freeAt initial: [Double], queued: [Double], slots: Int) -> (start: Double, drain: Double) {
+        var freeAt = initial + Array(repeating: 0, count: max(0, slots - initial.count))
+        for service in queued {
+            let slot = freeAt.indices.min { freeAt[$0] < freeAt[$1] }!
+            freeAt[slot] += service
+        }
+        return (freeAt.min()!, freeAt.max()!)
+    }
+
+    @Test("one cost: the same start as placing every waiting job, for any slots, running jobs and queue length")
+    func exactForOneCost() {
+        var generator = SystemRandomNumberGenerator()
+        let estimate = ServiceTimeEstimate(unitSeconds: 0.001)
+        for _ in 0..<300 {
+            let slots = Int.random(in: 1...64, using: &generator)
+            let cost = Int.random(in: 4...12, using: &generator)
+            let service = estimate.seconds(forCost: cost)
+            let running = (0..<Int.random(in: 0...slots, using: &generator)).map { _ in
+                AdmissionPredictor.RunningJob(cost: cost, elapsed: Double.random(in: 0...service, using: &generator))
+            }
+            let queued = Array(repeating: cost, count: Int.random(in: 0...2000, using: &generator))
+            let prediction = AdmissionPredictor(slots: slots, estimate: estimate).predict(
+                running: running, queue: QueueSummary(costs: queued), newCost: cost)
+            let expected = Self.simulated(
+                freeAt: running.map { service - $0.elapsed }, queued: queued.map { _ in service }, slots: slots)
+            #expect(abs(prediction.startsIn - expected.start) < 1e-6, "slots \(slots), \(queued.count) waiting")
+            #expect(abs(prediction.drainsIn - expected.drain) < 1e-6, "slots \(slots), \(queued.count) waiting")
+        }
+    }
+
+    @Test("mixed costs: as if each waiting job took the average, never below the work's fair share")
+    func averageForMixedCosts() {
+        let estimate = ServiceTimeEstimate(unitSeconds: 0.001)
+        let predictor = AdmissionPredictor(slots: 4, estimate: estimate)
+        let queued = [6, 10, 8, 8, 12, 6, 6, 10]
+        let prediction = predictor.predict(running: [], queue: QueueSummary(costs: queued), newCost: 8)
+        let work = queued.reduce(0.0) { $0 + estimate.seconds(forCost: $1) }
+        #expect(prediction.startsIn >= work / 4 - estimate.seconds(forCost: 12))
+        #expect(prediction.startsIn <= work / 4 + estimate.seconds(forCost: 12))
+    }
+
+    @Test("a queue of a million costs no more to predict than one of ten")
+    func costDoesNotGrowWithTheQueue() {
+        let predictor = AdmissionPredictor(slots: 64, estimate: ServiceTimeEstimate(unitSeconds: 0.001))
+        var queue = QueueSummary()
+        queue.add(cost: 10, count: 1_000_000)
+        let prediction = predictor.predict(running: [], queue: queue, newCost: 10)
+        // 1,000,000 jobs of 1.024 s over 64 slots: the new one starts after 15,625 rounds.
+        #expect(abs(prediction.startsIn - 15_625 * 1.024) < 1e-6)
+    }
+}
+
+@Suite("AdmissionPolicy from the request's arrival")
+struct AdmissionPolicyArrivalTests {
+    @Test("time spent before reaching a worker counts against N")
+    func elapsedCounts() {
+        let policy = AdmissionPolicy(deadline: 2, headroom: 0.9)
+        let prediction = AdmissionPredictor.Prediction(startsIn: 0.5, completesIn: 0.8, drainsIn: 0.5)
+        #expect(policy.decide(prediction, serviceSeconds: 0.3, elapsed: 0) == .admit)
+        #expect(policy.decide(prediction, serviceSeconds: 0.3, elapsed: 1.0) == .admit)
+        #expect(policy.decide(prediction, serviceSeconds: 0.3, elapsed: 1.01) == .refuse(retryAfterSeconds: 1))
+    }
+
+    @Test("a held refusal leaves within headroom × N of arrival, and the budget recovers within N")
+    func heldFromArrival() {
+        let policy = AdmissionPolicy(deadline: 2, headroom: 0.9, refusalRate: 10)
+        var tat = 0.0
+        for _ in 0..<10_000 {
+            let paced = policy.paceRefusal(now: 50, arrival: 49.5, theoreticalArrival: tat)
+            #expect(paced.answerAt <= 49.5 + 1.8 + 1e-9)
+            tat = paced.newTAT
+        }
+        #expect(tat <= 50 + 1.8 + AdmissionPolicy.refusalBurstSeconds + 0.1 + 1e-9, "the budget ran ahead to \(tat)")
+        // Arrived too long ago to be held at all: it leaves now.
+        #expect(policy.paceRefusal(now: 50, arrival: 47, theoreticalArrival: tat).answerAt == 50)
+        // N later, a burst leaves at once again.
+        #expect(policy.paceRefusal(now: 52.1, arrival: 52.1, theoreticalArrival: tat).answerAt == 52.1)
+    }
+}
+
+@Suite("PoolSizing")
+struct PoolSizingTests {
+    @Test("cheap routes keep a quarter of the threads whatever expensive requests and kept connections take")
+    func cheapThreadsStayFree() {
+        for threads in [16, 64, 100, 256, 512, 1000, 4096] {
+            for processes in [1, 2, 4, 8, 16, 64] {
+                let sizing = PoolSizing(requestThreads: threads, nginxProcesses: processes)
+                #expect(sizing.cheapThreads >= threads / 4, "\(threads) threads, \(processes) nginx processes")
+                #expect(sizing.heldRefusals < sizing.expensiveRequests)
+                #expect(sizing.pinnedThreads <= threads / 4)
+                #expect(sizing.keptConnectionsPerUpstream != nil || threads < 8 * processes)
+            }
+        }
+        #expect(PoolSizing(requestThreads: 1, nginxProcesses: 2).keptConnectionsPerUpstream == nil)
+        #expect(PoolSizing(requestThreads: 512, nginxProcesses: 2).expensiveRequests == 256)
+    }
+}

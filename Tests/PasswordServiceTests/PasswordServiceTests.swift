@@ -84,7 +84,7 @@ struct PasswordServiceTests {
 
 /// A runner that refuses every job, as admission control does under overload.
 struct RefusingRunner: ExpensiveJobRunner {
-    func run(_ job: ExpensiveJob) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
         .failure(.overloaded(predictedSeconds: 2.5, retryAfterSeconds: 3))
     }
 }

@@ -48,11 +48,13 @@ struct ShippedConfigTests {
             #expect(files.fileExists(atPath: root + path), "\(path) missing")
         }
         #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/fullyloaded"))
-        let workers = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/workers.conf", encoding: .utf8)
-        #expect(
-            workers.split(separator: "\n").filter { $0.hasPrefix("server unix:/run/fullyloaded/worker-") }.count == 3)
-        let timeouts = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/timeouts.conf", encoding: .utf8)
-        #expect(timeouts.contains("fastcgi_read_timeout 2500ms;"), "\(timeouts)")
+        let upstreams = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/upstreams.conf", encoding: .utf8)
+        let servers = upstreams.split(separator: "\n").filter { $0.contains("server unix:/run/fullyloaded/worker-") }
+        // Three workers in each of the two upstreams; only the expensive one caps connections.
+        #expect(servers.count == 6, "\(upstreams)")
+        #expect(servers.filter { $0.contains("max_conns=256") }.count == 3, "\(upstreams)")
+        // nginx never waits on a worker past N plus the time it needs to answer itself.
+        #expect(upstreams.contains("fastcgi_read_timeout 1525ms;"), "\(upstreams)")
         let key = root + "/etc/nginx/fullyloaded/tls/fullyloaded.key"
         let attributes = try files.attributesOfItem(atPath: key)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -89,6 +91,25 @@ struct ShippedConfigTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 
+    @Test("up and the production site get their upstreams, timeouts and retry rules from one renderer")
+    func oneSourceForUpstreams() throws {
+        let stack = try TestStack(workers: 2, arguments: ["--deadline", "1.5"])
+        let config = try String(contentsOfFile: stack.runtimeDirectory + "/nginx.conf", encoding: .utf8)
+        let printed = try Command.run(
+            try TestBinary.path,
+            [
+                "nginx-upstreams", "--workers", "2", "--threads", "64", "--deadline", "1.5", "--socket-dir",
+                stack.runtimeDirectory,
+            ])
+        #expect(printed.status == 0, "\(printed.output)")
+        let lines = printed.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.count > 10)
+        let rendered = Set(config.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        for line in lines where !line.hasPrefix("#") {
+            #expect(rendered.contains(line), "up's nginx.conf lacks \(line)")
+        }
+    }
+
     @Test("the config up renders passes nginx -t, with and without the rate limit")
     func upConfigPassesNginxTest() throws {
         for arguments in [[], ["--rate-limit", "5", "--deadline", "1.5"]] {
@@ -100,8 +121,8 @@ struct ShippedConfigTests {
             #expect(test.status == 0, "\(test.output)")
             let text = try String(contentsOfFile: config, encoding: .utf8)
             #expect(text.contains("default \(arguments.isEmpty ? 0 : 1);"))
-            // nginx never waits on a worker past N + 1 s, whatever N is.
-            #expect(text.contains("fastcgi_read_timeout \(arguments.isEmpty ? 3000 : 2500)ms;"), "\(text)")
+            // nginx never waits on a worker past N plus the time it needs to answer itself.
+            #expect(text.contains("fastcgi_read_timeout \(arguments.isEmpty ? 2025 : 1525)ms;"), "\(text)")
             #expect(
                 try String(contentsOfFile: stack.runtimeDirectory + "/https-server.conf", encoding: .utf8)
                     .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2;"))

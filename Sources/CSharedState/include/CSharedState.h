@@ -3,8 +3,14 @@
 
 /* The layout of the shared-memory segment all workers of one host map: the global queue of
  * expensive jobs, the service-time estimate, counters, histograms and one entry per worker.
- * Every field is read and written under `lock`, except `generation` (the futex word) and the
- * header fields written once before `ready` is set. Change the layout => bump the version. */
+ * Every field is read and written under `lock`, except the futex words (`generation`, each
+ * job's `granted`), the relaxed counters marked so, and the header fields written once before
+ * `ready` is set. Change the layout => bump the version.
+ *
+ * The queue is a ring in arrival order: ticket t lives in jobs[t % job_capacity]. Slots are
+ * handed out in ticket order from `grant_ticket`; a job that leaves early (refused at its
+ * deadline, or its worker died) is skipped there. Counts and the work waiting are kept as the
+ * queue changes, so no decision scans the ring. */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -12,9 +18,10 @@
 #pragma clang assume_nonnull begin
 
 #define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
-#define FL_SEGMENT_VERSION 1u
-#define FL_MAX_JOBS 1024u
+#define FL_SEGMENT_VERSION 2u
+#define FL_MAX_SLOTS 256u
 #define FL_MAX_WORKERS 128u
+#define FL_COST_CLASSES 32u
 #define FL_HISTOGRAM_BUCKETS 16u
 #define FL_RECENT_WAITS 512u
 
@@ -23,14 +30,23 @@ enum fl_worker_state { FL_WORKER_EMPTY = 0, FL_WORKER_SERVING = 1, FL_WORKER_STO
 
 typedef struct {
     uint32_t state;
+    uint32_t granted; /* futex word of the job's waiter: 1 once it holds a slot */
     int32_t pid;
-    uint64_t ticket; /* arrival order */
     uint32_t cost;
+    uint64_t ticket;     /* arrival order; 0: never used */
+    int64_t arrival_ns;  /* when nginx received the request (CLOCK_MONOTONIC) */
+    int64_t admitted_ns; /* when admission took it */
+    int64_t started_ns;  /* when it got its slot */
+    uint32_t running_slot; /* its entry in running[] while RUNNING */
     uint32_t reserved;
-    int64_t admitted_ns; /* CLOCK_MONOTONIC */
-    int64_t started_ns;
-    int64_t deadline_ns;
 } fl_job;
+
+typedef struct {
+    uint64_t ticket; /* 0: the slot is free */
+    uint32_t cost;
+    int32_t pid;
+    int64_t started_ns;
+} fl_running;
 
 typedef struct {
     int32_t pid;
@@ -59,17 +75,24 @@ typedef struct {
 typedef struct {
     uint64_t magic;
     uint32_t version;
-    uint32_t size;
     uint32_t ready;
-    uint32_t generation; /* futex word: bumped whenever a slot may have become free */
+    uint64_t size;         /* bytes, jobs[] included */
+    uint32_t job_capacity; /* entries in jobs[] */
+    uint32_t generation;   /* futex word: bumped when a job ends or leaves (for anyone watching) */
     pthread_mutex_t lock;
 
     uint32_t slots;
     uint32_t reserved;
     int64_t deadline_ns;
-    double unit_seconds; /* estimated seconds of one bcrypt at cost 0: service(cost) = unit * 2^cost */
+    double unit_seconds; /* estimated seconds a job holds a slot at cost 0: service(cost) = unit * 2^cost */
     uint64_t estimate_samples;
-    uint64_t next_ticket;
+
+    uint64_t next_ticket;  /* the ticket the next admitted job gets */
+    uint64_t grant_ticket; /* slots go to waiting tickets in order from here */
+    uint32_t running_count;
+    uint32_t queued_count;
+    uint32_t queued_by_cost[FL_COST_CLASSES]; /* waiting jobs per bcrypt cost */
+    fl_running running[FL_MAX_SLOTS];
 
     uint64_t admitted;
     uint64_t refused_at_once;
@@ -81,17 +104,18 @@ typedef struct {
     int64_t last_sweep_ns;
     int64_t refusal_tat_ns; /* GCRA: the theoretical time the next paced refusal may leave */
     uint64_t paced_refusals; /* refusals held back by the refusal budget */
+    uint64_t late_arrivals;  /* refused at once because they had waited before reaching a worker */
 
     fl_histogram queue_wait;
     fl_histogram service_time;
-    fl_histogram response_time; /* admission to answer, jobs that ran and were answered with their result */
+    fl_histogram response_time; /* arrival to answer, jobs that ran and were answered with their result */
 
     uint32_t recent_next; /* the ring's next write position */
     uint32_t reserved2;
     fl_recent_wait recent_waits[FL_RECENT_WAITS]; /* the latest queue waits, for percentiles over the last second */
 
-    fl_job jobs[FL_MAX_JOBS];
     fl_worker workers[FL_MAX_WORKERS];
+    fl_job jobs[]; /* job_capacity entries */
 } fl_segment;
 
 /** Initialises a fresh segment's lock as process-shared and robust. Returns 0 or an error number. */
@@ -108,18 +132,27 @@ void fl_segment_unlock(fl_segment *segment);
  *  EAGAIN when the word had already changed, EINTR). The word is shared between processes. */
 int fl_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
-/** Wakes every thread of any process sleeping on word. */
-int fl_futex_wake_all(uint32_t *word);
+/** Wakes at most `count` threads of any process sleeping on word. */
+int fl_futex_wake(uint32_t *word, int32_t count);
 
 /** Accessors: Swift sees C arrays as tuples. */
-static inline fl_job *fl_segment_job(fl_segment *segment, uint32_t index) { return &segment->jobs[index]; }
+static inline fl_job *fl_segment_job(fl_segment *segment, uint64_t ticket) {
+    return &segment->jobs[ticket % segment->job_capacity];
+}
+static inline fl_running *fl_segment_running(fl_segment *segment, uint32_t index) { return &segment->running[index]; }
+static inline uint32_t *fl_segment_queued_by_cost(fl_segment *segment, uint32_t cost) {
+    return &segment->queued_by_cost[cost % FL_COST_CLASSES];
+}
 static inline fl_worker *fl_segment_worker(fl_segment *segment, uint32_t index) { return &segment->workers[index]; }
 static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32_t index) {
     return &segment->recent_waits[index % FL_RECENT_WAITS];
 }
 static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
+static inline uint64_t fl_segment_size(uint32_t job_capacity) {
+    return (uint64_t)sizeof(fl_segment) + (uint64_t)job_capacity * sizeof(fl_job);
+}
 
-/** Atomic access to the futex word and the ready flag. */
+/** Atomic access to the futex words and the ready flag. */
 static inline uint32_t fl_load_acquire(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
 static inline void fl_store_release(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 static inline void fl_increment(uint32_t *word) { __atomic_add_fetch(word, 1, __ATOMIC_ACQ_REL); }

@@ -1,0 +1,45 @@
+import Admission
+import ArgumentParser
+import Foundation
+import POSIXSupport
+import StackRunner
+
+/// `fullyloaded nginx-upstreams`: the nginx upstreams, timeouts and retry rules for a host's
+/// socket-activated workers, from the same code `fullyloaded up` renders its own with.
+struct NginxUpstreamsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nginx-upstreams",
+        abstract: "Print the nginx upstream blocks and FastCGI timeouts for a pool of workers (for the production site)."
+    )
+
+    @Option(help: "Worker processes (sockets worker-0.sock … in --socket-dir).")
+    var workers: Int
+
+    @Option(help: "Request threads per worker, as the workers run with.")
+    var threads = PoolSizing.defaultRequestThreads
+
+    @Option(help: "N, in seconds, as the workers run with.")
+    var deadline = 2.0
+
+    @Option(help: "Where the worker sockets are.")
+    var socketDir = "/run/fullyloaded"
+
+    @Option(help: "nginx worker processes (worker_processes auto: one per core).")
+    var nginxProcesses = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard (1...1024).contains(workers) else { throw ValidationError("--workers must be 1...1024") }
+        guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
+        guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
+        guard nginxProcesses >= 1 else { throw ValidationError("--nginx-processes must be at least 1") }
+        guard socketDir.hasPrefix("/") else { throw ValidationError("--socket-dir must be an absolute path") }
+    }
+
+    func run() throws {
+        let servers = (0..<workers).map { SocketEndpoint.unix(path: "\(socketDir)/worker-\($0).sock") }
+        let upstreams = NginxUpstreams(
+            servers: servers, sizing: PoolSizing(requestThreads: threads, nginxProcesses: nginxProcesses),
+            deadline: deadline, isMultiHost: false)
+        print(upstreams.render(), terminator: "")
+    }
+}
