@@ -125,7 +125,7 @@ struct ShippedConfigTests {
             #expect(text.contains("fastcgi_read_timeout \(arguments.isEmpty ? 2025 : 1525)ms;"), "\(text)")
             #expect(
                 try String(contentsOfFile: stack.runtimeDirectory + "/https-server.conf", encoding: .utf8)
-                    .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2;"))
+                    .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2 backlog=4096;"))
         }
     }
 }
