@@ -9,7 +9,7 @@ extension AdmissionController {
         AdmissionPredictor, [AdmissionPredictor.RunningJob], QueueSummary
     ) {
         var running: [AdmissionPredictor.RunningJob] = []
-        running.reserveCapacity(Int(shared.running_count))
+        running.reserveCapacity(Int(min(shared.running_count, FL_MAX_SLOTS)))
         for index in 0..<FL_MAX_SLOTS where running.count < Int(shared.running_count) {
             let entry = fl_segment_running(&shared, index).pointee
             guard entry.ticket != 0 else { continue }
@@ -25,6 +25,41 @@ extension AdmissionController {
         let estimate = ServiceTimeEstimate(
             unitSeconds: sanitisedUnit(shared.unit_seconds), samples: Int(min(shared.estimate_samples, 1 << 40)))
         return (AdmissionPredictor(slots: Int(shared.slots), estimate: estimate), running, queue)
+    }
+
+    /// The prediction for a new job at `cost`, straight from the segment, allocating nothing:
+    /// what every admission decision reads. Also returns the job's estimated service time.
+    static func predict(_ shared: inout fl_segment, cost: Int, now: Double) -> (
+        AdmissionPredictor.Prediction, service: Double
+    ) {
+        let estimate = ServiceTimeEstimate(unitSeconds: sanitisedUnit(shared.unit_seconds))
+        let predictor = AdmissionPredictor(slots: Int(min(shared.slots, FL_MAX_SLOTS)), estimate: estimate)
+        let running = Int(min(shared.running_count, FL_MAX_SLOTS))
+        var queuedCount = 0
+        var queuedWork = 0.0
+        if shared.queued_count > 0 {
+            for cost in 0..<FL_COST_CLASSES {
+                let count = Int(fl_segment_queued_by_cost(&shared, cost).pointee)
+                guard count > 0 else { continue }
+                queuedCount += count
+                queuedWork += Double(count) * estimate.seconds(forCost: Int(cost))
+            }
+        }
+        let width = max(predictor.slots, running)
+        let prediction = withUnsafeTemporaryAllocation(of: Double.self, capacity: width) { freeAt in
+            var filled = 0
+            for index in 0..<FL_MAX_SLOTS where filled < running {
+                let entry = fl_segment_running(&shared, index).pointee
+                guard entry.ticket != 0 else { continue }
+                let elapsed = now - Double(entry.started_ns) / 1e9
+                freeAt[filled] = max(0, estimate.seconds(forCost: Int(entry.cost)) - elapsed)
+                filled += 1
+            }
+            for index in filled..<width { freeAt[index] = 0 }
+            return predictor.predict(
+                freeAt: freeAt, queuedCount: queuedCount, queuedWork: queuedWork, newCost: cost)
+        }
+        return (prediction, estimate.seconds(forCost: cost))
     }
 
     /// The estimate as stored, or a harmless value if something wrote nonsense there.

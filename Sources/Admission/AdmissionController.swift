@@ -80,9 +80,7 @@ public final class AdmissionController: @unchecked Sendable {
         let arrivedAt = min(arrival ?? now, now)
         var woken: [UInt64] = []
         let admission: Admission = segment.withLock { shared in
-            let (predictor, running, queue) = Self.view(of: &shared, now: now)
-            let prediction = predictor.predict(running: running, queue: queue, newCost: cost)
-            let service = predictor.estimate.seconds(forCost: cost)
+            let (prediction, service) = Self.predict(&shared, cost: cost, now: now)
             let elapsed = now - arrivedAt
             if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: elapsed) {
                 if policy.decide(prediction, serviceSeconds: service) == .admit { shared.late_arrivals += 1 }
@@ -114,8 +112,7 @@ public final class AdmissionController: @unchecked Sendable {
     /// for it), counted like any refusal at once.
     public func refuseAtOnce(cost: Int, now: Double = MonotonicClock.now) -> Admission {
         segment.withLock { shared in
-            let (predictor, running, queue) = Self.view(of: &shared, now: now)
-            let prediction = predictor.predict(running: running, queue: queue, newCost: cost)
+            let (prediction, _) = Self.predict(&shared, cost: cost, now: now)
             shared.refused_at_once += 1
             Self.countRefusal(&shared, pid: processID)
             return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now)
@@ -155,8 +152,7 @@ public final class AdmissionController: @unchecked Sendable {
                 Self.leaveQueue(&shared, job)
                 shared.refused_at_deadline += 1
                 Self.countRefusal(&shared, pid: processID)
-                let (predictor, running, queue) = Self.view(of: &shared, now: now)
-                let prediction = predictor.predict(running: running, queue: queue, newCost: ticket.cost)
+                let (prediction, _) = Self.predict(&shared, cost: ticket.cost, now: now)
                 if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) {
                     return (.refusedAtDeadline(retryAfterSeconds: seconds), 0)
                 }
@@ -165,6 +161,8 @@ public final class AdmissionController: @unchecked Sendable {
             if let outcome = step.outcome { return outcome }
             // Woken by the job that hands this one its slot; otherwise at the latest start.
             _ = fl_futex_wait(word, 0, Int64(step.sleep * 1e9) + 1)
+            // The word is set, under the lock, only as the slot is handed over: no need to look again.
+            if fl_load_acquire(word) == 1 { return .granted }
         }
     }
 

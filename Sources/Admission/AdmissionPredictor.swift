@@ -56,35 +56,55 @@ public struct AdmissionPredictor: Sendable, Equatable {
 
     /// Predicts the new job's start and completion behind `running` and `queue`.
     public func predict(running: [RunningJob], queue: QueueSummary, newCost: Int) -> Prediction {
-        var freeAt = running.map { max(0, estimate.seconds(forCost: $0.cost) - $0.elapsed) }
-        if freeAt.count < slots { freeAt += Array(repeating: 0, count: slots - freeAt.count) }
+        let count = max(slots, running.count)
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { freeAt in
+            for index in 0..<count {
+                freeAt[index] =
+                    index < running.count
+                    ? max(0, estimate.seconds(forCost: running[index].cost) - running[index].elapsed) : 0
+            }
+            return predict(
+                freeAt: freeAt, queuedCount: queue.count, queuedWork: queue.work(estimate), newCost: newCost)
+        }
+    }
+
+    /// The same from raw figures, allocating nothing (the admission path): `freeAt` holds when
+    /// each slot is first free (at least `slots` entries; reordered), and the waiting jobs come
+    /// as a count and their total work in seconds.
+    func predict(freeAt: UnsafeMutableBufferPointer<Double>, queuedCount: Int, queuedWork: Double, newCost: Int)
+        -> Prediction
+    {
+        var freeAt = freeAt
+        freeAt.sort()
         let service = estimate.seconds(forCost: newCost)
-        let earliest = freeAt.min()!
-        let latest = freeAt.max()!
-        guard queue.count > 0 else {
+        let earliest = freeAt.first!
+        let latest = freeAt.last!
+        let each = queuedCount > 0 ? queuedWork / Double(queuedCount) : 0
+        guard queuedCount > 0, each > 0, each.isFinite else {
             return Prediction(startsIn: earliest, completesIn: earliest + service, drainsIn: latest)
         }
-        let each = queue.work(estimate) / Double(queue.count)
-        guard each > 0, each.isFinite else {
-            return Prediction(startsIn: earliest, completesIn: earliest + service, drainsIn: latest)
-        }
-        let start = Self.start(ofJob: queue.count + 1, freeAt: freeAt, each: each)
-        let lastStart = Self.start(ofJob: queue.count, freeAt: freeAt, each: each)
+        let start = Self.start(ofJob: queuedCount + 1, sortedFreeAt: UnsafeBufferPointer(freeAt), each: each)
+        let lastStart = Self.start(ofJob: queuedCount, sortedFreeAt: UnsafeBufferPointer(freeAt), each: each)
         return Prediction(startsIn: start, completesIn: start + service, drainsIn: max(latest, lastStart + each))
     }
 
     /// When the `n`-th job (from 1) starts, if every job takes `each` seconds and slot `i` is
-    /// first free at `freeAt[i]`: the n-th smallest of { freeAt[i] + k × each }.
-    static func start(ofJob n: Int, freeAt: [Double], each: Double) -> Double {
+    /// first free at `sortedFreeAt[i]` (ascending): the n-th smallest of { freeAt[i] + k × each }.
+    static func start(ofJob n: Int, sortedFreeAt freeAt: UnsafeBufferPointer<Double>, each: Double) -> Double {
+        let earliest = freeAt.first!
+        if freeAt.last! - earliest < each {
+            // Every slot frees within one job's time of the first (the usual case): starts then
+            // go round the slots in this order, one job's time apart per round. O(1).
+            return freeAt[(n - 1) % freeAt.count] + Double((n - 1) / freeAt.count) * each
+        }
         func startedBy(_ time: Double) -> Int {
             var count = 0
             for free in freeAt where free <= time { count += Int(((time - free) / each).rounded(.down)) + 1 }
             return count
         }
-        let earliest = freeAt.min()!
         var low = earliest
         var high = earliest + Double(n - 1) * each
-        if freeAt.count == 1 || startedBy(low) >= n { return freeAt.count == 1 ? high : low }
+        if startedBy(low) >= n { return low }
         for _ in 0..<64 where high - low > each * 1e-9 {
             let middle = (low + high) / 2
             if startedBy(middle) >= n { high = middle } else { low = middle }

@@ -10,6 +10,7 @@ struct FullyLoaded: ParsableCommand {
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
         subcommands: [
             UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self, NginxUpstreamsCommand.self,
+            AdmissionBenchCommand.self,
         ]
     )
 

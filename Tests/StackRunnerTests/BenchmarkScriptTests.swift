@@ -35,3 +35,59 @@ struct BenchmarkScriptTests {
         }
     }
 }
+
+/// The open-loop benchmark (Deploy/bench/openloop.sh) end to end, in its quick mode.
+@Suite("open-loop benchmark", .serialized)
+struct OpenLoopBenchmarkScriptTests {
+    @Test("openloop.sh --quick offers arrivals to fullyloaded and PHP-FPM and writes its tables, CSV and plots")
+    func quickRun() throws {
+        let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-openloop")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Command.run(
+            "/bin/bash",
+            [TestFiles.checkout + "/Deploy/bench/openloop.sh", "--quick", "--binary", try TestBinary.path, "--out", out])
+        #expect(run.status == 0, "\(run.output.suffix(3000))")
+        let systems = ["fullyloaded", "php-fpm"]
+        for system in systems { #expect(run.output.contains("**\(system)**"), "no table for \(system)") }
+        let data = try FileManager.default.contentsOfDirectory(atPath: out + "/data")
+        let csv = try #require(data.first { $0.hasPrefix("openloop-") && $0.hasSuffix(".csv") })
+        let lines = try String(contentsOfFile: out + "/data/" + csv, encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",").map(String.init)
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count == systems.count * 2, "\(rows)")
+        for row in rows {
+            let field = { (name: String) in row[header.firstIndex(of: name)!] }
+            #expect(Int(field("ok")) ?? 0 > 0, "no 200 in \(row)")
+            #expect(field("other") == "0", "statuses other than 200 and 503 in \(row)")
+            // Arrivals came at the rate asked for, not at the pace of the answers.
+            #expect(Double(field("achieved"))! >= 0.8 * Double(field("offered"))!, "\(row)")
+            if field("system") == "fullyloaded" {
+                #expect(Double(field("ok_max"))! <= 2.05 && field("unanswered") == "0", "\(row)")
+            }
+        }
+        for plot in ["goodput", "latency", "cheap"] {
+            let svg = try String(contentsOfFile: out + "/openloop-\(plot).svg", encoding: .utf8)
+            for system in systems { #expect(svg.contains(">\(system)<"), "\(plot) plot lacks \(system)") }
+        }
+    }
+}
+
+/// The admission benchmark (Deploy/bench/admission.sh), briefly.
+@Suite("admission benchmark", .serialized)
+struct AdmissionBenchmarkScriptTests {
+    @Test("admission.sh drives the real controller with many waiters and prints its summary line")
+    func shortRun() throws {
+        let run = try Command.run(
+            "/usr/bin/env",
+            [
+                "BIN=\(try TestBinary.path)", "/bin/bash", TestFiles.checkout + "/Deploy/bench/admission.sh",
+                "--levels", "10 300", "--seconds", "1", "--slots", "16",
+            ])
+        #expect(run.status == 0, "\(run.output)")
+        let last = try #require(run.output.split(separator: "\n").last.map(String.init))
+        #expect(last.hasPrefix("per-job admission CPU: "), "\(run.output)")
+        #expect(last.contains("at 10 queued") && last.contains("at 300 queued; wakeups per job: "))
+        // Every job completed in the window went through admit, a slot and finish: jobs flowed.
+        #expect(run.output.contains("| 300 | "), "\(run.output)")
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The promise under open-loop load: users arrive at a rate (Poisson), each on a new connection,
+# whether or not earlier ones were answered — how real users overload a service, unlike ab's
+# closed loop, where every answer (a refusal too) is followed at once by the next request.
+# Per multiple of capacity (cores / single-hash time, measured before each level) and system,
+# fullyloaded and PHP-FPM (pm static, 4 children, the same nginx) interleaved: Deploy/bench/openloop.py
+# offers the arrivals with a paced probe on /api/ping; requests unanswered after --timeout count so.
+#
+# Output: a table per system (stdout), a CSV, and three gnuplot SVGs (goodput, 200 p99, ping p99).
+# Usage: Deploy/bench/openloop.sh [--quick] [--cost 12] [--deadline 2] [--seconds 30]
+#          [--multiples "1 2 5 10 30"] [--systems "fullyloaded php-fpm"] [--timeout 60] [--binary PATH] [--out Docs]
+#   --quick: cost 8, multiples "1 3", 3 s, 10 s timeout — about a minute end to end, for tests.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+COST=12 DEADLINE=2 SECONDS_PER_LEVEL=30 TIMEOUT=60 OUT=Docs
+MULTIPLES="1 2 5 10 30"
+SYSTEMS="fullyloaded php-fpm"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) COST=8 SECONDS_PER_LEVEL=3 TIMEOUT=10 MULTIPLES="1 3"; shift ;;
+    --cost) COST=$2; shift 2 ;;
+    --deadline) DEADLINE=$2; shift 2 ;;
+    --seconds) SECONDS_PER_LEVEL=$2; shift 2 ;;
+    --multiples) MULTIPLES=$2; shift 2 ;;
+    --systems) SYSTEMS=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --binary) BIN=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+. Deploy/bench/lib.sh
+bench_setup gnuplot-nox
+mkdir -p "$OUT/data"
+CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
+echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max" >"$CSV"
+
+declare -A PORT
+for system in $SYSTEMS; do
+  port=$(free_port)
+  PORT[$system]=$port
+  case "$system" in
+    fullyloaded)
+      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" ;;
+    php-fpm)
+      start_php_fpm php 4
+      start_reference_nginx php-nginx "    server {
+        listen 127.0.0.1:$port backlog=4096;
+$(php_locations "$RUN/php.sock")
+    }"
+      wait_http "http://127.0.0.1:$port/api/ping" ;;
+    *) echo "unknown system $system" >&2; exit 2 ;;
+  esac
+  ab -q -n 8 -c 2 "http://127.0.0.1:$port/api/load" >/dev/null 2>&1 || true  # warm up
+done
+
+for multiple in $MULTIPLES; do
+  single=$(calibrate "$COST" 5)
+  capacity=$(python3 -c "print($CORES / $single)")
+  rate=$(python3 -c "print($multiple * $capacity)")
+  for system in $SYSTEMS; do
+    sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
+    python3 Deploy/bench/openloop.py --port "${PORT[$system]}" --path "/api/load?cost=$COST" --rate "$rate" \
+      --seconds "$SECONDS_PER_LEVEL" \
+      --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" >"$RUN/level.json"
+    python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" >>"$CSV" <<'PY'
+import json, sys
+system, multiple, capacity, path = sys.argv[1:]
+r = json.load(open(path))
+statuses, latency, ping = r["statuses"], r["latency"], r["ping"]
+ok, refused = statuses.get("200", 0), statuses.get("503", 0)
+unanswered = statuses.get("unanswered", 0)
+other = sum(statuses.values()) - ok - refused - unanswered
+cell = lambda group, name: "" if not latency.get(group) or latency[group][name] is None else f"{latency[group][name]:.6f}"
+pcell = lambda name: "" if ping["latency"][name] is None else f"{ping['latency'][name]:.6f}"
+print(",".join(str(v) for v in [
+    system, multiple, f"{float(capacity):.4f}", f"{r['offered_rate']:.2f}", f"{r['achieved_rate']:.2f}", r["seconds"],
+    ok, refused, other, unanswered, f"{ok / r['seconds']:.3f}",
+    cell("200", "p50"), cell("200", "p99"), cell("200", "max"), cell("503", "p50"), cell("503", "p99"), cell("503", "max"),
+    ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max")]))
+PY
+    tail -n 1 "$CSV" >&2
+  done
+done
+
+python3 Deploy/bench/openloop_report.py "$CSV" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$TIMEOUT" "$CORES"

@@ -1,0 +1,61 @@
+"""The report of openloop.sh: a markdown table per system and three plots drawn by gnuplot (SVG) —
+goodput, p99 of 200s and p99 of pings against the multiple of capacity offered.
+Usage: openloop_report.py CSV OUT_DIR COST DEADLINE SECONDS TIMEOUT CORES"""
+import csv
+import datetime
+import os
+import subprocess
+import sys
+
+path, out, cost, deadline, seconds, timeout, cores = sys.argv[1:]
+rows = list(csv.DictReader(open(path)))
+systems = list(dict.fromkeys(r["system"] for r in rows))
+number = lambda v: None if v in ("", None) else float(v)
+ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
+capacities = [float(r["capacity"]) for r in rows]
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; cost {cost}, "
+      f"N = {deadline} s, {seconds} s of arrivals per level, unanswered after {timeout} s; capacity (cores / "
+      f"single-hash time, measured before each level) {min(capacities):.2f} to {max(capacities):.2f} hashes/s.\n")
+for system in systems:
+    print(f"**{system}**\n")
+    print("| arrivals (× capacity) | 200/s (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in (r for r in rows if r["system"] == system):
+        goodput, capacity = float(r["goodput"]), float(r["capacity"])
+        print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {goodput:.1f} ({goodput / capacity:.2f}) | "
+              f"{ms(number(r['ok_p50']))} / {ms(number(r['ok_p99']))} / {ms(number(r['ok_max']))} | "
+              f"{ms(number(r['refused_p99']))} / {ms(number(r['refused_max']))} | {r['unanswered']} | {r['other']} | "
+              f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} |")
+    print()
+
+data = {}
+stem = os.path.splitext(os.path.basename(path))[0]
+for system in systems:
+    data_path = os.path.join(out, "data", f"{stem}-{system}.dat")
+    with open(data_path, "w") as handle:
+        for r in (r for r in rows if r["system"] == system):
+            cell = lambda v: "?" if v in ("", None) else v
+            ratio = float(r["goodput"]) / float(r["capacity"])
+            # An unanswered request has no latency: its p99 is at least the timeout.
+            p99 = r["ok_p99"] if int(r["unanswered"]) == 0 else timeout
+            handle.write(f"{r['multiple']} {ratio:.4f} {cell(p99)} {cell(r['ping_p99'])}\n")
+    data[system] = data_path
+common = """set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
+set logscale x 2
+set xlabel "arrivals, multiple of capacity (open loop, log)"
+set key outside right top
+set grid
+set datafile missing "?"
+"""
+plots = {
+    "goodput": ("200s per second, fraction of capacity", "unset logscale y\nset yrange [0:1.2]\n", 2, ""),
+    "latency": ("p99 latency of 200s, seconds (log)", "set logscale y\n", 3,
+                f", {deadline} title 'N' dashtype 2 lc rgb 'gray'"),
+    "cheap": ("p99 latency of /api/ping, seconds (log)", "set logscale y\n", 4, ""),
+}
+for name, (label, scale, column, extra) in plots.items():
+    lines = ", ".join(f"'{p}' using 1:{column} with linespoints title '{s}'" for s, p in data.items())
+    script = common + scale + f"set ylabel '{label}'\nset output '{os.path.join(out, 'openloop-' + name + '.svg')}'\n"
+    script += f"plot {lines}{extra}\n"
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+print("plots: " + ", ".join(os.path.join(out, f"openloop-{name}.svg") for name in plots))
