@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The README's two commands on a fresh Debian 12 machine (root, or sudo):
 #   Deploy/dev.sh up [fullyloaded up options]   install what is missing, build release, start the stack
-#   Deploy/dev.sh test                          install what is missing, build, run every test
+#   Deploy/dev.sh test [--repeat K] [swift test options]
+#                                               install what is missing, build, run every test (K times)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the build, the stack and the tests need.
 APT_PACKAGES=(
   nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
-  apache2-utils                                           # ab, for benchmarks and load tests
+  apache2-utils nghttp2-client                            # ab and h2load, for benchmarks and load tests
+  python3                                                 # the open-loop load generator (Deploy/bench/openloop.py)
   php-fpm gnuplot-nox                                     # the benchmarks' PHP-FPM reference and plots
   openssl curl                                            # up's self-signed certificate; TLS tests
   php-cli                                                 # an independent bcrypt (password_verify) in tests
@@ -30,7 +32,6 @@ install_missing() {
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     as_root apt-get update -qq
-    # policy-rc.d keeps Debian's nginx package from starting a system nginx on port 80.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   fi
   if ! command -v swift >/dev/null; then
@@ -52,15 +53,33 @@ case "$command" in
     ;;
   test)
     install_missing
+    repeat=1
+    options=()
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --repeat) repeat=$2; shift 2 ;;
+        *) options+=("$1"); shift ;;
+      esac
+    done
+    [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "--repeat takes a positive number" >&2; exit 2; }
     swift build --build-tests
     # One suite at a time: the integration suites start whole stacks and time real hashes on 2 cores.
-    swift test --skip-build --no-parallel "$@"
+    # --repeat K runs the whole suite K times from this one build and stops at the first failure.
+    for ((round = 1; round <= repeat; round++)); do
+      [ "$repeat" -gt 1 ] && echo "=== test round $round of $repeat ===" >&2
+      swift test --skip-build --no-parallel "${options[@]}" || {
+        [ "$repeat" -gt 1 ] && echo "=== round $round of $repeat failed ===" >&2
+        exit 1
+      }
+    done
+    [ "$repeat" -gt 1 ] && echo "=== $repeat of $repeat rounds passed ===" >&2
+    true
     ;;
   deps)
     install_missing
     ;;
   *)
-    echo "usage: $0 up [options] | test [swift test options] | deps" >&2
+    echo "usage: $0 up [options] | test [--repeat K] [swift test options] | deps" >&2
     exit 2
     ;;
 esac

@@ -41,7 +41,7 @@ public final class FastCGIServer: Sendable {
     private let threadCount: Int
     private let makeHandler: HandlerFactory
     private let stopMode: StopMode
-    private let interrupter: ThreadInterrupter?
+    private let interrupter: ThreadInterrupter
     private let requestThreads = Mutex<[RequestThread]>([])
     private let inFlight = Atomic<Int>(0)
     private let served = Atomic<Int>(0)
@@ -62,7 +62,7 @@ public final class FastCGIServer: Sendable {
         self.threadCount = threadCount
         self.stopMode = stopMode
         self.makeHandler = makeHandler
-        interrupter = stopMode == .interruptAcceptingThreads ? try ThreadInterrupter() : nil
+        interrupter = try ThreadInterrupter()
     }
 
     /// Requests being handled right now.
@@ -94,9 +94,7 @@ public final class FastCGIServer: Sendable {
         requestThreads.withLock { $0.append(me) }
         defer { me.ended.store(true, ordering: .releasing) }
         var flags: Int32 = 0
-        if let interrupter, (try? interrupter.allowInCallingThread()) != nil {
-            flags = FCGI_FAIL_ACCEPT_ON_INTR
-        }
+        if (try? interrupter.allowInCallingThread()) != nil { flags = FCGI_FAIL_ACCEPT_ON_INTR }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         guard FCGX_InitRequest(request, listener.rawValue, flags) == 0 else { return }
@@ -118,7 +116,6 @@ public final class FastCGIServer: Sendable {
     /// Wakes every thread that is not handling a request (waiting in accept, or parked on a
     /// kept-alive connection), so that it sees `stopping` and ends.
     private func interruptWaitingThreads() {
-        guard let interrupter else { return }
         for thread in requestThreads.withLock({ $0 })
         where !thread.ended.load(ordering: .acquiring) && !thread.handling.load(ordering: .acquiring) {
             interrupter.interrupt(thread.thread)
@@ -128,18 +125,19 @@ public final class FastCGIServer: Sendable {
     /// Stops accepting, lets requests in flight finish (at most `grace` seconds), and returns
     /// whether all of them did.
     ///
-    /// Every thread blocked in accept is woken: by shutting the listening socket down, or (for an
-    /// inherited socket) by interrupting those threads, again each round, since one can check
-    /// `stopping` just before a signal and enter accept just after it. Threads parked on a
-    /// kept-alive nginx connection between requests are not waited for: they hold no request,
-    /// and the process exits under them.
+    /// Every thread waiting for a request is woken — blocked in accept, or parked on a connection
+    /// nginx keeps — by shutting the listening socket down (a socket of our own) and by
+    /// interrupting those threads, again each round, since one can check `stopping` just before a
+    /// signal and enter accept just after it. It returns only once every thread has ended: a
+    /// request read from a kept connection just as the stop began is answered, not cut off by
+    /// the process exiting under it.
     public func stop(grace: Double) -> Bool {
         stopping.store(true, ordering: .releasing)
         if stopMode == .shutDownListener { listener.shutdown() }
         let deadline = MonotonicClock.now + grace
         interruptWaitingThreads()
-        while inFlight.load(ordering: .relaxed) > 0 {
-            if MonotonicClock.now >= deadline { return false }
+        while running.load(ordering: .acquiring) > 0 {
+            if MonotonicClock.now >= deadline { return inFlight.load(ordering: .relaxed) == 0 }
             usleep(2_000)
             interruptWaitingThreads()
         }
