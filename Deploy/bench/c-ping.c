@@ -1,5 +1,5 @@
 /* The C ceiling for the cheap route: a libfcgi ping server with a thread per connection, as
- * DESIGN.md measured it. Built and run by Deploy/bench/core.sh only, for a side-by-side ratio.
+ * a plain libfcgi deployment would run it. Built and run by Deploy/bench/core.sh only, for a side-by-side ratio.
  *   cc -O2 -o c-ping c-ping.c -lfcgi -lpthread && ./c-ping /tmp/c-ping.sock 128 */
 #include <fcgiapp.h>
 #include <pthread.h>

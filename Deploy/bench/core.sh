@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2's benchmark, everything side by side in one run on this machine:
+# The core's figures, everything side by side in one run on this machine:
 #   cheap route: ab -n 20000 -c 50 on /api/ping through nginx — fullyloaded, the C libfcgi ceiling
 #                (c-ping.c, same nginx settings and worker topology) and PHP-FPM (pm static, 4 children);
 #                three interleaved rounds, the median of each.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's figures: 1, 2 and 3 hosts rehearsed on this machine (`up --hosts K`, one worker per
+# Several hosts: 1, 2 and 3 hosts rehearsed on this machine (`up --hosts K`, one worker per
 # host, the machine's slots split between hosts), under the same `ab` load with a paced ping probe;
 # then the front nginx's own ceiling (a static file, and /api/ping through to the workers).
 # The hosts share this machine's cores: the figures show the mechanics (spill, promise, front

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's benchmark: the N-second promise under `ab` through nginx at every concurrency level,
+# The N-second promise in a closed loop: `ab` through nginx at every concurrency level,
 # for fullyloaded (default refusal budget), fullyloaded without the budget, and PHP-FPM
 # (pm static, 4 children), all running at once and measured back to back at each level, with a
 # paced probe on /api/ping.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's benchmark: the four rounds of the design (sync, async, coarse, fine) and PHP-FPM,
+# The four rounds of the design (sync, async, coarse, fine) and PHP-FPM,
 # side by side. For every concurrency level, run and system: a fresh stack, a warm-up, then `ab`
 # on /api/load through nginx with a paced probe on /api/ping; the median of the runs is reported.
 # Systems alternate within each run, so the machine's drift falls on all of them alike.

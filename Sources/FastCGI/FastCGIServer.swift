@@ -68,6 +68,9 @@ public final class FastCGIServer: Sendable {
     /// Requests being handled right now.
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
+    /// Request threads that have not ended (all of them until ``stop(grace:)``).
+    public var threadsRunning: Int { running.load(ordering: .acquiring) }
+
     /// Requests answered since the server started.
     public var requestsServed: Int { served.load(ordering: .relaxed) }
 

@@ -1,4 +1,4 @@
-/// The four rounds of the seed talk, from one that works terribly to one that works, on one
+/// The four rounds of the design, from one that works terribly to one that works, on one
 /// code base: how many workers, how many request threads, where bcrypt runs, and whether nginx
 /// caps the connections to each worker.
 public enum Architecture: String, Sendable, CaseIterable {

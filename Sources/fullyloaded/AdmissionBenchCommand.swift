@@ -60,7 +60,9 @@ struct AdmissionBenchCommand: ParsableCommand {
         let base = try runClients(segmentName: name, clients: slots, baseline: true)
         let perJob = measured.jobs > 0 ? measured.cpu / measured.jobs * 1e6 : 0
         let basePerJob = base.jobs > 0 ? base.cpu / base.jobs * 1e6 : 0
-        let wakeups = measured.jobs > 0 ? (measured.switches - base.switches / max(1, base.jobs) * measured.jobs) / measured.jobs : 0
+        let wakeups =
+            measured.jobs > 0
+            ? (measured.switches - base.switches / max(1, base.jobs) * measured.jobs) / measured.jobs : 0
         let result = JSONText.object([
             ("slots", .int(slots)), ("queued", .int(queued)), ("processes", .int(processes)),
             ("jobs_per_second", .double(measured.jobs / seconds)),

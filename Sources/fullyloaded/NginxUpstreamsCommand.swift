@@ -9,7 +9,8 @@ import StackRunner
 struct NginxUpstreamsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nginx-upstreams",
-        abstract: "Print the nginx upstream blocks and FastCGI timeouts for a pool of workers (for the production site)."
+        abstract:
+            "Print the nginx upstream blocks and FastCGI timeouts for a pool of workers (for the production site)."
     )
 
     @Option(help: "Worker processes (sockets worker-0.sock … in --socket-dir).")

@@ -46,7 +46,9 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Worker processes (default: one per core).")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
+    @Option(
+        help:
+            "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
     var threads = PoolSizing.defaultRequestThreads
 
     @Option(help: "Replace each worker after about this many requests (0: never).")

@@ -107,7 +107,8 @@ struct OpenLoopTests {
             "/usr/bin/h2load", ["-n", "40000", "-c", "50", "-m", "10", "https://localhost:\(stack.httpsPort)/api/ping"])
         #expect(h2.output.contains("40000 succeeded, 0 failed, 0 errored"), "\(h2.output)")
         #expect(h2.output.contains("status codes: 40000 2xx"), "\(h2.output)")
-        let ab = try Command.run("/usr/bin/ab", ["-q", "-n", "30000", "-c", "1000", "http://127.0.0.1:\(stack.port)/api/ping"])
+        let ab = try Command.run(
+            "/usr/bin/ab", ["-q", "-n", "30000", "-c", "1000", "http://127.0.0.1:\(stack.port)/api/ping"])
         #expect(ab.output.contains("Complete requests:      30000"), "\(ab.output)")
         #expect(ab.output.contains("Failed requests:        0"), "\(ab.output)")
         #expect(!ab.output.contains("Non-2xx"), "\(ab.output)")

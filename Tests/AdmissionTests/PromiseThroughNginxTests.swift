@@ -86,8 +86,9 @@ struct PromiseThroughNginxTests {
 
     @Test("overload: every answer within N, refusals at once with Retry-After, counters add up, ping stays fast")
     func overload() throws {
-        let deadline = 0.1
-        // One slot, cost 6 (a few ms): about 20 jobs fit in N; 32 clients overload it several times over.
+        // One slot, cost 6 (a few ms): N holds about 30 of this machine's hashes, and 32 clients
+        // overload it several times over.
+        let deadline = max(0.1, 30 * (try MachineCalibration.singleHashSeconds(cost: 6)))
         let stack = try TestStack(
             workers: 2, cost: 6,
             arguments: ["--max-cost", "6", "--deadline", "\(deadline)", "--compute-slots", "1", "--refusal-rate", "0"])

@@ -62,7 +62,7 @@ struct FastCGIServerTests {
         #expect(inside.peak == 4, "four requests were inside the handler at once")
     }
 
-    @Test("stop waits for a request in flight, then accept returns in every thread")
+    @Test("stop waits for a request in flight, and returns once every request thread has ended")
     func stopDrains() throws {
         let finished = ConcurrencyCounter()
         let (server, path) = try makeServer(threads: 3) { request in
@@ -78,8 +78,10 @@ struct FastCGIServerTests {
             waited += 1
         }
         #expect(server.requestsInFlight == 1)
+        #expect(server.threadsRunning == 3)
         #expect(server.stop(grace: 5))
         #expect(finished.count == 1, "the request in flight finished before stop returned")
+        #expect(server.threadsRunning == 0, "every thread left accept and ended")
         #expect((try? SocketEndpoint.unix(path: path).connect(timeout: 1)) == nil, "no longer accepting")
     }
 }

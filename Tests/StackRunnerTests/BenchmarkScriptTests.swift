@@ -45,7 +45,10 @@ struct OpenLoopBenchmarkScriptTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Command.run(
             "/bin/bash",
-            [TestFiles.checkout + "/Deploy/bench/openloop.sh", "--quick", "--binary", try TestBinary.path, "--out", out])
+            [
+                TestFiles.checkout + "/Deploy/bench/openloop.sh", "--quick", "--binary", try TestBinary.path, "--out",
+                out,
+            ])
         #expect(run.status == 0, "\(run.output.suffix(3000))")
         let systems = ["fullyloaded", "php-fpm"]
         for system in systems { #expect(run.output.contains("**\(system)**"), "no table for \(system)") }

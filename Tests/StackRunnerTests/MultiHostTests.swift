@@ -115,8 +115,10 @@ struct MultiHostTests {
             #expect(firstTime <= 0.1, "retried after \(firstTime) s: \(request)")
             #expect((request["upstream_status"] as? String)?.hasPrefix("503") == true, "\(request)")
         }
+        // The second host counts N from the front's arrival time too, not from when it was asked:
+        // a request passed on is answered within N of the front receiving it.
         let slowest = requests.compactMap { $0["request_time"] as? Double }.max() ?? 0
-        #expect(slowest <= deadline + 0.1, "a request took \(slowest) s with N = \(deadline) s")
+        #expect(slowest <= deadline + 0.05, "a request took \(slowest) s with N = \(deadline) s")
     }
 
     @Test(
@@ -168,8 +170,8 @@ struct MultiHostTests {
         let requests = front.accessLog.filter { ($0["uri"] as? String) == "/api/load" }
         let slowest = requests.compactMap { $0["request_time"] as? Double }.max() ?? 0
         #expect(
-            slowest <= deadline + 0.3,
-            "a request took \(slowest) s with N = \(deadline) s: \(requests.filter { ($0["request_time"] as? Double ?? 0) > deadline + 0.3 })"
+            slowest <= deadline + 0.1,
+            "a request took \(slowest) s with N = \(deadline) s: \(requests.filter { ($0["request_time"] as? Double ?? 0) > deadline + 0.1 })"
         )
         let cutOff = "\(hosts.addresses[1]):9000"
         let during = requests.filter {

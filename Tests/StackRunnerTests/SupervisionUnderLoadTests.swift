@@ -128,7 +128,8 @@ struct SupervisionUnderLoadTests {
         try stack.stop()
         let seen = answers.statuses.withLock { $0 }
         let failed = stack.accessLog.filter { ($0["status"] as? Int) != 200 }
-        #expect(seen.keys.sorted() == [200], "answers by status (0: none): \(seen); in nginx's log: \(failed.prefix(5))")
+        #expect(
+            seen.keys.sorted() == [200], "answers by status (0: none): \(seen); in nginx's log: \(failed.prefix(5))")
         #expect(seen.values.reduce(0, +) >= 20_000, "\(seen)")
         let recycled = log.components(separatedBy: #""event":"recycled""#).count - 1
         #expect(recycled >= 2, "\(log)")

@@ -11,14 +11,17 @@ import Testing
 /// The `fullyloaded worker` binary, driven without nginx by libfcgi's `cgi-fcgi`.
 @Suite("fullyloaded worker", .serialized)
 struct WorkerProcessTests {
-    func waitForSocket(_ path: String) {
-        for _ in 0..<400 {
+    /// Waits until something listens at `path`; a worker that never does fails the test.
+    func waitForSocket(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for _ in 0..<1000 {
             if let socket = try? SocketEndpoint.unix(path: path).connect(timeout: 1) {
                 socket.close()
                 return
             }
             usleep(10_000)
         }
+        Issue.record("nothing listened at \(path) within 10 s", sourceLocation: sourceLocation)
+        throw TestStackError.notReady(log: "no worker at \(path)")
     }
 
     @Test("serves the API on a unix socket; SIGTERM lets a hash in flight finish, then exits 0")
@@ -29,7 +32,7 @@ struct WorkerProcessTests {
             executable: TestBinary.path,
             arguments: ["worker", "--listen", "unix:\(socket)", "--threads", "4", "--cost", "12", "--max-cost", "12"],
             standardOutput: directory + "/worker.log")
-        waitForSocket(socket)
+        try waitForSocket(socket)
         #expect(
             try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping?x=1").contains(#""ok":true"#))
 
