@@ -37,6 +37,16 @@ mkdir -p "$OUT/data"
 CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
 echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max" >"$CSV"
 
+# PHP-FPM with its nginx, last in the list of processes so that it can be restarted alone.
+start_php() {
+  start_php_fpm php 4
+  start_reference_nginx php-nginx "    server {
+        listen 127.0.0.1:$1 backlog=4096;
+$(php_locations "$RUN/php.sock")
+    }"
+  wait_http "http://127.0.0.1:$1/api/ping"
+}
+
 declare -A PORT
 for system in $SYSTEMS; do
   port=$(free_port)
@@ -44,16 +54,9 @@ for system in $SYSTEMS; do
   case "$system" in
     fullyloaded)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" ;;
-    php-fpm)
-      start_php_fpm php 4
-      start_reference_nginx php-nginx "    server {
-        listen 127.0.0.1:$port backlog=4096;
-$(php_locations "$RUN/php.sock")
-    }"
-      wait_http "http://127.0.0.1:$port/api/ping" ;;
+    php-fpm) ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac
-  ab -q -n 8 -c 2 "http://127.0.0.1:$port/api/load" >/dev/null 2>&1 || true  # warm up
 done
 
 for multiple in $MULTIPLES; do
@@ -61,6 +64,11 @@ for multiple in $MULTIPLES; do
   capacity=$(python3 -c "print($CORES / $single)")
   rate=$(python3 -c "print($multiple * $capacity)")
   for system in $SYSTEMS; do
+    # PHP-FPM runs fresh for each level and is stopped after it: left running, it would go on
+    # hashing the requests still in its queue long after their clients gave up, and take the
+    # cores from whatever is measured next.
+    if [ "$system" = php-fpm ]; then start_php "${PORT[$system]}"; fi
+    ab -q -n 8 -c 2 "http://127.0.0.1:${PORT[$system]}/api/load?cost=$COST" >/dev/null 2>&1 || true  # warm up
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
     python3 Deploy/bench/openloop.py --port "${PORT[$system]}" --path "/api/load?cost=$COST" --rate "$rate" \
       --seconds "$SECONDS_PER_LEVEL" \
@@ -82,6 +90,10 @@ print(",".join(str(v) for v in [
     ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max")]))
 PY
     tail -n 1 "$CSV" >&2
+    if [ "$system" = php-fpm ]; then
+      stop_last
+      stop_last
+    fi
   done
 done
 

@@ -18,7 +18,7 @@ print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {
       f"single-hash time, measured before each level) {min(capacities):.2f} to {max(capacities):.2f} hashes/s.\n")
 for system in systems:
     print(f"**{system}**\n")
-    print("| arrivals (× capacity) | 200/s (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed |")
+    print("| arrivals (× capacity) | 200s per second of arrivals (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in (r for r in rows if r["system"] == system):
         goodput, capacity = float(r["goodput"]), float(r["capacity"])

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the service needs of an HTTP request, as nginx passed it over FastCGI.
 public struct APIRequest: Sendable {
     /// `GET`, `POST`, …
@@ -10,13 +12,26 @@ public struct APIRequest: Sendable {
     public var bodyLength: Int
     /// When the request reached the front (monotonic seconds); N counts from here. `nil`: now.
     public var arrivedAt: Double?
+    /// The body's `Content-Type`, as the client sent it.
+    public var contentType: String?
 
     /// Creates a request.
-    public init(method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil, arrivedAt: Double? = nil) {
+    public init(
+        method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil, arrivedAt: Double? = nil,
+        contentType: String? = nil
+    ) {
         self.method = method
         self.path = path
         self.body = body
         self.bodyLength = bodyLength ?? body.count
         self.arrivedAt = arrivedAt
+        self.contentType = contentType
+    }
+
+    /// Whether the body is declared JSON (`application/json`, parameters such as a charset allowed).
+    public var declaresJSON: Bool {
+        guard let contentType else { return false }
+        let type = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return type.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 }

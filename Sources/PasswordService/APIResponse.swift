@@ -2,7 +2,7 @@
 public struct APIResponse: Sendable, Equatable {
     /// The HTTP status code.
     public var status: Int
-    /// Extra headers besides `Content-Type` and `Content-Length`.
+    /// Extra headers besides `Content-Type`, `Content-Length` and `Cache-Control`.
     public var headers: [Header]
     /// The body bytes (JSON).
     public var body: [UInt8]
@@ -27,7 +27,8 @@ public struct APIResponse: Sendable, Equatable {
     /// The bytes a CGI-style responder writes: `Status:` and headers, a blank line, the body.
     public var cgiBytes: [UInt8] {
         var head = "Status: \(status) \(Self.reason(for: status))\r\n"
-        head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        // Answers are about one request (a hash, a match, a refusal now): no cache may keep them.
+        head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\nCache-Control: no-store\r\n"
         for header in headers { head += "\(header.name): \(header.value)\r\n" }
         head += "\r\n"
         return Array(head.utf8) + body

@@ -74,13 +74,13 @@ public struct PasswordService: Sendable {
             }
             return try run(.hash(password: password, cost: configuration.defaultCost), request, runner: runner)
         case .hash:
-            let body = try decode(HashRequestBody.self, from: request.body)
+            let body = try decode(HashRequestBody.self, from: request)
             let cost = body.cost ?? configuration.defaultCost
             try check(password: body.password)
             try check(cost: cost)
             return try run(.hash(password: body.password, cost: cost), request, runner: runner)
         case .verify:
-            let body = try decode(VerifyRequestBody.self, from: request.body)
+            let body = try decode(VerifyRequestBody.self, from: request)
             try check(password: body.password)
             guard let hash = BcryptHash(parsing: body.hash) else { throw APIError(BcryptError.malformedHash) }
             // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
@@ -128,7 +128,17 @@ public struct PasswordService: Sendable {
         }
     }
 
-    private func decode<Body: Decodable>(_ type: Body.Type, from bytes: [UInt8]) throws(APIError) -> Body {
+    private func decode<Body: Decodable>(_ type: Body.Type, from request: APIRequest) throws(APIError) -> Body {
+        // A JSON body must say so: a form or text/plain POST (what any web page can make a
+        // visitor's browser send, without asking) is no API call.
+        guard request.declaresJSON else {
+            throw APIError(
+                status: 415, code: "unsupported_media_type", message: "the body must be sent as application/json")
+        }
+        if let key = JSONObjectKeys.firstDuplicate(in: request.body) {
+            throw .badRequest("duplicate_field", "field \"\(key)\" is given more than once")
+        }
+        let bytes = request.body
         do {
             return try JSONDecoder().decode(Body.self, from: Data(bytes))
         } catch DecodingError.keyNotFound(let key, _) {

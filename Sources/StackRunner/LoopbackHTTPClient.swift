@@ -45,6 +45,10 @@ public struct LoopbackHTTPClient: Sendable {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        // The API takes JSON bodies only, declared so; a caller may say otherwise.
+        if method == "POST", !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            head += "Content-Type: application/json\r\n"
+        }
         head += "\r\n"
         try socket.writeAll(Array(head.utf8) + body)
         var received: [UInt8] = []

@@ -160,8 +160,8 @@ public final class Stack {
             runtimeDirectory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             ownsRuntimeDirectory = true
         }
-        // nginx's worker processes (nobody, when started as root) connect to sockets in here.
-        chmod(runtimeDirectory, 0o755)
+        // Private: nginx, the workers and the monitor all run as this user (root was dropped first).
+        chmod(runtimeDirectory, 0o700)
         let temporary = runtimeDirectory + "/nginx-tmp"
         try? FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         if geteuid() == 0, let nobody = getpwnam("nobody") {
@@ -287,11 +287,19 @@ public final class Stack {
         ])
         let configPath = runtimeDirectory + "/nginx.conf"
         if let httpsPort = configuration.httpsPort {
-            let certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
+            // Read as root before root was dropped, or here as the user it belongs to; nginx reads
+            // a copy in the private runtime directory.
+            let certificate: SelfSignedCertificate
+            if let given = configuration.certificate {
+                certificate = given
+            } else {
+                certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
+            }
+            let paths = try certificate.install(in: runtimeDirectory + "/tls")
             let https = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up-https.conf.template")
                 .render([
                     "HTTPS_PORT": "\(httpsPort)", "SHARE_DIR": configuration.shareDirectory,
-                    "TLS_CERTIFICATE": certificate.certificatePath, "TLS_KEY": certificate.keyPath,
+                    "TLS_CERTIFICATE": paths.certificate, "TLS_KEY": paths.key,
                 ])
             do {
                 try https.write(toFile: runtimeDirectory + "/https-server.conf", atomically: true, encoding: .utf8)

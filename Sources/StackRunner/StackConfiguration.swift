@@ -10,6 +10,9 @@ public struct StackConfiguration: Sendable {
     public var httpsPort: UInt16? = 8443
     /// Where the self-signed certificate for HTTPS is kept (made on first run).
     public var tlsDirectory = SelfSignedCertificate.defaultDirectory
+    /// The pair already read from ``tlsDirectory`` (by root, before it dropped to another user);
+    /// `nil` reads it at start.
+    public var certificate: SelfSignedCertificate?
     /// Expensive requests per second per client address past a burst of 10, or `nil` for no
     /// limit (the default, so that `ab` from one address measures the pool).
     public var rateLimit: Int?

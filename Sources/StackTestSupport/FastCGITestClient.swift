@@ -23,6 +23,8 @@ public enum FastCGITestClient {
 
     /// The same for the password API: `method` and `uri` as nginx passes them.
     public static func request(socket: String, method: String, uri: String, body: String = "") throws -> String {
-        try request(socket: socket, environment: ["REQUEST_METHOD": method, "REQUEST_URI": uri], body: body)
+        var environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri]
+        if method == "POST" { environment["CONTENT_TYPE"] = "application/json" }
+        return try request(socket: socket, environment: environment, body: body)
     }
 }

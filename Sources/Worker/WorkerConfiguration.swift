@@ -2,6 +2,10 @@ import Admission
 import POSIXSupport
 import PasswordService
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Everything one worker process needs to know.
 public struct WorkerConfiguration: Sendable {
     /// Where bcrypt runs: the four rounds of the design, on one code base.
@@ -33,6 +37,9 @@ public struct WorkerConfiguration: Sendable {
     public var expensiveRequestThreads: Int?
     /// The listen queue length.
     public var backlog: Int32
+    /// The mode of a unix socket the worker makes: only its own user (nginx runs as the same
+    /// user under `up`) unless told otherwise; anyone who may connect can speak raw FastCGI.
+    public var socketMode: mode_t = 0o600
     /// The API's limits and defaults.
     public var service: PasswordServiceConfiguration
     /// How long a stopping worker waits for requests in flight.

@@ -36,7 +36,7 @@ public struct WorkerProcess: Sendable {
         let listener: FileDescriptor
         switch configuration.listen {
         case .endpoint(let endpoint):
-            listener = try endpoint.listen(backlog: configuration.backlog)
+            listener = try endpoint.listen(backlog: configuration.backlog, unixPermissions: configuration.socketMode)
         case .inheritedDescriptor(let descriptor):
             listener = FileDescriptor(adopting: descriptor)
         }
@@ -82,7 +82,8 @@ public struct WorkerProcess: Sendable {
                 let body = request.readBody(keepingAtMost: maximumBody)
                 let apiRequest = APIRequest(
                     method: method, path: path, body: body.bytes, bodyLength: body.totalLength,
-                    arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)))
+                    arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)),
+                    contentType: request.parameter("CONTENT_TYPE"))
                 request.write(service.respond(to: apiRequest, runner: threadRunner, stats: stats).cgiBytes)
             }
         }
@@ -99,10 +100,14 @@ public struct WorkerProcess: Sendable {
             log.warning("notify failed", metadata: ["error": "\(error.description)"])
         }
         if let interval = SystemdActivation.watchdogPingInterval {
-            // systemd restarts a worker that stops beating (WatchdogSec=): one that hangs whole.
+            // systemd restarts a worker that stops beating (WatchdogSec=): one that hangs whole,
+            // or whose heartbeat has not got the shared segment's lock for a whole interval.
+            let progress = admission?.progress
             try PlatformThread.startDetached(name: "watchdog") {
                 while true {
-                    _ = try? SystemdActivation.notify("WATCHDOG=1")
+                    if progress?.isRecent(within: max(interval, 1)) ?? true {
+                        _ = try? SystemdActivation.notify("WATCHDOG=1")
+                    }
                     usleep(UInt32(interval * 1_000_000))
                 }
             }
@@ -144,6 +149,8 @@ public struct WorkerProcess: Sendable {
 
     private struct RunningAdmission: Sendable {
         let controller: AdmissionController
+        /// When the heartbeat last got through the segment's lock.
+        let progress: ProgressMark
         /// Compute threads: for admission (niceness as set) and background (niceness 0).
         let pool: ComputePool?
         let refusals: RefusalLog
@@ -177,9 +184,11 @@ public struct WorkerProcess: Sendable {
                 deadline: settings.deadline, headroom: settings.headroom, refusalRate: settings.refusalRate))
         controller.register()
         let log = self.log
+        let progress = ProgressMark()
         try PlatformThread.startDetached(name: "heartbeat") {
             while true {
                 let freed = controller.heartbeatAndSweep()
+                progress.mark()
                 if freed > 0 { log.info("freed jobs of a dead worker", metadata: ["jobs": .stringConvertible(freed)]) }
                 usleep(200_000)
             }
@@ -191,7 +200,7 @@ public struct WorkerProcess: Sendable {
             case .background: try ComputePool(threads: settings.computeSlots, niceness: 0, log: log)
             case .inline: nil
             }
-        return RunningAdmission(controller: controller, pool: pool, refusals: RefusalLog(log: log))
+        return RunningAdmission(controller: controller, progress: progress, pool: pool, refusals: RefusalLog(log: log))
     }
 
     static func path(ofURI uri: String) -> String {

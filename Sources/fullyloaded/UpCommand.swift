@@ -130,23 +130,28 @@ struct UpCommand: ParsableCommand {
         }
     }
 
-    /// Nothing in the stack needs root (its ports are above 1024): make what must be made as
-    /// root, hand it to `--user`, and become that user before anything starts.
+    /// Nothing in the stack needs root (its ports are above 1024): read what only root may read,
+    /// and become `--user` before anything starts. Root gives the user nothing it will touch again:
+    /// the certificate stays root's (the stack gets a copy in memory), and a `--runtime-dir`
+    /// handed over must be a directory nobody else owns, changed through its descriptor.
     private func dropRoot(_ configuration: inout StackConfiguration) throws {
         let account = try UserAccount(named: user)
         if tlsDir == nil {
-            // Root's home is closed to other users; nginx must read the certificate.
             configuration.tlsDirectory = "/var/lib/fullyloaded/tls"
+            // Earlier versions handed this folder to --user: what is in it now is that user's
+            // to have changed, so it is moved aside unread and a new pair made.
+            if let untrusted = SelfSignedCertificate.setAsideIfNotOwned(configuration.tlsDirectory) {
+                Logger(label: "up").warning(
+                    "certificate folder not root's: set aside, a new one made",
+                    metadata: ["folder": "\(configuration.tlsDirectory)", "moved_to": "\(untrusted)"])
+            }
         }
         if configuration.httpsPort != nil {
-            let certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
-            for path in [configuration.tlsDirectory, certificate.certificatePath, certificate.keyPath] {
-                try account.takeOwnership(of: path)
-            }
+            configuration.certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
         }
         if let runtimeDir {
             try FileManager.default.createDirectory(atPath: runtimeDir, withIntermediateDirectories: true)
-            try account.takeOwnership(of: runtimeDir)
+            try account.takeOwnership(ofDirectory: runtimeDir)
         }
         try account.become()
         Logger(label: "up").info("dropped root", metadata: ["user": "\(user)"])

@@ -30,6 +30,12 @@ struct WorkerCommand: ParsableCommand {
     )
     var expensiveThreads: Int?
 
+    @Option(
+        help:
+            "Mode of the unix socket the worker makes, in octal (600: its own user only; 660 for nginx in the socket's group)."
+    )
+    var socketMode = "600"
+
     @Option(help: "Largest request body in bytes; larger ones get 413.")
     var maxBody = PasswordServiceConfiguration.defaultMaximumBodyBytes
 
@@ -102,6 +108,10 @@ struct WorkerCommand: ParsableCommand {
         }
         var configuration = WorkerConfiguration(
             listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
+        guard let mode = mode_t(socketMode, radix: 8), mode & ~0o777 == 0, mode & 0o007 == 0 else {
+            throw ValidationError("--socket-mode must be octal, e.g. 600 or 660, with nothing for others")
+        }
+        configuration.socketMode = mode
         configuration.execution = execution
         configuration.expensiveRequestThreads = expensiveThreads
         if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }

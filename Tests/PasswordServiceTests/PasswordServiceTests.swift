@@ -13,7 +13,9 @@ struct PasswordServiceTests {
         _ method: String, _ path: String, _ body: String = "", runner: some ExpensiveJobRunner = InlineJobRunner()
     ) -> (APIResponse, [String: Any]) {
         let response = service.respond(
-            to: APIRequest(method: method, path: path, body: Array(body.utf8)), runner: runner)
+            to: APIRequest(
+                method: method, path: path, body: Array(body.utf8),
+                contentType: method == "POST" ? "application/json; charset=utf-8" : nil), runner: runner)
         let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
         return (response, json)
     }
@@ -71,7 +73,10 @@ struct PasswordServiceTests {
     @Test("CGI bytes carry the status line and the length")
     func cgiBytes() {
         let text = String(decoding: APIResponse(status: 404, body: Array("{}".utf8)).cgiBytes, as: UTF8.self)
-        #expect(text == "Status: 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(
+            text
+                == "Status: 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\n{}"
+        )
     }
 
     @Test("configuration problems are named")
@@ -80,6 +85,38 @@ struct PasswordServiceTests {
         #expect(PasswordServiceConfiguration(defaultCost: 4, allowedCosts: 3...10).problem != nil)
         #expect(PasswordServiceConfiguration().problem == nil)
     }
+
+    @Test("a POST body must be declared JSON: 415 for a form, text/plain or nothing, and nothing runs")
+    func contentType() {
+        for contentType in [nil, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+            let response = service.respond(
+                to: APIRequest(
+                    method: "POST", path: "/api/hash", body: Array(#"{"password":"a"}"#.utf8), contentType: contentType),
+                runner: RefusingRunner())
+            #expect(response.status == 415, "\(contentType ?? "none")")
+            #expect(String(decoding: response.body, as: UTF8.self).contains("unsupported_media_type"))
+        }
+        let declared = service.respond(
+            to: APIRequest(
+                method: "POST", path: "/api/hash", body: Array(#"{"password":"a"}"#.utf8),
+                contentType: "Application/JSON ; charset=UTF-8"), runner: InlineJobRunner())
+        #expect(declared.status == 200)
+    }
+
+    @Test("a field given twice is 400 duplicate_field, escaped spellings included; nested keys are not confused")
+    func duplicateFields() {
+        for body in [
+            #"{"password":"a","password":"b"}"#, #"{"password":"a","pass\u0077ord":"b"}"#,
+            #"{ "cost" : 4 , "password":"a", "cost":5 }"#,
+        ] {
+            let (response, json) = respond("POST", "/api/hash", body, runner: RefusingRunner())
+            #expect(response.status == 400 && json["error"] as? String == "duplicate_field", "\(body)")
+        }
+        // The same word as a value, or a string holding braces and quotes, is no duplicate key.
+        let (fine, json) = respond("POST", "/api/hash", #"{"password":"password\",\"password\":{["}"#)
+        #expect(fine.status == 200, "\(json)")
+    }
+
 }
 
 /// A runner that refuses every job, as admission control does under overload.

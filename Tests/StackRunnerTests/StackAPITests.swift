@@ -17,11 +17,22 @@ final class StackAPITests {
         _ = try? stack.stop()
     }
 
+    @Test("a POST whose body is not declared JSON is 415, as a web page's form or text/plain would send it")
+    func notDeclaredJSON() throws {
+        for type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let response = try stack.client().request(
+                "POST", "/api/hash", headers: [("Content-Type", type)], body: Array(#"{"password":"p"}"#.utf8))
+            #expect(response.status == 415, "\(type)")
+            #expect(response.errorCode == "unsupported_media_type", "\(type)")
+        }
+    }
+
     @Test("GET /api/ping answers from a worker")
     func ping() throws {
         let response = try stack.client().request("GET", "/api/ping")
         #expect(response.status == 200)
         #expect(response.headers["content-type"] == "application/json")
+        #expect(response.headers["cache-control"] == "no-store", "API answers are never cached")
         #expect(response.json["ok"] as? Bool == true)
         let pid = try #require(response.json["pid"] as? Int)
         #expect(stack.workerProcessIDs.contains(Int32(pid)))
@@ -108,6 +119,9 @@ final class StackAPITests {
         .init(
             name: "empty password", method: "POST", path: "/api/hash", body: #"{"password":""}"#, status: 400,
             code: "empty_password"),
+        .init(
+            name: "a field twice", method: "POST", path: "/api/verify",
+            body: #"{"password":"a","hash":"x","password":"b"}"#, status: 400, code: "duplicate_field"),
         .init(
             name: "password of 73 bytes", method: "POST", path: "/api/hash",
             body: #"{"password":"\#(String(repeating: "a", count: 73))"}"#, status: 400, code: "password_too_long"),
