@@ -88,7 +88,7 @@ let package = Package(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BcryptTests", dependencies: ["Bcrypt"], swiftSettings: strictSettings),
         .testTarget(
-            name: "WorkerTests", dependencies: ["Worker", "StackTestSupport", "JSONLogging"],
+            name: "WorkerTests", dependencies: ["Worker", "Admission", "StackTestSupport", "JSONLogging"],
             swiftSettings: strictSettings),
         .testTarget(name: "PasswordServiceTests", dependencies: ["PasswordService"], swiftSettings: strictSettings),
         .testTarget(

@@ -67,29 +67,22 @@ async def run(arguments):
     start = time.monotonic()
     end = start + arguments.seconds
 
-    async def arrivals():
+    async def send(target, path, next_gap):
+        """Sends `path` at start + the gaps `next_gap` gives, until the end, not waiting for answers."""
         at = start
         while True:
-            at += random.expovariate(arguments.rate)
+            at += next_gap()
             if at >= end:
                 return
             delay = at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(record(load_results, arguments.path, at - start)))
+            tasks.append(asyncio.ensure_future(record(target, path, at - start)))
 
-    async def probe():
-        at = start
-        while arguments.ping_interval > 0:
-            at += arguments.ping_interval
-            if at >= end:
-                return
-            delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(record(ping_results, arguments.ping_path, at - start)))
-
-    await asyncio.gather(arrivals(), probe())
+    senders = [send(load_results, arguments.path, lambda: random.expovariate(arguments.rate))]
+    if arguments.ping_interval > 0:
+        senders.append(send(ping_results, arguments.ping_path, lambda: arguments.ping_interval))
+    await asyncio.gather(*senders)
     sent_seconds = time.monotonic() - start
     if tasks:
         await asyncio.gather(*tasks)

@@ -4,8 +4,10 @@ Usage: openloop_report.py CSV OUT_DIR COST DEADLINE SECONDS TIMEOUT CORES"""
 import csv
 import datetime
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plots import draw  # noqa: E402
 
 path, out, cost, deadline, seconds, timeout, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
@@ -40,22 +42,9 @@ for system in systems:
             p99 = r["ok_p99"] if int(r["unanswered"]) == 0 else timeout
             handle.write(f"{r['multiple']} {ratio:.4f} {cell(p99)} {cell(r['ping_p99'])}\n")
     data[system] = data_path
-common = """set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
-set logscale x 2
-set xlabel "arrivals, multiple of capacity (open loop, log)"
-set key outside right top
-set grid
-set datafile missing "?"
-"""
-plots = {
+draw(out, "openloop", "arrivals, multiple of capacity (open loop, log)", data, {
     "goodput": ("200s per second, fraction of capacity", "unset logscale y\nset yrange [0:1.2]\n", 2, ""),
     "latency": ("p99 latency of 200s, seconds (log)", "set logscale y\n", 3,
                 f", {deadline} title 'N' dashtype 2 lc rgb 'gray'"),
     "cheap": ("p99 latency of /api/ping, seconds (log)", "set logscale y\n", 4, ""),
-}
-for name, (label, scale, column, extra) in plots.items():
-    lines = ", ".join(f"'{p}' using 1:{column} with linespoints title '{s}'" for s, p in data.items())
-    script = common + scale + f"set ylabel '{label}'\nset output '{os.path.join(out, 'openloop-' + name + '.svg')}'\n"
-    script += f"plot {lines}{extra}\n"
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
-print("plots: " + ", ".join(os.path.join(out, f"openloop-{name}.svg") for name in plots))
+})

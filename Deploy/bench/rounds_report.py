@@ -9,6 +9,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plots import draw  # noqa: E402
+
 raw, out, cost, deadline, seconds, runs, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(raw)))
 systems = list(dict.fromkeys(r["system"] for r in rows))
@@ -75,24 +78,10 @@ for system in systems:
                          f"{cell(r['ping_p99'])}\n")
     data[system] = path
 limit = statistics.median(limits)
-common = f"""set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
-set logscale x 2
-set xrange [{levels[0] / 1.3}:{levels[-1] * 1.3}]
-set xlabel "concurrent clients (ab -c)"
-set key outside right top
-set grid
-set datafile missing "?"
-"""
-plots = {
+draw(out, "rounds", "concurrent clients (ab -c)", data, {
     "throughput": ("hashes per second (200s)", "unset logscale y\nset yrange [0:*]\n", 2,
                    f", {limit:.3f} title 'cores / single-hash time' dashtype 2 lc rgb 'gray'"),
     "latency": ("p99 latency of 200s, seconds (log)", "set logscale y\n", 4,
                 f", {deadline} title 'N' dashtype 2 lc rgb 'gray'"),
     "cheap": ("p99 latency of /api/ping under load, seconds (log)", "set logscale y\n", 5, ""),
-}
-for name, (label, scale, column, extra) in plots.items():
-    lines = ", ".join(f"'{path}' using 1:{column} with linespoints title '{system}'" for system, path in data.items())
-    script = common + scale + f"set ylabel '{label}'\nset output '{os.path.join(out, 'rounds-' + name + '.svg')}'\n"
-    script += f"plot {lines}{extra}\n"
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
-print("plots: " + ", ".join(os.path.join(out, f"rounds-{name}.svg") for name in plots))
+}, xrange=(levels[0] / 1.3, levels[-1] * 1.3))

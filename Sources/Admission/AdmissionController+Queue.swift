@@ -68,7 +68,7 @@ extension AdmissionController {
     }
 
     /// Hands free slots to waiting jobs in ticket order; their tickets go to `woken`.
-    static func grantWaiting(_ shared: inout fl_segment, now: Double, woken: inout [UInt64]) {
+    static func grantWaiting(_ shared: inout fl_segment, now: Double, woken: inout WakeList) {
         while shared.running_count < shared.slots, shared.grant_ticket < shared.next_ticket {
             let ticket = shared.grant_ticket
             let job = fl_segment_job(&shared, ticket)

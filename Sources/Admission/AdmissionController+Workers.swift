@@ -40,7 +40,7 @@ extension AdmissionController {
     /// Takes this process out of the table and frees any job it still holds.
     public func unregister(now: Double = MonotonicClock.now) {
         pingCounter.pointer = nil
-        var woken: [UInt64] = []
+        var woken = WakeList()
         segment.withLock { shared in
             _ = Self.freeJobs(&shared, now: now, woken: &woken) { $0 == processID }
             if let entry = Self.workerEntry(&shared, pid: processID) { entry.pointee.state = FL_WORKER_EMPTY.rawValue }
@@ -53,7 +53,7 @@ extension AdmissionController {
     /// It looks at the worker table, the running slots and the waiting part of the ring only.
     @discardableResult
     public func heartbeatAndSweep(now: Double = MonotonicClock.now) -> Int {
-        var woken: [UInt64] = []
+        var woken = WakeList()
         let freed = segment.withLock { shared in
             if let entry = Self.workerEntry(&shared, pid: processID) {
                 entry.pointee.heartbeat_ns = Self.nanoseconds(now)
@@ -95,7 +95,7 @@ extension AdmissionController {
     /// Frees the running and waiting jobs whose pid `matches`, hands freed slots on, and
     /// returns how many it freed.
     private static func freeJobs(
-        _ shared: inout fl_segment, now: Double, woken: inout [UInt64], matching matches: (Int32) -> Bool
+        _ shared: inout fl_segment, now: Double, woken: inout WakeList, matching matches: (Int32) -> Bool
     ) -> Int {
         var freed = 0
         for index in 0..<FL_MAX_SLOTS {

@@ -78,7 +78,7 @@ public final class AdmissionController: @unchecked Sendable {
         -> Admission
     {
         let arrivedAt = min(arrival ?? now, now)
-        var woken: [UInt64] = []
+        var woken = WakeList()
         let admission: Admission = segment.withLock { shared in
             let (prediction, service) = Self.predict(&shared, cost: cost, now: now)
             let elapsed = now - arrivedAt
@@ -170,7 +170,7 @@ public final class AdmissionController: @unchecked Sendable {
     /// the estimate how long a job holds a slot (wake-ups and a busy machine included).
     public func finish(_ ticket: Ticket, serviceSeconds: Double, outcome: JobOutcome, now: Double = MonotonicClock.now)
     {
-        var woken: [UInt64] = []
+        var woken = WakeList()
         segment.withLock { shared in
             let job = fl_segment_job(&shared, ticket.ticket)
             guard job.pointee.ticket == ticket.ticket, job.pointee.state == FL_JOB_RUNNING.rawValue else { return }
@@ -214,10 +214,10 @@ public final class AdmissionController: @unchecked Sendable {
     }
 
     /// Wakes the waiters that were just handed a slot: one wake-up each, nobody else.
-    func wake(_ tickets: [UInt64]) {
+    func wake(_ tickets: WakeList) {
         guard !tickets.isEmpty else { return }
         fl_increment(segment.generation)
-        for ticket in tickets { _ = fl_futex_wake(segment.grantedWord(ticket: ticket), 1) }
+        tickets.forEachTicket { _ = fl_futex_wake(segment.grantedWord(ticket: $0), 1) }
     }
 
     // MARK: - Reading

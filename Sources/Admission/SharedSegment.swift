@@ -56,7 +56,7 @@ public final class SharedSegment: @unchecked Sendable {
         jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound
     ) throws(SystemCallError) {
         self.name = name
-        let lock = try Self.openOwned(name + ".lock")
+        let (lock, _) = try Self.openObject(name + ".lock")
         defer { close(lock) }
         try systemCall("flock(\(name).lock)") { flock(lock, LOCK_EX) }
         defer { flock(lock, LOCK_UN) }
@@ -171,8 +171,8 @@ public final class SharedSegment: @unchecked Sendable {
         return nil
     }
 
-    /// Opens or creates a shared-memory object only this user may use.
-    private static func openOwned(_ name: String) throws(SystemCallError) -> Int32 {
+    /// Opens or creates a shared-memory object only this user may use; returns it and its size.
+    private static func openObject(_ name: String) throws(SystemCallError) -> (Int32, Int) {
         let descriptor = try systemCall("shm_open(\(name))") {
             shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         }
@@ -186,18 +186,6 @@ public final class SharedSegment: @unchecked Sendable {
         if let problem = ownershipProblem(status) {
             close(descriptor)
             throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
-        }
-        return descriptor
-    }
-
-    private static func openObject(_ name: String) throws(SystemCallError) -> (Int32, Int) {
-        let descriptor = try openOwned(name)
-        var status = stat()
-        do {
-            try systemCall("fstat(\(name))") { fstat(descriptor, &status) }
-        } catch {
-            close(descriptor)
-            throw error
         }
         return (descriptor, Int(status.st_size))
     }

@@ -68,7 +68,9 @@ public final class Stack {
         guard configuration.requestThreads >= 1 else { throw .invalidConfiguration("--threads must be at least 1") }
         guard LoopbackPort.isFree(configuration.httpPort) else { throw .portInUse(configuration.httpPort) }
         if let https = configuration.httpsPort {
-            guard https != configuration.httpPort, LoopbackPort.isFree(https) else { throw .portInUse(https) }
+            guard https != configuration.httpPort, LoopbackPort.isFree(https) else {
+                throw .portInUse(https, option: "--https-port")
+            }
         }
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {

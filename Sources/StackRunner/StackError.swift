@@ -2,7 +2,7 @@ import POSIXSupport
 
 /// Why the stack could not start or keep running.
 public enum StackError: Error, CustomStringConvertible {
-    case portInUse(UInt16)
+    case portInUse(UInt16, option: String = "--http-port")
     case missingFile(String)
     case invalidConfiguration(String)
     case childFailed(name: String, status: ExitStatus, logTail: String)
@@ -11,8 +11,8 @@ public enum StackError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .portInUse(let port):
-            "port \(port) on 127.0.0.1 is already in use; choose another with --http-port"
+        case .portInUse(let port, let option):
+            "port \(port) on 127.0.0.1 is already in use; choose another with \(option)"
         case .missingFile(let path):
             "missing \(path); run from the repository or pass --share-dir"
         case .invalidConfiguration(let problem):

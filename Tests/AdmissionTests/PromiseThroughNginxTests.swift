@@ -135,6 +135,39 @@ struct PromiseThroughNginxTests {
         #expect(pings[pings.count * 9 / 10] < 0.05, "ping p90 \(pings[pings.count * 9 / 10]) s under overload")
     }
 
+    @Test("with the queue full of work that outlasts N, every new request is refused at arrival, in milliseconds")
+    func refusedAtArrival() throws {
+        // One slot, and a cost whose hash takes at least a quarter second here: N of 2.5 hashes
+        // holds two (done at 1 and 2 hashes' time), and a third would finish at 3 > 0.9 × 2.5. The
+        // probes all go while the first hash runs.
+        let (cost, single) = try MachineCalibration.cost(takingAtLeast: 0.25, from: 6, upTo: 16)
+        let deadline = 2.5 * single
+        let stack = try TestStack(
+            workers: 2, cost: cost,
+            arguments: [
+                "--max-cost", "\(cost)", "--deadline", "\(deadline)", "--compute-slots", "1", "--refusal-rate", "0",
+                "--estimate-seconds", "\(single)",
+            ])
+        let holders = Thread {
+            concurrently(2) { _ in _ = try? stack.client(timeout: 10).request("GET", "/api/load") }
+        }
+        holders.start()
+        usleep(UInt32(single * 0.3 * 1e6))  // both admitted, the first one hashing
+        var probes: [Int] = []
+        for _ in 0..<10 { probes.append((try? stack.client().request("GET", "/api/load").status) ?? 0) }
+        while !holders.isFinished { usleep(5_000) }
+        let stats = try Self.stats(stack)
+        #expect(try stack.stop() == .exited(0))
+
+        #expect(probes == Array(repeating: 503, count: 10), "\(probes)")
+        #expect(Self.counter(stats, "admitted") == 2 && Self.counter(stats, "completed") == 2, "\(stats)")
+        #expect(Self.counter(stats, "refused_at_once") == 10 && Self.counter(stats, "refused_at_deadline") == 0)
+        let refusals = stack.accessLog.filter { $0["status"] as? Int == 503 }.compactMap {
+            $0["request_time"] as? Double
+        }
+        #expect(refusals.count == 10 && refusals.allSatisfy { $0 <= 0.01 }, "refusals took \(refusals) s in nginx")
+    }
+
     @Test("kill -9 of a worker holding jobs leaks nothing: within 1 s the queue is right again")
     func killedWorker() throws {
         let stack = try TestStack(

@@ -28,6 +28,18 @@ struct DashboardTests {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
+    @Test("/ws takes ten dashboards per client address; the eleventh is refused with 429, the others keep their push")
+    func webSocketLimit() throws {
+        let stack = try TestStack(workers: 1, cost: 5)
+        defer { _ = try? stack.stop() }
+        let open = try (0..<10).map { _ in try WebSocketTestClient(port: stack.port, path: "/ws") }
+        #expect(open.allSatisfy { $0.status == 101 })
+        let refused = try WebSocketTestClient(port: stack.port, path: "/ws")
+        #expect(refused.status == 429, "the eleventh got \(refused.status)")
+        #expect(try stack.client().request("GET", "/api/ping").status == 200)
+        withExtendedLifetime(open) {}
+    }
+
     @Test("/ws upgrades through nginx and pushes samples of the documented shape about 4 times a second")
     func webSocketSamples() throws {
         let stack = try TestStack(workers: 2, cost: 6, arguments: ["--max-cost", "6", "--deadline", "0.5"])

@@ -3,6 +3,8 @@ import POSIXSupport
 import StackTestSupport
 import Testing
 
+@testable import Admission
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -113,6 +115,38 @@ struct SystemdActivationTests {
         }
         #expect(stopping)
         #expect(try worker.wait(timeout: 10) == .exited(0))
+    }
+
+    @Test("the watchdog is fed only while the heartbeat gets the segment's lock: a worker stuck on it stops beating")
+    func watchdogNeedsProgress() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-sd")
+        let listener = try NotifyListener(path: directory + "/notify")
+        let name = "/fl-test-watchdog.\(getpid())"
+        defer { SharedSegment.unlink(name: name) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = directory + "/notify"
+        environment["WATCHDOG_USEC"] = "400000"  // beats every 0.2 s while the heartbeat gets round
+        let worker = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: [
+                "worker", "--listen", "unix:\(directory)/w.sock", "--threads", "2", "--shm-name", name, "--cost", "4",
+                "--estimate-seconds", "0.001",
+            ],
+            environment: environment, standardOutput: directory + "/worker.log")
+        defer { _ = try? worker.stop(grace: 10) }
+        #expect(listener.next()?.contains("READY=1") == true)
+        // The worker's segment, held by this process as a worker stuck on its lock would hold it.
+        let segment = try SharedSegment(
+            name: name, slots: 2, deadline: 2, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-5))
+        let holder = Thread { segment.withLock { _ in _ = usleep(3_000_000) } }
+        let heldAt = MonotonicClock.now
+        holder.start()
+        var beats: [Double] = []
+        while MonotonicClock.now - heldAt < 4, let message = listener.next() {
+            if message == "WATCHDOG=1" { beats.append(MonotonicClock.now - heldAt) }
+        }
+        #expect(!beats.contains { $0 > 1.6 && $0 < 2.9 }, "beats while the heartbeat was stuck: \(beats)")
+        #expect(beats.contains { $0 > 3 }, "no beat once the lock was free again: \(beats)")
     }
 
     @Test("the shipped units pass systemd-analyze verify without a single warning")
