@@ -119,10 +119,12 @@ struct ArchitectureTests {
 
     @Test("overload: fine refuses what would miss N; async takes it all and lets the queue grow")
     func onlyFineRefuses() throws {
-        let cost = 6
+        let cost = 8
         // 16 clients on async's 2 compute threads keep about 14 hashes waiting: a wait of about
-        // 7 hashes. N of 2 hashes on this machine puts that well past N, and makes fine refuse.
-        let deadline = 2 * (try MachineCalibration.singleHashSeconds(cost: cost))
+        // 7 hashes. N of 4 of this machine's hashes puts that well past N, and lets fine admit a
+        // queue of a few and refuse the rest (a cost-8 hash is long enough that nginx's
+        // millisecond clock and the wake-ups are small beside N).
+        let deadline = 4 * (try MachineCalibration.singleHashSeconds(cost: cost))
         let fine = try TestStack(
             workers: 2, cost: cost, arguments: ["--architecture", "fine", "--deadline", "\(deadline)"])
         let refused = pingsBesideHashes(fine, clients: 16, cost: cost).statuses
