@@ -110,12 +110,23 @@ struct SupervisionUnderLoadTests {
         let stack = try TestStack(workers: 2, cost: 4, arguments: ["--max-requests", "150"])
         let first = Set(stack.workerProcessIDs)
         let answers = Answers()
-        // At least 20,000 requests, however fast this machine is (a minute at the most).
+        // At least 20,000 requests and two workers replaced, however fast or busy this machine is
+        // (a minute at the most): the load goes on until recycling has happened under it.
         let end = MonotonicClock.now + 60
         let seenWorkers = Mutex<Set<Int>>([])
+        let recycledEnough = StopFlag()
+        let watcher = Thread {
+            while MonotonicClock.now < end,
+                stack.log.components(separatedBy: #""event":"recycled""#).count - 1 < 2
+            {
+                usleep(50_000)
+            }
+            recycledEnough.raise()
+        }
+        watcher.start()
         concurrently(6) { index in
             let client = stack.client(timeout: 10)
-            while MonotonicClock.now < end, answers.total < 20_000 {
+            while MonotonicClock.now < end, answers.total < 20_000 || !recycledEnough.isRaised {
                 let response =
                     index % 3 == 0
                     ? try? client.request("POST", "/api/hash", body: Array(#"{"password":"p","cost":4}"#.utf8))
