@@ -94,8 +94,10 @@ struct OpenLoopTests {
         let service = try #require(stats["service_time"] as? [String: Any])
         let meanService = (service["sum_seconds"] as? Double ?? 0) / Double(max(1, service["total"] as? Int ?? 1))
         let goodput = Double(report.statuses["200"] ?? 0) / 10
+        // 0.9 leaves room for a noisy neighbour and the first second's warm-up (Docs/benchmarks.md
+        // measures 0.99 of capacity at 30× on a quiet machine).
         #expect(
-            goodput >= 0.95 * Double(slots) / meanService,
+            goodput >= 0.9 * Double(slots) / meanService,
             "goodput \(goodput)/s; slots could do \(Double(slots) / meanService)/s at \(meanService) s a hash")
     }
 
@@ -145,9 +147,12 @@ struct OpenLoopTests {
         let slowest = answers.map(\.seconds).max() ?? .infinity
         #expect(slowest <= deadline + 0.05, "an answer left \(slowest) s after nginx received it")
         #expect(answers.filter { $0.seconds > deadline }.count >= 10, "nginx answered those that waited, at N")
-        // Those that waited more than 0.9 N (about rate × 0.6 N of them) are refused, not hashed.
+        // Those that waited more than 0.9 N (about rate × 0.6 N of them, Poisson) are refused, not
+        // hashed; without N counted from nginx, none would be.
         let late = (stats["counters"] as? [String: Any])?["late_arrivals"] as? Int ?? 0
-        #expect(Double(late) >= 0.5 * rate * (stopped - 0.9 * deadline), "\(stats["counters"] ?? "?")")
+        let expected = rate * (stopped - 0.9 * deadline)
+        #expect(
+            Double(late) >= (0.3 * expected).rounded(.down), "\(stats["counters"] ?? "?"), about \(expected) expected")
         #expect(answers.filter { $0.status == 200 }.count >= 100, "the workers served before and after")
     }
 
