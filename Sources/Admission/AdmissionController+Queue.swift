@@ -4,29 +4,6 @@ import CSharedState
 /// slot, leaving or ending changes. Each keeps the counts that decisions read (running, waiting,
 /// waiting per cost) so that none has to walk the ring.
 extension AdmissionController {
-    /// The predictor's inputs: the slots' running jobs and the waiting jobs' counts per cost.
-    static func view(of shared: inout fl_segment, now: Double) -> (
-        AdmissionPredictor, [AdmissionPredictor.RunningJob], QueueSummary
-    ) {
-        var running: [AdmissionPredictor.RunningJob] = []
-        running.reserveCapacity(Int(min(shared.running_count, FL_MAX_SLOTS)))
-        for index in 0..<FL_MAX_SLOTS where running.count < Int(shared.running_count) {
-            let entry = fl_segment_running(&shared, index).pointee
-            guard entry.ticket != 0 else { continue }
-            running.append(.init(cost: Int(entry.cost), elapsed: now - Double(entry.started_ns) / 1e9))
-        }
-        var queue = QueueSummary()
-        if shared.queued_count > 0 {
-            for cost in 0..<FL_COST_CLASSES {
-                let count = Int(fl_segment_queued_by_cost(&shared, cost).pointee)
-                if count > 0 { queue.add(cost: Int(cost), count: count) }
-            }
-        }
-        let estimate = ServiceTimeEstimate(
-            unitSeconds: sanitisedUnit(shared.unit_seconds), samples: Int(min(shared.estimate_samples, 1 << 40)))
-        return (AdmissionPredictor(slots: Int(shared.slots), estimate: estimate), running, queue)
-    }
-
     /// The prediction for a new job at `cost`, straight from the segment, allocating nothing:
     /// what every admission decision reads. Also returns the job's estimated service time.
     static func predict(_ shared: inout fl_segment, cost: Int, now: Double) -> (

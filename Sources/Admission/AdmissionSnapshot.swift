@@ -70,16 +70,15 @@ public struct AdmissionSnapshot: Sendable {
     }
 
     init(shared: inout fl_segment, now: Double, predictionCost: Int) {
-        let (predictor, running, queue) = AdmissionController.view(of: &shared, now: now)
         version = shared.version
         slots = Int(shared.slots)
         deadlineSeconds = Double(shared.deadline_ns) / 1e9
         self.queued = Int(shared.queued_count)
         self.running = Int(shared.running_count)
-        unitSeconds = predictor.estimate.unitSeconds
+        unitSeconds = AdmissionController.sanitisedUnit(shared.unit_seconds)
         estimateSamples = shared.estimate_samples
         self.predictionCost = predictionCost
-        predictedCompletion = predictor.predict(running: running, queue: queue, newCost: predictionCost).completesIn
+        predictedCompletion = AdmissionController.predict(&shared, cost: predictionCost, now: now).0.completesIn
         lateArrivals = shared.late_arrivals
         admitted = shared.admitted
         refusedAtOnce = shared.refused_at_once
