@@ -16,17 +16,22 @@ public final class BcryptHasher {
     public static let maximumPasswordBytes = 72
 
     private let scratch: UnsafeMutablePointer<crypt_data>
+    /// The password as bcrypt reads it (NUL-terminated), copied here rather than bridged by
+    /// Swift, so that the one C copy is ours to wipe.
+    private let key: UnsafeMutablePointer<CChar>
+    private static let keyCapacity = maximumPasswordBytes + 1
 
     /// Allocates the scratch area.
     public init() {
         scratch = .allocate(capacity: 1)
         scratch.initialize(to: crypt_data())
+        key = .allocate(capacity: Self.keyCapacity)
+        key.initialize(repeating: 0, count: Self.keyCapacity)
     }
 
     deinit {
-        // The scratch held password material.
-        memset(scratch, 0, MemoryLayout<crypt_data>.size)
         scratch.deallocate()
+        key.deallocate()
     }
 
     /// Checks that bcrypt would read `password` whole: at most 72 bytes and no NUL.
@@ -68,7 +73,20 @@ public final class BcryptHasher {
     }
 
     private func crypt(password: String, setting: [CChar]) throws(BcryptError) -> String {
-        let result = crypt_rn(password, setting, scratch, Int32(MemoryLayout<crypt_data>.size))
+        // validate(password:) bounds the length: the key and its NUL fit.
+        var length = 0
+        for byte in password.utf8 {
+            key[length] = CChar(bitPattern: byte)
+            length += 1
+        }
+        key[length] = 0
+        // The key and bcrypt's state (which derives from it) are wiped on every path, with a
+        // call the optimiser may not drop: a core dump or a later heap reuse finds neither.
+        defer {
+            OPENSSL_cleanse(key, Self.keyCapacity)
+            OPENSSL_cleanse(scratch, MemoryLayout<crypt_data>.size)
+        }
+        let result = crypt_rn(key, setting, scratch, Int32(MemoryLayout<crypt_data>.size))
         guard let result else { throw .hashingFailed(call: "crypt_rn", errno: errno) }
         // libxcrypt signals some failures with a hash starting with "*" instead of NULL.
         guard result.pointee != UInt8(ascii: "*") else { throw .hashingFailed(call: "crypt_rn", errno: errno) }

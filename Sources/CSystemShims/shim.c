@@ -17,6 +17,12 @@ int fullyloaded_set_parent_death_signal(int signal) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
 }
 
+int fullyloaded_forbid_core_dumps(void) {
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0) return -1;
+    return prctl(PR_SET_DUMPABLE, 0UL, 0UL, 0UL, 0UL);
+}
+
 int fullyloaded_set_thread_niceness(int niceness) {
     return setpriority(PRIO_PROCESS, (id_t)fullyloaded_gettid(), niceness);
 }

@@ -47,6 +47,9 @@ public final class FastCGIServer: Sendable {
     private let served = Atomic<Int>(0)
     private let running = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    private let allowedPeers: [AddressRange]?
+    private let refused = Atomic<Int>(0)
+    private let onRefusedPeer: (@Sendable (String) -> Void)?
 
     private static let initialise: Void = {
         // Signals are blocked by the caller before this; FCGX_Init's own handlers never run.
@@ -54,11 +57,20 @@ public final class FastCGIServer: Sendable {
     }()
 
     /// Creates a server on a listening socket it takes ownership of.
+    ///
+    /// - Parameters:
+    ///   - allowedPeers: for a TCP socket, the only addresses whose connections are served; any
+    ///     other peer's connection (or one whose address cannot be read) is closed unanswered and
+    ///     reported to `onRefusedPeer`. `nil`: no check, for a unix socket, whose file mode says
+    ///     who may connect.
     public init(
         listener: FileDescriptor, threadCount: Int, stopMode: StopMode = .shutDownListener,
+        allowedPeers: [AddressRange]? = nil, onRefusedPeer: (@Sendable (String) -> Void)? = nil,
         makeHandler: @escaping HandlerFactory
     ) throws(SystemCallError) {
         self.listener = listener
+        self.allowedPeers = allowedPeers
+        self.onRefusedPeer = onRefusedPeer
         self.threadCount = threadCount
         self.stopMode = stopMode
         self.makeHandler = makeHandler
@@ -70,6 +82,9 @@ public final class FastCGIServer: Sendable {
 
     /// Request threads that have not ended (all of them until ``stop(grace:)``).
     public var threadsRunning: Int { running.load(ordering: .acquiring) }
+
+    /// Connections closed unanswered because their peer is not an allowed address.
+    public var peersRefused: Int { refused.load(ordering: .relaxed) }
 
     /// Requests answered since the server started.
     public var requestsServed: Int { served.load(ordering: .relaxed) }
@@ -105,6 +120,14 @@ public final class FastCGIServer: Sendable {
             let accepted = FCGX_Accept_r(request)
             if accepted == -EINTR { continue }
             guard accepted >= 0 else { break }
+            if !peerIsAllowed(request) {
+                // Closed before anything is answered; libfcgi's writes at finish fail on the
+                // shut-down socket, and the connection is not kept.
+                request.pointee.keepConnection = 0
+                shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR))
+                FCGX_Finish_r(request)
+                continue
+            }
             me.handling.store(true, ordering: .releasing)
             inFlight.add(1, ordering: .relaxed)
             handler(FastCGIRequest(raw: request))
@@ -114,6 +137,15 @@ public final class FastCGIServer: Sendable {
             me.handling.store(false, ordering: .releasing)
         }
         FCGX_Free(request, 1)
+    }
+
+    private func peerIsAllowed(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
+        guard let allowedPeers else { return true }
+        let peer = AddressRange.peerAddress(ofSocket: request.pointee.ipcFd)
+        if let peer, allowedPeers.containsAddress(peer) { return true }
+        refused.add(1, ordering: .relaxed)
+        onRefusedPeer?(peer.map { AddressRange(address: $0).description } ?? "an unknown address")
+        return false
     }
 
     /// Wakes every thread that is not handling a request (waiting in accept, or parked on a

@@ -7,10 +7,15 @@ import Logging
 /// text. nginx proxies both; the monitor serves no HTML.
 public enum MonitorServer {
     /// Serves until SIGTERM or SIGINT.
+    ///
+    /// - Parameters:
+    ///   - unixSocket: for a unix-socket `address`, its path and who may connect (mode, and a
+    ///     group the process belongs to). Until they are set, the process umask keeps it tighter.
     public static func run(
-        address: BindAddress, unixSocketPath: String?, broadcaster: SampleBroadcaster, metrics: MonitorMetrics,
-        logger: Logger
+        address: BindAddress, unixSocket: (path: String, mode: mode_t, group: gid_t?)?,
+        broadcaster: SampleBroadcaster, metrics: MonitorMetrics, logger: Logger
     ) async throws {
+        let unixSocketPath = unixSocket?.path
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             Response(
@@ -43,8 +48,15 @@ public enum MonitorServer {
             server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: address, serverName: "fullyloaded-monitor"),
             onServerRunning: { _ in
-                // nginx's worker processes (nobody, when started as root) must be able to connect.
-                if let unixSocketPath { chmod(unixSocketPath, 0o666) }
+                // nginx's worker processes must be able to connect, and nobody else: under `up`
+                // they run as this user (0600), under systemd in the socket's group (0660).
+                if let unixSocket {
+                    if let group = unixSocket.group, chown(unixSocket.path, uid_t.max, group) != 0 {
+                        logger.error(
+                            "socket group not set", metadata: ["path": "\(unixSocket.path)", "errno": "\(errno)"])
+                    }
+                    chmod(unixSocket.path, unixSocket.mode)
+                }
             },
             logger: logger
         )

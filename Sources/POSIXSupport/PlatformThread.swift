@@ -58,3 +58,9 @@ public enum PlatformThread {
 public func setParentDeathSignal(_ signal: Int32) throws(SystemCallError) {
     try systemCall("prctl(PR_SET_PDEATHSIG)") { fullyloaded_set_parent_death_signal(signal) }
 }
+
+/// Keeps this process's memory (passwords, in a worker) out of core files and away from other
+/// processes of the same user: no core dump, no ptrace attach, no `/proc/PID/mem`.
+public func forbidCoreDumps() throws(SystemCallError) {
+    try systemCall("prctl(PR_SET_DUMPABLE)") { fullyloaded_forbid_core_dumps() }
+}

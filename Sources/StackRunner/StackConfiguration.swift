@@ -23,7 +23,7 @@ public struct StackConfiguration: Sendable {
     /// The bcrypt cost of `/api/load` and the default of `/api/hash`.
     public var cost: Int = 12
     /// The lowest cost a request may ask for.
-    public var minimumCost: Int = 4
+    public var minimumCost: Int = 10
     /// The highest cost a request may ask for, or a verified hash may carry.
     public var maximumCost: Int = 14
     /// Where sockets, logs and the rendered nginx config go; `nil` makes a fresh one under /tmp.

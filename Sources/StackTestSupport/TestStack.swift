@@ -29,7 +29,7 @@ public final class TestStack: @unchecked Sendable {
                 "up", "--http-port", "\(port)", "--workers", "\(workers)", "--cost", "\(cost)",
                 "--runtime-dir", runtimeDirectory, "--threads", "64", "--https-port", "\(https)",
                 "--tls-dir", runtimeDirectory + "-tls",
-            ] + arguments,
+            ] + (arguments.contains("--min-cost") ? [] : ["--min-cost", "4"]) + arguments,
             standardOutput: logPath)
         let client = LoopbackHTTPClient(port: port, timeout: 2)
         let deadline = MonotonicClock.now + 60

@@ -34,18 +34,28 @@ final class RefusalLog: Sendable {
 
     /// Counts one refusal; writes a line when the last one is `interval` old.
     func record(_ reason: Reason, predictedSeconds: Double, deadline: Double, now: Double = MonotonicClock.now) {
-        let refusals: Int? = pending.withLock { state in
-            state.refusals += 1
-            guard now - state.lastLineAt >= interval else { return nil }
-            defer { state = Pending(refusals: 0, lastLineAt: now) }
-            return state.refusals
-        }
-        guard let refusals else { return }
+        guard let refusals = countOne(now: now) else { return }
         log.info(
             "refused",
             metadata: [
                 "refusals": .stringConvertible(refusals), "predicted_seconds": .stringConvertible(predictedSeconds),
                 "deadline": .stringConvertible(deadline), "reason": "\(reason.rawValue)",
             ])
+    }
+
+    /// Counts one connection closed unanswered because its peer is not the front; writes a line
+    /// when the last one is `interval` old.
+    func recordForeignPeer(_ peer: String, now: Double = MonotonicClock.now) {
+        guard let refusals = countOne(now: now) else { return }
+        log.warning("peer_refused", metadata: ["peer": "\(peer)", "connections": .stringConvertible(refusals)])
+    }
+
+    private func countOne(now: Double) -> Int? {
+        pending.withLock { state in
+            state.refusals += 1
+            guard now - state.lastLineAt >= interval else { return nil }
+            defer { state = Pending(refusals: 0, lastLineAt: now) }
+            return state.refusals
+        }
     }
 }

@@ -40,6 +40,9 @@ public struct WorkerConfiguration: Sendable {
     /// The mode of a unix socket the worker makes: only its own user (nginx runs as the same
     /// user under `up`) unless told otherwise; anyone who may connect can speak raw FastCGI.
     public var socketMode: mode_t = 0o600
+    /// On a TCP socket, the only peers served (the front's addresses); others' connections are
+    /// closed unanswered. Unix sockets are guarded by their mode instead.
+    public var allowedPeers: [AddressRange] = AddressRange.loopback
     /// The API's limits and defaults.
     public var service: PasswordServiceConfiguration
     /// How long a stopping worker waits for requests in flight.

@@ -40,13 +40,14 @@ public struct WorkerProcess: Sendable {
         case .inheritedDescriptor(let descriptor):
             listener = FileDescriptor(adopting: descriptor)
         }
-        let stats: @Sendable () -> [UInt8]
+        let statsCache: StatsCache
         if let admission {
             let cost = configuration.service.defaultCost
-            stats = { admission.controller.snapshot(predictionCost: cost).json() }
+            statsCache = StatsCache { admission.controller.snapshot(predictionCost: cost).json() }
         } else {
-            stats = { Array(#"{"admission":false}"#.utf8) }
+            statsCache = StatsCache { Array(#"{"admission":false}"#.utf8) }
         }
+        let stats: @Sendable () -> [UInt8] = { statsCache.body() }
         // A socket from systemd outlives this process and goes to the next one: stop accepting
         // without shutting it down. Our own socket is shut down, so nginx goes elsewhere at once.
         let stopMode: FastCGIServer.StopMode =
@@ -56,8 +57,14 @@ public struct WorkerProcess: Sendable {
         let sizing = PoolSizing(requestThreads: configuration.requestThreads, nginxProcesses: 1)
         let expensive = configuration.expensiveRequestThreads ?? sizing.expensiveRequests
         let gate = ExpensiveRequestGate(limit: expensive, holdLimit: expensive / 2)
+        // Anyone who reaches a TCP port could speak raw FastCGI, past nginx's limits: only the
+        // front's addresses are served.
+        let isTCP = AddressRange.localAddress(ofSocket: listener.rawValue) != nil
+        let peerLog = RefusalLog(log: log)
+        let reportPeer: @Sendable (String) -> Void = { peer in peerLog.recordForeignPeer(peer) }
         let server = try FastCGIServer(
-            listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode
+            listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode,
+            allowedPeers: isTCP ? configuration.allowedPeers : nil, onRefusedPeer: reportPeer
         ) {
             let threadRunner: any ExpensiveJobRunner =
                 switch (configuration.execution, admission) {
@@ -79,12 +86,16 @@ public struct WorkerProcess: Sendable {
                     request.write(service.pingResponseBytes)
                     return
                 }
-                let body = request.readBody(keepingAtMost: maximumBody)
-                let apiRequest = APIRequest(
+                var body = request.readBody(keepingAtMost: maximumBody)
+                var apiRequest = APIRequest(
                     method: method, path: path, body: body.bytes, bodyLength: body.totalLength,
                     arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)),
                     contentType: request.parameter("CONTENT_TYPE"))
-                request.write(service.respond(to: apiRequest, runner: threadRunner, stats: stats).cgiBytes)
+                let response = service.respond(to: apiRequest, runner: threadRunner, stats: stats)
+                // The body held the password in the clear; the request shares its storage.
+                apiRequest.body = []
+                body.bytes.wipe()
+                request.write(response.cgiBytes)
             }
         }
         try server.start()

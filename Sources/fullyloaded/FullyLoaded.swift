@@ -26,11 +26,21 @@ struct CostOptions: ParsableArguments {
     @Option(help: "bcrypt cost of /api/load and the default of /api/hash.")
     var cost = 12
 
-    @Option(help: "Lowest cost a request may ask for.")
-    var minCost = 4
+    @Option(
+        help:
+            "Lowest cost a request may ask for, or a verified hash may carry (default: 10, OWASP's floor for bcrypt, or --cost when that is lower)."
+    )
+    var minCost: Int?
 
     @Option(help: "Highest cost a request may ask for, or a verified hash may carry.")
     var maxCost = 14
+
+    /// bcrypt below cost 10 is too cheap to slow down a guessing attacker; a deployment that
+    /// chooses a lower default (a demo, a test) says so with `--cost`.
+    static let recommendedMinimumCost = 10
+
+    /// The floor in force: `--min-cost`, else 10, or `--cost` when lower.
+    var effectiveMinCost: Int { minCost ?? min(Self.recommendedMinimumCost, cost) }
 }
 
 /// Options of the N-second promise, shared by `worker` and `up`.

@@ -38,6 +38,15 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "Another host's monitor to list on the dashboard: NAME=unix:/path or NAME=host:port (repeatable).")
     var peer: [String] = []
 
+    @Option(
+        help:
+            "Mode of the unix socket, in octal (600: the monitor's user only, as nginx is under `up`; 660 with --socket-group for nginx's group)."
+    )
+    var socketMode = "600"
+
+    @Option(help: "Group of the unix socket (e.g. www-data, nginx's), which the monitor must be a member of.")
+    var socketGroup: String?
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -61,6 +70,7 @@ struct MonitorCommand: ParsableCommand {
 
     private func serve() async throws {
         guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
+        let permissions = try SocketPermissions(mode: socketMode, group: socketGroup)
         let address: BindAddress
         var socketPath: String?
         switch SocketEndpoint(parsing: listen) {
@@ -107,6 +117,8 @@ struct MonitorCommand: ParsableCommand {
         }
         Logger(label: "monitor").info("ready", metadata: ["listen": "\(listen)"])
         try await MonitorServer.run(
-            address: address, unixSocketPath: socketPath, broadcaster: broadcaster, metrics: metrics, logger: logger)
+            address: address,
+            unixSocket: socketPath.map { (path: $0, mode: permissions.mode, group: permissions.group) },
+            broadcaster: broadcaster, metrics: metrics, logger: logger)
     }
 }

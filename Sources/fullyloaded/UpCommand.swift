@@ -96,7 +96,7 @@ struct UpCommand: ParsableCommand {
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.requestThreads = threads
         configuration.cost = costs.cost
-        configuration.minimumCost = costs.minCost
+        configuration.minimumCost = costs.effectiveMinCost
         configuration.maximumCost = costs.maxCost
         configuration.runtimeDirectory = runtimeDir
         configuration.maximumRequests = maxRequests > 0 ? maxRequests : nil

@@ -36,6 +36,12 @@ struct WorkerCommand: ParsableCommand {
     )
     var socketMode = "600"
 
+    @Option(
+        help:
+            "On a TCP socket, an address or network (10.0.0.5, 10.0.0.0/24) whose connections are served; repeat for several. Others are closed unanswered (default: loopback only)."
+    )
+    var allowPeer: [String] = []
+
     @Option(help: "Largest request body in bytes; larger ones get 413.")
     var maxBody = PasswordServiceConfiguration.defaultMaximumBodyBytes
 
@@ -86,14 +92,16 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--listen \(listen) is not unix:/path, host:port or fd:N")
         }
         let service = PasswordServiceConfiguration(
-            defaultCost: costs.cost, allowedCosts: costs.minCost...max(costs.minCost, costs.maxCost),
+            defaultCost: costs.cost, allowedCosts: costs.effectiveMinCost...max(costs.effectiveMinCost, costs.maxCost),
             maximumBodyBytes: maxBody)
         if let problem = service.problem { throw ValidationError(problem) }
-        guard costs.minCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
+        guard costs.effectiveMinCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
         guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
         if let expensiveThreads, !(1...threads).contains(expensiveThreads) {
             throw ValidationError("--expensive-threads must be 1...--threads")
         }
+        // Before the first request: from here on its memory may hold passwords.
+        try forbidCoreDumps()
         if exitWithParent { try setParentDeathSignal(SIGTERM) }
         guard shmName.hasPrefix("/"), shmName.count > 1, !shmName.dropFirst().contains("/") else {
             throw ValidationError("--shm-name must look like /name")
@@ -108,10 +116,20 @@ struct WorkerCommand: ParsableCommand {
         }
         var configuration = WorkerConfiguration(
             listen: place, requestThreads: threads, service: service, admission: noAdmission ? nil : settings)
-        guard let mode = mode_t(socketMode, radix: 8), mode & ~0o777 == 0, mode & 0o007 == 0 else {
-            throw ValidationError("--socket-mode must be octal, e.g. 600 or 660, with nothing for others")
+        configuration.socketMode = try SocketPermissions(mode: socketMode, group: nil).mode
+        if !allowPeer.isEmpty {
+            configuration.allowedPeers = try allowPeer.map { text in
+                guard let range = AddressRange(parsing: text) else {
+                    throw ValidationError("--allow-peer \(text) is not an address or address/prefix")
+                }
+                return range
+            }
+        } else if case .endpoint(.tcp(let host, _)) = place,
+            !(AddressRange.addressBytes(host).map(AddressRange.loopback.containsAddress) ?? false)
+        {
+            throw ValidationError(
+                "--listen \(listen) takes connections from other hosts: say which with --allow-peer (nginx's address)")
         }
-        configuration.socketMode = mode
         configuration.execution = execution
         configuration.expensiveRequestThreads = expensiveThreads
         if maxRequests > 0 { configuration.maximumRequests = maxRequests + Int.random(in: 0...maxRequestsJitter) }

@@ -85,3 +85,41 @@ struct FastCGIServerTests {
         #expect((try? SocketEndpoint.unix(path: path).connect(timeout: 1)) == nil, "no longer accepting")
     }
 }
+
+@Suite("FastCGIServer on TCP", .serialized)
+struct FastCGIServerPeerTests {
+    func serve(allowing peers: [AddressRange]) throws -> (FastCGIServer, String, ConcurrencyCounter) {
+        let port = try LoopbackPort.ephemeral()
+        let listener = try SocketEndpoint.tcp(host: "127.0.0.1", port: port).listen(backlog: 16)
+        let handled = ConcurrencyCounter()
+        let server = try FastCGIServer(listener: listener, threadCount: 2, allowedPeers: peers) {
+            { request in
+                handled.enter()
+                request.write(Array("Content-Type: text/plain\r\n\r\nserved".utf8))
+            }
+        }
+        try server.start()
+        return (server, "127.0.0.1:\(port)", handled)
+    }
+
+    @Test("a peer outside the allowed addresses is closed unanswered, and counted; the handler never runs")
+    func foreignPeerRefused() throws {
+        let (server, address, handled) = try serve(allowing: [AddressRange(parsing: "192.0.2.0/24")!])
+        defer { _ = server.stop(grace: 1) }
+        for _ in 0..<3 {
+            let output = try FastCGITestClient.request(socket: address, environment: ["REQUEST_METHOD": "GET"])
+            #expect(!output.contains("served"), "\(output)")
+        }
+        #expect(server.peersRefused == 3)
+        #expect(handled.count == 0)
+    }
+
+    @Test("an allowed peer is served over the same path")
+    func allowedPeerServed() throws {
+        let (server, address, handled) = try serve(allowing: [AddressRange(parsing: "127.0.0.1")!])
+        defer { _ = server.stop(grace: 1) }
+        let output = try FastCGITestClient.request(socket: address, environment: ["REQUEST_METHOD": "GET"])
+        #expect(output.hasSuffix("served"), "\(output)")
+        #expect(server.peersRefused == 0 && handled.count == 1)
+    }
+}

@@ -40,4 +40,44 @@ struct MonitorDescriptorTests {
         let after = Self.openDescriptors(monitor.pid)
         #expect(before > 0 && after <= before + 2, "\(before) descriptors, then \(after) after 10 s")
     }
+
+    @Test("the monitor's unix socket is its user's alone by default, and 0660 in the group it is given")
+    func socketPermissions() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-monitor")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A group this process is in (root's own), as the unit gives the monitor nginx's.
+        let group = try #require(getgrgid(getegid())).pointee
+        let groupName = String(cString: group.gr_name)
+        for (extra, mode, gid) in [
+            ([String](), mode_t(0o600), getegid()),
+            (["--socket-mode", "660", "--socket-group", groupName], mode_t(0o660), group.gr_gid),
+        ] {
+            let path = directory + "/m-\(mode).sock"
+            let monitor = try ChildProcess.spawn(
+                executable: try TestBinary.path,
+                arguments: [
+                    "monitor", "--listen", "unix:\(path)", "--ping-port", "1", "--shm-name",
+                    "/fl-test-none.\(getpid())",
+                ] + extra,
+                standardOutput: "/dev/null")
+            defer { _ = try? monitor.stop(grace: 5) }
+            let client = LoopbackHTTPClient(endpoint: .unix(path: path), timeout: 1)
+            let ready = MonotonicClock.now + 30
+            var status = stat()
+            while client.status(of: "/sample") == nil {
+                try #require(MonotonicClock.now < ready, "the monitor did not answer")
+                usleep(50_000)
+            }
+            usleep(100_000)
+            #expect(stat(path, &status) == 0)
+            #expect(status.st_mode & 0o777 == mode, "\(String(status.st_mode & 0o777, radix: 8))")
+            #expect(status.st_gid == gid)
+        }
+        let bad = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: ["monitor", "--listen", "unix:\(directory)/x.sock", "--socket-mode", "666"],
+            standardOutput: directory + "/bad.log")
+        #expect(try bad.wait(timeout: 10) == .exited(64))
+        #expect(try String(contentsOfFile: directory + "/bad.log", encoding: .utf8).contains("nothing for others"))
+    }
 }

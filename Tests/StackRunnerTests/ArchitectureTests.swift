@@ -46,6 +46,8 @@ struct ArchitectureTests {
             try JSONSerialization.jsonObject(with: Data(socket.nextText().utf8)) as? [String: Any])
         #expect(sample["architecture"] as? String == architecture.rawValue)
         // Every round counts its hashes in the segment, so the dashboard's throughput is real.
+        // (A worker makes /api/stats at most every 100 ms.)
+        usleep(150_000)
         let stats = try client.request("GET", "/api/stats").json
         #expect((stats["counters"] as? [String: Any])?["completed"] as? Int ?? 0 >= 3, "\(stats)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import POSIXSupport
+import StackRunner
 import StackTestSupport
 import Testing
 
@@ -126,6 +127,65 @@ struct ShippedConfigTests {
             #expect(
                 try String(contentsOfFile: stack.runtimeDirectory + "/https-server.conf", encoding: .utf8)
                     .contains("listen 127.0.0.1:\(stack.httpsPort) ssl http2 backlog=4096;"))
+        }
+    }
+
+    @Test("limits count an IPv6 client by its /64, whatever spelling nginx gives its address; IPv4 by its address")
+    func clientKeyIsTheSlash64() throws {
+        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-client-key")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let port = try LoopbackPort.ephemeral()
+        // The shipped http settings, and a server that takes the client address from a header
+        // (realip, trusted from loopback only) and answers with the key the limits use.
+        try """
+        worker_processes 1;
+        pid \(root)/nginx.pid;
+        error_log \(root)/error.log;
+        events { worker_connections 64; }
+        http {
+            access_log off;
+            geo $fullyloaded_rate_limited { default 1; }
+            limit_req_zone $fullyloaded_limit_key zone=fullyloaded_expensive:1m rate=2r/s;
+            include \(TestFiles.checkout)/nginx/snippets/fullyloaded-http.conf;
+            server {
+                listen 127.0.0.1:\(port);
+                set_real_ip_from 127.0.0.1;
+                real_ip_header X-Client;
+                location / { return 200 "$fullyloaded_client"; }
+            }
+        }
+        """.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = try ChildProcess.spawn(
+            executable: "/usr/sbin/nginx", arguments: ["-p", root, "-c", root + "/nginx.conf", "-g", "daemon off;"],
+            standardOutput: root + "/nginx.out")
+        defer { _ = try? nginx.stop(grace: 5) }
+        // Addresses whose /64 is known, in every shape RFC 5952 compression gives them:
+        // (address, expected key); the generator below adds random ones.
+        var cases: [(String, String)] = [
+            ("203.0.113.9", "203.0.113.9"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2"), ("2001:db8:1:2::6", "2001:db8:1:2"),
+            ("2001:db8:1::6", "2001:db8:1:0"), ("2001:db8::6", "2001:db8:0:0"), ("2001:db8::", "2001:db8:0:0"),
+            ("2001::5:6:7:8", "2001:0:0:0"), ("2001::4:5:6:7:8", "2001:0:0:4"), ("::4:5:6:7:8", "0:0:0:4"),
+            ("::3:4:5:6:7:8", "0:0:3:4"), ("::1", "0:0:0:0"), ("2001:db8:0:1::", "2001:db8:0:1"),
+            ("2001:0:0:1::1", "2001:0:0:1"), ("2001::1:0:0:1", "2001:0:0:0"),
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            // Groups that are often zero, so that "::" lands everywhere.
+            let groups = (0..<8).map { _ in Bool.random(using: &generator) ? 0 : Int.random(in: 0...0xffff) }
+            let prefix = groups[0..<4].map { String($0, radix: 16) }.joined(separator: ":")
+            let bytes = groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+            cases.append((AddressRange(address: bytes).description, prefix))
+        }
+        let client = LoopbackHTTPClient(port: port, timeout: 2)
+        var answered = 0
+        for _ in 0..<200 where answered == 0 {
+            answered = client.status(of: "/") == 200 ? 1 : 0
+            if answered == 0 { usleep(20_000) }
+        }
+        for (address, expected) in cases {
+            let response = try client.request("GET", "/", headers: [("X-Client", address)])
+            #expect(response.text == expected, "\(address)")
         }
     }
 }

@@ -17,12 +17,12 @@ struct StackFilePermissionsTests {
         return lstat(path, &status) == 0 ? status.st_mode & 0o777 : 0o7777
     }
 
-    @Test("worker sockets, the runtime directory and nginx's copy of the key are the stack's user's alone")
+    @Test("worker and monitor sockets, the runtime directory and nginx's copy of the key are the stack's user's alone")
     func privateFiles() throws {
         let stack = try TestStack(workers: 2)
         defer { _ = try? stack.stop() }
         #expect(Self.mode(stack.runtimeDirectory) == 0o700)
-        for socket in ["worker-0.sock", "worker-1.sock"] {
+        for socket in ["worker-0.sock", "worker-1.sock", "monitor.sock"] {
             #expect(Self.mode(stack.runtimeDirectory + "/" + socket) == 0o600, "\(socket)")
         }
         #expect(Self.mode(stack.runtimeDirectory + "/tls/localhost.key") == 0o600)

@@ -35,6 +35,11 @@ struct WorkerProcessTests {
         try waitForSocket(socket)
         #expect(
             try FastCGITestClient.request(socket: socket, method: "GET", uri: "/api/ping?x=1").contains(#""ok":true"#))
+        // Its memory holds passwords: no core file may be written, whatever the shell's ulimit.
+        let limits = try String(contentsOfFile: "/proc/\(worker.pid)/limits", encoding: .utf8)
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
+        #expect(
+            core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"], "\(core)")
 
         // One cost-12 hash (a quarter of a second) in flight when SIGTERM arrives.
         let answer = ConcurrencyCounter()
@@ -67,7 +72,8 @@ struct WorkerProcessTests {
         defer { listener.close() }
         func startWorker(_ extra: [String] = []) throws -> ChildProcess {
             try ChildProcess.spawn(
-                executable: TestBinary.path, arguments: ["worker", "--listen", "fd:3", "--threads", "4"] + extra,
+                executable: TestBinary.path,
+                arguments: ["worker", "--listen", "fd:3", "--threads", "4", "--min-cost", "4"] + extra,
                 standardOutput: directory + "/worker.log", inheritedDescriptors: [listener.rawValue])
         }
         let hash = #"{"password":"p","cost":4}"#
@@ -113,6 +119,8 @@ struct WorkerProcessTests {
             (["--listen", "nowhere"], "is not unix:/path"),
             (["--listen", "unix:\(directory)/x.sock", "--cost", "20"], "outside the allowed"),
             (["--listen", "unix:\(directory)/x.sock", "--min-cost", "2"], "within bcrypt's 4...31"),
+            (["--listen", "0.0.0.0:9"], "say which with --allow-peer"),
+            (["--listen", "127.0.0.1:9", "--allow-peer", "front.example"], "is not an address"),
         ] {
             let log = directory + "/bad-\(message.count).log"
             let worker = try ChildProcess.spawn(
@@ -120,5 +128,37 @@ struct WorkerProcessTests {
             #expect(try worker.wait(timeout: 10) == .exited(64))
             #expect(try String(contentsOfFile: log, encoding: .utf8).contains(message))
         }
+    }
+
+    @Test("on TCP, a worker serves only its allowed peers: a foreign one is closed unanswered and logged")
+    func tcpPeers() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
+        func worker(_ extra: [String]) throws -> (ChildProcess, String) {
+            let port = try LoopbackPort.ephemeral()
+            let process = try ChildProcess.spawn(
+                executable: TestBinary.path,
+                arguments: ["worker", "--listen", "127.0.0.1:\(port)", "--threads", "4"] + extra,
+                standardOutput: directory + "/tcp-\(port).log")
+            for _ in 0..<1000 {
+                if let socket = try? SocketEndpoint.tcp(host: "127.0.0.1", port: port).connect(timeout: 1) {
+                    socket.close()
+                    break
+                }
+                usleep(10_000)
+            }
+            return (process, "127.0.0.1:\(port)")
+        }
+        let (foreign, foreignAddress) = try worker(["--allow-peer", "192.0.2.10", "--allow-peer", "198.51.100.0/24"])
+        let refused = try FastCGITestClient.request(socket: foreignAddress, method: "GET", uri: "/api/ping")
+        #expect(!refused.contains("ok"), "\(refused)")
+        #expect(try foreign.stop(signal: SIGTERM, grace: 10) == .exited(0))
+        let log = try String(
+            contentsOfFile: directory + "/tcp-\(foreignAddress.split(separator: ":")[1]).log", encoding: .utf8)
+        #expect(log.contains(#""event":"peer_refused""#) && log.contains(#""peer":"127.0.0.1""#), "\(log)")
+
+        let (local, localAddress) = try worker([])
+        let served = try FastCGITestClient.request(socket: localAddress, method: "GET", uri: "/api/ping")
+        #expect(served.contains(#""ok":true"#), "loopback is allowed by default: \(served)")
+        #expect(try local.stop(signal: SIGTERM, grace: 10) == .exited(0))
     }
 }

@@ -11,6 +11,9 @@ pid_t fullyloaded_gettid(void);
 /// Returns 0 or -1 with errno set.
 int fullyloaded_set_parent_death_signal(int signal);
 
+/// Makes the process non-dumpable (no core file, no ptrace or /proc/PID/mem by its own user) and
+/// sets its core size limit to 0. Returns 0 or -1 with errno set.
+int fullyloaded_forbid_core_dumps(void);
 /// Lowers the calling thread's CPU priority to `niceness` (Linux nice is per thread).
 /// Returns 0 or -1 with errno set.
 int fullyloaded_set_thread_niceness(int niceness);
