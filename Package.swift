@@ -78,6 +78,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // libFuzzer target for the request parsing and validation (Deploy/dev.sh fuzz).
+        .executableTarget(
+            name: "RequestFuzzer", dependencies: ["PasswordService", "Bcrypt", "POSIXSupport"],
+            path: "Tests/RequestFuzzer", exclude: ["Seeds"], swiftSettings: strictSettings),
+
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(

@@ -3,7 +3,9 @@
 #   Deploy/dev.sh up [fullyloaded up options]   install what is missing, build release, start the stack
 #   Deploy/dev.sh test [--repeat K] [--hog] [swift test options]
 #                                               install what is missing, build, run every test (K times;
-#                                               --hog: beside a nice-19 CPU hog, as on a busier machine)
+#                                               --hog: beside a nice-19 CPU hog, as on a busier machine),
+#                                               then fuzz the request parsing for 30 s
+#   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing for S seconds (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
   apache2-utils nghttp2-client                            # ab and h2load, for benchmarks and load tests
-  python3                                                 # the open-loop load generator (Deploy/bench/openloop.py)
+  python3 python3-venv                                    # the open-loop load generator; schemathesis's venv
   php-fpm gnuplot-nox                                     # the benchmarks' PHP-FPM reference and plots
   openssl curl                                            # up's self-signed certificate; TLS tests
   php-cli                                                 # an independent bcrypt (password_verify) in tests
@@ -44,6 +46,37 @@ install_missing() {
   }
 }
 
+# schemathesis (the OpenAPI conformance test), pinned in Deploy/test-tools.txt, from PyPI into a
+# venv of the checkout's own: nothing is installed system-wide.
+install_python_tools() {
+  local venv=.build/tools/venv
+  if ! cmp -s Deploy/test-tools.txt "$venv/installed.txt" 2>/dev/null; then
+    echo "installing the test tools of Deploy/test-tools.txt into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r Deploy/test-tools.txt >&2
+    cp Deploy/test-tools.txt "$venv/installed.txt"
+  fi
+}
+
+# The coverage-guided fuzz target of the request parsing and validation (libFuzzer), built in a
+# scratch folder of its own with lld (gold cannot link libFuzzer's main beside SwiftPM's).
+fuzz() {
+  local seconds=$1
+  local scratch=.build/fuzz
+  mkdir -p "$scratch"
+  printf '{"schemaVersion": "1.0", "linker": {"path": "%s"}}\n' "$(dirname "$(command -v swift)")/ld.lld" \
+    >"$scratch/toolset.json"
+  swift build --scratch-path "$scratch" --toolset "$PWD/$scratch/toolset.json" --product RequestFuzzer \
+    -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING >&2
+  local corpus="$scratch/corpus"
+  mkdir -p "$corpus"
+  cp Tests/RequestFuzzer/Seeds/* "$corpus/"
+  echo "=== fuzzing the request parsing for $seconds s (corpus: $corpus) ===" >&2
+  "$(swift build --scratch-path "$scratch" --show-bin-path)/RequestFuzzer" -max_total_time="$seconds" \
+    -max_len=6000 -timeout=10 -print_final_stats=1 "$corpus"
+}
+
 command=${1:-}
 shift || true
 case "$command" in
@@ -54,6 +87,7 @@ case "$command" in
     ;;
   test)
     install_missing
+    install_python_tools
     repeat=1
     hog=0
     options=()
@@ -86,13 +120,25 @@ case "$command" in
       }
     done
     [ "$repeat" -gt 1 ] && echo "=== $repeat of $repeat rounds passed ===" >&2
-    true
+    fuzz 30
+    ;;
+  fuzz)
+    install_missing
+    seconds=300
+    [ "${1:-}" = "--seconds" ] && seconds=$2
+    [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "--seconds takes a positive number" >&2; exit 2; }
+    fuzz "$seconds"
     ;;
   deps)
     install_missing
+    install_python_tools
+    ;;
+  system-deps)
+    # The Debian packages only, nothing written into the checkout (Deploy/install.sh, as root).
+    install_missing
     ;;
   *)
-    echo "usage: $0 up [options] | test [--repeat K] [--hog] [swift test options] | deps" >&2
+    echo "usage: $0 up [options] | test [--repeat K] [--hog] [swift test options] | fuzz [--seconds S] | deps" >&2
     exit 2
     ;;
 esac

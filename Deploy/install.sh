@@ -28,10 +28,25 @@ done
 [[ "$deadline" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "--deadline must be seconds, e.g. 2 or 1.5" >&2; exit 2; }
 
 if [ -z "$binary" ]; then
-  bash Deploy/dev.sh deps
+  bash Deploy/dev.sh system-deps
   export PATH="/opt/swift/usr/bin:$PATH"
-  swift build -c release --product fullyloaded >&2
-  binary="$(swift build -c release --show-bin-path)/fullyloaded"
+  # A package manifest is code: root never builds a checkout someone else can change. The
+  # checkout's owner builds it (runuser); root only copies the binary that comes out.
+  owner=$(stat -c %U .)
+  unsafe=$(find . -maxdepth 0 -perm /022 -print; find Package.swift Package.resolved Sources Deploy nginx \
+    -perm /022 -not -type l -print 2>/dev/null | head -1 || true)
+  if [ -n "$unsafe" ]; then
+    echo "$PWD/${unsafe#./} is writable by group or others: refusing to build as root; chmod -R go-w the checkout" >&2
+    exit 1
+  fi
+  build=(swift build -c release --product fullyloaded)
+  if [ "$(id -u)" -eq 0 ] && [ "$owner" != root ]; then
+    runuser -u "$owner" -- env PATH="$PATH" HOME="$(getent passwd "$owner" | cut -d: -f6)" "${build[@]}" >&2
+    binary="$(runuser -u "$owner" -- env PATH="$PATH" swift build -c release --show-bin-path)/fullyloaded"
+  else
+    "${build[@]}" >&2
+    binary="$(swift build -c release --show-bin-path)/fullyloaded"
+  fi
 fi
 
 echo "installing into ${root:-/}: $workers workers, N = $deadline s" >&2

@@ -173,7 +173,9 @@ struct HashRequestBody: Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         password = try container.decode(String.self, forKey: .password)
         // Foundation reports 5.5 or 1e30 for an Int as "not valid JSON"; read a Double and say what is wrong.
-        if let number = try container.decodeIfPresent(Double.self, forKey: .cost) {
+        // Left out means the default; `null` is a wrong value, not a way to say "default".
+        if container.contains(.cost) {
+            let number = try container.decode(Double.self, forKey: .cost)
             guard number.rounded() == number, abs(number) < 1_000_000 else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .cost, in: container, debugDescription: "must be a whole number within bcrypt's range")

@@ -114,6 +114,9 @@ final class StackAPITests {
             name: "cost not an integer", method: "POST", path: "/api/hash", body: #"{"password":"a","cost":5.5}"#,
             status: 400, code: "invalid_field"),
         .init(
+            name: "cost null", method: "POST", path: "/api/hash", body: #"{"password":"a","cost":null}"#,
+            status: 400, code: "invalid_field"),
+        .init(
             name: "cost as a string", method: "POST", path: "/api/hash", body: #"{"password":"a","cost":"5"}"#,
             status: 400, code: "invalid_field"),
         .init(
