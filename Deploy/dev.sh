@@ -6,6 +6,7 @@
 #                                               --hog: beside a nice-19 CPU hog, as on a busier machine),
 #                                               then fuzz the request parsing for 30 s
 #   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing for S seconds (default 300)
+#   Deploy/dev.sh flags                         rewrite Docs/operations.md's flag reference from --help
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -133,12 +134,33 @@ case "$command" in
     install_missing
     install_python_tools
     ;;
+  flags)
+    # Rewrites the flag reference at the end of Docs/operations.md from the binary's own --help.
+    install_missing
+    swift build --product fullyloaded >&2
+    binary="$(swift build --show-bin-path)/fullyloaded"
+    reference=$(
+      echo "## Flag reference"
+      echo
+      echo "Every command's \`--help\`, as the binary prints it."
+      for command in up worker monitor calibrate nginx-upstreams; do
+        printf '\n### `fullyloaded %s`\n\n```text\n%s\n```\n' "$command" "$(env -u COLUMNS "$binary" "$command" --help)"
+      done
+    )
+    python3 - "$reference" <<'PY'
+import sys
+path = "Docs/operations.md"
+text = open(path).read()
+head = text.split("## Flag reference")[0].rstrip("\n")
+open(path, "w").write(head + "\n\n" + sys.argv[1].rstrip("\n") + "\n")
+PY
+    ;;
   system-deps)
     # The Debian packages only, nothing written into the checkout (Deploy/install.sh, as root).
     install_missing
     ;;
   *)
-    echo "usage: $0 up [options] | test [--repeat K] [--hog] [swift test options] | fuzz [--seconds S] | deps" >&2
+    echo "usage: $0 up [options] | test [--repeat K] [--hog] [swift test options] | fuzz [--seconds S] | flags | deps" >&2
     exit 2
     ;;
 esac

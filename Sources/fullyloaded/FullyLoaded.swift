@@ -49,7 +49,10 @@ struct AdmissionOptions: ParsableArguments {
     var deadline = 2.0
 
     @Option(help: "Compute slots shared by all workers of the host (default: cores).")
-    var computeSlots = ProcessInfo.processInfo.activeProcessorCount
+    var computeSlots: Int?
+
+    /// `--compute-slots`, or one per core.
+    var slots: Int { computeSlots ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(help: "Admit only jobs predicted to finish within this fraction of N.")
     var headroom = 0.9
@@ -66,7 +69,7 @@ struct AdmissionOptions: ParsableArguments {
     func validate() throws {
         guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }
         guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
-        guard (1...256).contains(computeSlots) else { throw ValidationError("--compute-slots must be 1...256") }
+        guard (1...256).contains(slots) else { throw ValidationError("--compute-slots must be 1...256") }
         guard headroom > 0, headroom <= 1 else { throw ValidationError("--headroom must be in (0, 1]") }
         if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
     }

@@ -25,8 +25,13 @@ struct NginxUpstreamsCommand: ParsableCommand {
     @Option(help: "Where the worker sockets are.")
     var socketDir = "/run/fullyloaded"
 
-    @Option(help: "nginx worker processes (worker_processes auto: one per core).")
-    var nginxProcesses = ProcessInfo.processInfo.activeProcessorCount
+    @Option(
+        name: .customLong("nginx-processes"),
+        help: "nginx worker processes (default: one per core, as worker_processes auto starts).")
+    var nginxProcessCount: Int?
+
+    /// `--nginx-processes`, or one per core.
+    var nginxProcesses: Int { nginxProcessCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be 1...1024") }

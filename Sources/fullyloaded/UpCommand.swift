@@ -43,8 +43,11 @@ struct UpCommand: ParsableCommand {
     )
     var upstream: [String] = []
 
-    @Option(help: "Worker processes (default: one per core).")
-    var workers = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("workers"), help: "Worker processes (default: one per core).")
+    var workerCount: Int?
+
+    /// `--workers`, or one per core.
+    var workers: Int { workerCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(
         help:
@@ -102,7 +105,7 @@ struct UpCommand: ParsableCommand {
         configuration.maximumRequests = maxRequests > 0 ? maxRequests : nil
         // Rehearsed hosts share this machine's cores: each gets its share of slots, unless told.
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let slots = hosts > 1 && admission.computeSlots == cores ? max(1, cores / hosts) : admission.computeSlots
+        let slots = hosts > 1 && admission.computeSlots == nil ? max(1, cores / hosts) : admission.slots
         configuration.workerOptions =
             [
                 "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",

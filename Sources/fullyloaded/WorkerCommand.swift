@@ -107,10 +107,10 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--shm-name must look like /name")
         }
         let settings = AdmissionSettings(
-            segmentName: shmName, computeSlots: admission.computeSlots, deadline: admission.deadline,
+            segmentName: shmName, computeSlots: admission.slots, deadline: admission.deadline,
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
-            refusalRate: admission.refusalRate * Double(admission.computeSlots))
+            refusalRate: admission.refusalRate * Double(admission.slots))
         guard maxRequests >= 0, maxRequestsJitter >= 0 else {
             throw ValidationError("--max-requests and --max-requests-jitter must be 0 or more")
         }

@@ -62,7 +62,8 @@ struct MultiHostTests {
                             try TestBinary.path, "worker", "--listen", "\(hosts.addresses[index]):9000", "--threads",
                             "64",
                             "--cost", "6", "--compute-slots", "1", "--deadline", "\(hostDeadline)",
-                            "--shm-name", segments[index],
+                            // The front, as this host sees it: the only peer it serves.
+                            "--shm-name", segments[index], "--allow-peer", "10.213.\(index + 1).1",
                         ] + workerOptions, log: "\(directory)/host-\(index).log"))
             }
             workers = started
