@@ -81,6 +81,17 @@ if [ ! -s "$tls/fullyloaded.crt" ] || [ ! -s "$tls/fullyloaded.key" ]; then
     -addext "subjectAltName=DNS:$name,DNS:localhost" 2>/dev/null
   chmod 0600 "$tls/fullyloaded.key"
 fi
+# The site reads its certificate from here: the operator's file from now on, kept by upgrades.
+if [ ! -e "$root/etc/nginx/fullyloaded/certificate.conf" ]; then
+  cat > "$root/etc/nginx/fullyloaded/certificate.conf" <<'CONF'
+# The site's certificate. Replace the self-signed pair with the host's real one, e.g. certbot's:
+#   ssl_certificate     /etc/letsencrypt/live/passwords.example.org/fullchain.pem;
+#   ssl_certificate_key /etc/letsencrypt/live/passwords.example.org/privkey.pem;
+# then `nginx -t && systemctl reload nginx`. Upgrades never change this file.
+ssl_certificate fullyloaded/tls/fullyloaded.crt;
+ssl_certificate_key fullyloaded/tls/fullyloaded.key;
+CONF
+fi
 
 # systemd units, and the options they read.
 install -d "$root/etc/systemd/system" "$root/etc/default"

@@ -85,7 +85,7 @@ load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${lo
 single_after=$(calibrate "$COST")
 
 python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" <<'PY'
-import sys, datetime, platform, subprocess
+import sys, datetime, platform
 ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel = sys.argv[1:]
 ours, c, php, single, single_after, taken, parallel = map(float, (ours, c, php, single, single_after, taken, parallel))
 done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
@@ -94,8 +94,7 @@ done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
 limit = cores / ((single + single_after) / 2)
 rate = (done - failed - non2xx) / taken
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {cores} cores ({cpu}).")
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores ({cpu}).")
 print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds}`\n")
 print("| measure | figure | ratio |")
 print("| --- | --- | --- |")

@@ -62,4 +62,4 @@ print(f"| {hosts} | {slots} | {rate:.2f} | {rate / limit:.2f} | {len(refused) / 
 PY
 done
 echo
-echo "Limit (cores / single-hash time, cost $COST): $(python3 -c "print(f'{$CORES / $single:.2f}')") hashes/s; ab -c $CONCURRENCY, ${SECONDS_PER_RUN} s per setup; $(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git rev-parse --short HEAD)."
+echo "Limit (cores / single-hash time, cost $COST): $(python3 -c "print(f'{$CORES / $single:.2f}')") hashes/s; ab -c $CONCURRENCY, ${SECONDS_PER_RUN} s per setup; $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores."

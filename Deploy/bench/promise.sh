@@ -97,13 +97,12 @@ done
 mkdir -p Docs/data
 cp "$CSV" "Docs/data/promise-$(date -u +%Y%m%d).csv"
 python3 - "$CSV" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$CORES" <<'PY'
-import csv, datetime, subprocess, sys
+import csv, datetime, sys
 path, cost, deadline, seconds, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 ms = lambda v: f"{float(v) * 1000:.0f}" if v not in ("", "None") else "–"
 limits = [float(r["limit"]) for r in rows]
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {cores} cores; "
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; "
       f"cost {cost}, N = {deadline} s, {seconds} s per level and system, systems interleaved per level; "
       f"limit (cores / single-hash time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
 print("| system | c | hashes/s | of limit | refusals/s | other | 200 p50 / p99 / max (ms) | 503 p50 / p99 / max (ms) | late refusals | ping p50 / p99 / max (ms) |")

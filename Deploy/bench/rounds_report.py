@@ -6,7 +6,6 @@ import csv
 import datetime
 import os
 import statistics
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,9 +41,8 @@ with open(os.path.join(out, "data", stem + "-median.csv"), "w", newline="") as h
     writer.writeheader()
     writer.writerows(medians)
 
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 limits = [r["limit"] for r in medians if r["limit"]]
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {cores} cores; "
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; "
       f"cost {cost}, N = {deadline} s, {seconds} s per run, median of {runs} run(s); limit (cores / single-hash "
       f"time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"

@@ -71,6 +71,10 @@ struct ShippedConfigTests {
         // Running it again upgrades in place and keeps the operator's certificate and options.
         try "FULLYLOADED_WORKER_OPTIONS=\"--deadline 3\"\n".write(
             toFile: root + "/etc/default/fullyloaded", atomically: true, encoding: .utf8)
+        let certificateConf = root + "/etc/nginx/fullyloaded/certificate.conf"
+        let operatorsCertificate =
+            "ssl_certificate fullyloaded/tls/fullyloaded.crt;\nssl_certificate_key fullyloaded/tls/fullyloaded.key;\n# mine\n"
+        try operatorsCertificate.write(toFile: certificateConf, atomically: true, encoding: .utf8)
         let again = try Command.run(
             "/bin/bash", [TestFiles.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path])
         #expect(again.status == 0, "\(again.output)")
@@ -78,6 +82,9 @@ struct ShippedConfigTests {
             try Data(contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
                 == certificate)
         #expect(try String(contentsOfFile: root + "/etc/default/fullyloaded", encoding: .utf8).contains("--deadline 3"))
+        #expect(try String(contentsOfFile: certificateConf, encoding: .utf8) == operatorsCertificate)
+        let site = try String(contentsOfFile: root + "/etc/nginx/sites-available/fullyloaded", encoding: .utf8)
+        #expect(site.contains("include fullyloaded/certificate.conf;") && !site.contains("ssl_certificate "))
     }
 
     @Test("install.sh refuses nonsense options without touching anything")
