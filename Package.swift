@@ -7,7 +7,6 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "fullyloaded",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fullyloaded", targets: ["fullyloaded"])
     ],
@@ -35,6 +34,8 @@ let package = Package(
             dependencies: ["POSIXSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // The small blocking HTTP/1.1 client: the monitor's ping probe, `up`'s readiness checks, tests.
+        .target(name: "LoopbackHTTP", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
         .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
         .target(name: "PasswordService", dependencies: ["Bcrypt", "POSIXSupport"], swiftSettings: strictSettings),
@@ -48,13 +49,13 @@ let package = Package(
         ),
         .target(
             name: "StackRunner",
-            dependencies: ["Admission", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Admission", "LoopbackHTTP", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Monitor",
             dependencies: [
-                "Admission", "POSIXSupport", "StackRunner",
+                "Admission", "LoopbackHTTP", "POSIXSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -66,7 +67,7 @@ let package = Package(
             name: "fullyloaded",
             dependencies: [
                 "Admission", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "LoopbackHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -74,7 +75,7 @@ let package = Package(
         ),
         .target(
             name: "StackTestSupport",
-            dependencies: ["StackRunner", "POSIXSupport"],
+            dependencies: ["StackRunner", "LoopbackHTTP", "POSIXSupport"],
             swiftSettings: strictSettings
         ),
 
@@ -86,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(
-            name: "MonitorTests", dependencies: ["Monitor", "StackTestSupport"], swiftSettings: strictSettings),
+            name: "MonitorTests", dependencies: ["Monitor", "LoopbackHTTP", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONLoggingTests", dependencies: ["JSONLogging"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .testTarget(
@@ -98,7 +99,7 @@ let package = Package(
         .testTarget(name: "PasswordServiceTests", dependencies: ["PasswordService"], swiftSettings: strictSettings),
         .testTarget(
             name: "StackRunnerTests",
-            dependencies: ["StackRunner", "StackTestSupport"],
+            dependencies: ["StackRunner", "LoopbackHTTP", "StackTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -77,6 +77,11 @@ public final class FastCGIServer: Sendable {
         interrupter = try ThreadInterrupter()
     }
 
+    deinit {
+        // Every request thread holds the server, so none is left using the socket.
+        listener.close()
+    }
+
     /// Requests being handled right now.
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 

@@ -2,19 +2,30 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import POSIXSupport
 
 /// The monitor's HTTP side: `/ws` pushes samples to dashboards, `/metrics` serves Prometheus
 /// text. nginx proxies both; the monitor serves no HTML.
 public enum MonitorServer {
-    /// Serves until SIGTERM or SIGINT.
+    /// Serves on `endpoint` until SIGTERM or SIGINT.
     ///
     /// - Parameters:
-    ///   - unixSocket: for a unix-socket `address`, its path and who may connect (mode, and a
-    ///     group the process belongs to). Until they are set, the process umask keeps it tighter.
+    ///   - socketMode, socketGroup: for a unix socket, who may connect (a group the process
+    ///     belongs to). Until they are set, the process umask keeps it tighter.
     public static func run(
-        address: BindAddress, unixSocket: (path: String, mode: mode_t, group: gid_t?)?,
+        listen endpoint: SocketEndpoint, socketMode: mode_t = 0o600, socketGroup: gid_t? = nil,
         broadcaster: SampleBroadcaster, metrics: MonitorMetrics, logger: Logger
     ) async throws {
+        let address: BindAddress
+        let unixSocket: (path: String, mode: mode_t, group: gid_t?)?
+        switch endpoint {
+        case .unix(let path):
+            address = .unixDomainSocket(path: path)
+            unixSocket = (path, socketMode, socketGroup)
+        case .tcp(let host, let port):
+            address = .hostname(host, port: Int(port))
+            unixSocket = nil
+        }
         let unixSocketPath = unixSocket?.path
         let router = Router()
         router.get("/metrics") { _, _ -> Response in

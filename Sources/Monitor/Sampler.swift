@@ -1,7 +1,7 @@
 import Admission
 import Foundation
+import LoopbackHTTP
 import POSIXSupport
-import StackRunner
 
 /// Takes the dashboard's samples: CPU from /proc/stat, the shared segment's queue and counters,
 /// and a real ping through nginx, the latency a user would feel.

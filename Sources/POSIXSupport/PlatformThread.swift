@@ -40,27 +40,27 @@ public enum PlatformThread {
             Unmanaged<Box>.fromOpaque(box).release()
             throw error
         }
-        _ = fullyloaded_set_thread_name(thread, threadName)
+        _ = fl_set_thread_name(thread, threadName)
     }
 
     /// The calling thread's kernel id.
-    public static var currentThreadID: pid_t { fullyloaded_gettid() }
+    public static var currentThreadID: pid_t { fl_gettid() }
 
     /// Sets the calling thread's nice value (Linux nice is per thread); raising priority (below 0)
     /// needs CAP_SYS_NICE.
     public static func setCurrentThreadNiceness(_ niceness: Int32) throws(SystemCallError) {
-        try systemCall("setpriority") { fullyloaded_set_thread_niceness(niceness) }
+        try systemCall("setpriority") { fl_set_thread_niceness(niceness) }
     }
 }
 
 /// Asks the kernel to send `signal` to this process when its parent exits, so that a supervisor
 /// killed with SIGKILL leaves no orphaned children behind.
 public func setParentDeathSignal(_ signal: Int32) throws(SystemCallError) {
-    try systemCall("prctl(PR_SET_PDEATHSIG)") { fullyloaded_set_parent_death_signal(signal) }
+    try systemCall("prctl(PR_SET_PDEATHSIG)") { fl_set_parent_death_signal(signal) }
 }
 
 /// Keeps this process's memory (passwords, in a worker) out of core files and away from other
 /// processes of the same user: no core dump, no ptrace attach, no `/proc/PID/mem`.
 public func forbidCoreDumps() throws(SystemCallError) {
-    try systemCall("prctl(PR_SET_DUMPABLE)") { fullyloaded_forbid_core_dumps() }
+    try systemCall("prctl(PR_SET_DUMPABLE)") { fl_forbid_core_dumps() }
 }

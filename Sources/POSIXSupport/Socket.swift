@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -125,19 +127,39 @@ public enum SocketEndpoint: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// An owned file descriptor, closed explicitly.
-public struct FileDescriptor: Sendable, Hashable {
+/// An owned file descriptor: one owner, one ``close()``.
+///
+/// A reference, so that whoever holds it shares the one owner; it is closed exactly once, by
+/// ``close()`` (later calls do nothing). One that is dropped still open was leaked: a debug build
+/// stops there (as swift-nio's sockets do), a release build closes it. Whoever hands the number
+/// to someone who closes it (libfcgi, an exec'd child) says so with ``releaseOwnership()``.
+public final class FileDescriptor: Sendable {
     /// The raw descriptor number.
     public let rawValue: Int32
+    private let isOpen = Atomic<Bool>(true)
 
     /// Takes ownership of a descriptor number.
     public init(adopting rawValue: Int32) {
         self.rawValue = rawValue
     }
 
-    /// Closes the descriptor.
-    public func close() {
+    deinit {
+        guard isOpen.load(ordering: .acquiring) else { return }
+        assertionFailure("file descriptor \(rawValue) leaked: dropped without close()")
         _ = Glibc.close(rawValue)
+    }
+
+    /// Closes the descriptor; only the first call does.
+    public func close() {
+        guard isOpen.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        _ = Glibc.close(rawValue)
+    }
+
+    /// Gives the descriptor to another owner and returns its number: this object no longer
+    /// closes it.
+    public func releaseOwnership() -> Int32 {
+        isOpen.store(false, ordering: .releasing)
+        return rawValue
     }
 
     /// Sets SO_SNDTIMEO and SO_RCVTIMEO.

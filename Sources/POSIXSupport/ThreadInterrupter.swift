@@ -17,7 +17,7 @@ public struct ThreadInterrupter: Sendable {
     /// Installs the do-nothing handler for `signal` (process-wide).
     public init(signal: Int32 = SIGUSR2) throws(SystemCallError) {
         self.signal = signal
-        try systemCall("sigaction") { fullyloaded_install_interrupting_signal(signal) }
+        try systemCall("sigaction") { fl_install_interrupting_signal(signal) }
     }
 
     /// Lets the signal reach the calling thread (threads usually inherit a blocked mask).

@@ -40,8 +40,8 @@ public enum ExpensiveJobFailure: Error, Sendable, Equatable {
 /// slots.
 public protocol ExpensiveJobRunner {
     /// Runs `job`, whose request reached the front at `arrivedAt` (monotonic seconds), and
-    /// returns its result, or why it was not run.
-    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure>
+    /// returns its result, or throws why it was not run.
+    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult
 }
 
 /// Runs jobs on the calling thread with a hasher of its own: no queue, no admission.
@@ -51,11 +51,11 @@ public final class InlineJobRunner: ExpensiveJobRunner {
     /// Creates a runner with its own bcrypt scratch area.
     public init() {}
 
-    public func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    public func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
         do throws(BcryptError) {
-            return .success(try job.perform(with: hasher))
+            return try job.perform(with: hasher)
         } catch {
-            return .failure(.bcrypt(error))
+            throw .bcrypt(error)
         }
     }
 }

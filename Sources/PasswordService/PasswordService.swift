@@ -93,24 +93,36 @@ public struct PasswordService: Sendable {
         -> APIResponse
     {
         let started = MonotonicClock.now
-        switch runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started)) {
-        case .success(.hashed(let hash)):
+        let result: ExpensiveJobResult
+        do throws(ExpensiveJobFailure) {
+            result = try runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started))
+        } catch {
+            switch error {
+            case .bcrypt(let bcryptError):
+                throw APIError(bcryptError)
+            case .overloaded(let predicted, let retryAfter):
+                return Self.overloaded(predictedSeconds: predicted, retryAfter: retryAfter)
+            }
+        }
+        switch result {
+        case .hashed(let hash):
             let seconds = MonotonicClock.now - started
             return APIResponse(
                 status: 200, body: JSONText.object([("hash", .string(hash.string)), ("seconds", .double(seconds))]))
-        case .success(.verified(let match)):
+        case .verified(let match):
             return APIResponse(status: 200, body: JSONText.object([("match", .bool(match))]))
-        case .failure(.bcrypt(let error)):
-            throw APIError(error)
-        case .failure(.overloaded(let predicted, let retryAfter)):
-            let body = JSONText.object([
-                ("error", .string("overloaded")),
-                ("message", .string("the service is at capacity; try again in \(retryAfter) s")),
-                ("predicted_seconds", .double((predicted * 1000).rounded() / 1000)),
-                ("retry_after", .int(retryAfter)),
-            ])
-            return APIResponse(status: 503, headers: [.init("Retry-After", String(retryAfter))], body: body)
         }
+    }
+
+    /// The 503 of a refused job: when it would have been answered, and when to come back.
+    private static func overloaded(predictedSeconds predicted: Double, retryAfter: Int) -> APIResponse {
+        let body = JSONText.object([
+            ("error", .string("overloaded")),
+            ("message", .string("the service is at capacity; try again in \(retryAfter) s")),
+            ("predicted_seconds", .double((predicted * 1000).rounded() / 1000)),
+            ("retry_after", .int(retryAfter)),
+        ])
+        return APIResponse(status: 503, headers: [.init("Retry-After", String(retryAfter))], body: body)
     }
 
     private func check(password: String) throws(APIError) {

@@ -145,7 +145,8 @@ public struct SelfSignedCertificate: Sendable {
     private static func readOwnedFile(_ folder: Int32, _ name: String, in path: String) throws(StackError) -> [UInt8] {
         let file = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard file >= 0 else { throw .system(SystemCallError(call: "open(\(path)/\(name))", errno: errno)) }
-        defer { close(file) }
+        let descriptor = FileDescriptor(adopting: file)
+        defer { descriptor.close() }
         var status = stat()
         guard fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid(),
             status.st_size < 1 << 20
@@ -156,7 +157,7 @@ public struct SelfSignedCertificate: Sendable {
         while true {
             let chunk: [UInt8]
             do {
-                chunk = try FileDescriptor(adopting: file).read(maximum: 65536)
+                chunk = try descriptor.read(maximum: 65536)
             } catch {
                 throw .system(error)
             }

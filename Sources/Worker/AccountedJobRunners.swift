@@ -13,13 +13,16 @@ struct InlineAccountedJobRunner: ExpensiveJobRunner {
         self.controller = controller
     }
 
-    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
         let started = MonotonicClock.now
-        let result = inline.run(job, arrivedAt: arrivedAt)
-        let delivered = if case .success = result { true } else { false }
+        var delivered = false
         // Its wait was in the socket's queue, before this process saw it: nginx's time shows it.
-        controller.recordUnadmitted(
-            waitSeconds: started - arrivedAt, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
+        defer {
+            controller.recordUnadmitted(
+                waitSeconds: started - arrivedAt, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
+        }
+        let result = try inline.run(job, arrivedAt: arrivedAt)
+        delivered = true
         return result
     }
 }
@@ -31,7 +34,7 @@ struct BackgroundJobRunner: ExpensiveJobRunner {
     let controller: AdmissionController
     let pool: ComputePool
 
-    func run(_ job: ExpensiveJob, arrivedAt arrived: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt arrived: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
         // No deadline: a day stands for "until it is done".
         let outcome = pool.run(until: arrived + 86_400) { hasher -> (Result<ExpensiveJobResult, BcryptError>, Double) in
             let started = MonotonicClock.now
@@ -46,9 +49,13 @@ struct BackgroundJobRunner: ExpensiveJobRunner {
         case .finished((let result, let started), let seconds):
             controller.recordUnadmitted(
                 waitSeconds: started - arrived, serviceSeconds: seconds, delivered: (try? result.get()) != nil)
-            return result.mapError { .bcrypt($0) }
+            do throws(BcryptError) {
+                return try result.get()
+            } catch {
+                throw .bcrypt(error)
+            }
         case .overran:
-            return .failure(.overloaded(predictedSeconds: 86_400, retryAfterSeconds: 1))
+            throw .overloaded(predictedSeconds: 86_400, retryAfterSeconds: 1)
         }
     }
 }

@@ -17,15 +17,15 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
     let refusals: RefusalLog
     let gate: ExpensiveRequestGate
 
-    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
+    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
         guard gate.enter() else {
             // Every request thread this worker lets expensive requests have is taken: refuse
             // now rather than take one that a ping needs.
             guard case .refused(let prediction, let retryAfter, _) = controller.refuseAtOnce(cost: job.cost) else {
-                return .failure(.overloaded(predictedSeconds: 0, retryAfterSeconds: 1))
+                throw .overloaded(predictedSeconds: 0, retryAfterSeconds: 1)
             }
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
-            return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
+            throw .overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter)
         }
         defer { gate.leave() }
         let ticket: AdmissionController.Ticket
@@ -37,14 +37,14 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
                 usleep(UInt32(hold * 1_000_000))
                 gate.stopHolding()
             }
-            return .failure(.overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter))
+            throw .overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter)
         case .admitted(let admitted):
             ticket = admitted
         }
         if case .refusedAtDeadline(let retryAfter) = controller.waitForSlot(ticket) {
             refusals.record(
                 .atDeadline, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
-            return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter))
+            throw .overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter)
         }
         let outcome = pool.run(until: ticket.arrivedAt + controller.policy.answerBy) {
             hasher -> Result<ExpensiveJobResult, BcryptError> in
@@ -59,15 +59,15 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         switch outcome {
         case .finished(.success(let value), let seconds):
             controller.finish(ticket, serviceSeconds: seconds, outcome: .delivered)
-            return .success(value)
+            return value
         case .finished(.failure(let error), let seconds):
             controller.finish(ticket, serviceSeconds: seconds, outcome: .failed)
-            return .failure(.bcrypt(error))
+            throw .bcrypt(error)
         case .overran:
             // The machine was slower than predicted: answer at N, as promised, not later.
             refusals.record(
                 .overran, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
-            return .failure(.overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1))
+            throw .overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1)
         }
     }
 }

@@ -20,7 +20,7 @@ final class ComputePool: Sendable {
         case overran
     }
 
-    private final class Task: @unchecked Sendable {
+    private final class PendingJob: @unchecked Sendable {
         let work: (BcryptHasher) -> Void
         init(_ work: @escaping (BcryptHasher) -> Void) { self.work = work }
     }
@@ -31,7 +31,7 @@ final class ComputePool: Sendable {
         case abandoned
     }
 
-    private let pending = Mutex<[Task]>([])
+    private let pending = Mutex<[PendingJob]>([])
     private let available = DispatchSemaphore(value: 0)
 
     /// Starts `threads` compute threads at `niceness` (0 = same priority as requests).
@@ -61,7 +61,7 @@ final class ComputePool: Sendable {
     ) -> Outcome<Result> {
         let handoff = Mutex<Handoff<Result>>(.pending)
         let done = DispatchSemaphore(value: 0)
-        let task = Task { hasher in
+        let task = PendingJob { hasher in
             let started = MonotonicClock.now
             let result = work(hasher)
             let seconds = MonotonicClock.now - started

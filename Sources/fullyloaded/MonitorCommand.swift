@@ -1,10 +1,9 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import Logging
+import LoopbackHTTP
 import Monitor
 import POSIXSupport
-import StackRunner
 import Synchronization
 
 /// `fullyloaded monitor`: samples the host and pushes it to dashboards over WebSocket.
@@ -71,15 +70,7 @@ struct MonitorCommand: ParsableCommand {
     private func serve() async throws {
         guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
         let permissions = try SocketPermissions(mode: socketMode, group: socketGroup)
-        let address: BindAddress
-        var socketPath: String?
-        switch SocketEndpoint(parsing: listen) {
-        case .unix(let path):
-            address = .unixDomainSocket(path: path)
-            socketPath = path
-        case .tcp(let host, let port):
-            address = .hostname(host, port: Int(port))
-        case nil:
+        guard let endpoint = SocketEndpoint(parsing: listen) else {
             throw ValidationError("--listen \(listen) is not unix:/path or host:port")
         }
         let peers = try peer.map { text throws -> Sampler.Peer in
@@ -117,8 +108,7 @@ struct MonitorCommand: ParsableCommand {
         }
         Logger(label: "monitor").info("ready", metadata: ["listen": "\(listen)"])
         try await MonitorServer.run(
-            address: address,
-            unixSocket: socketPath.map { (path: $0, mode: permissions.mode, group: permissions.group) },
-            broadcaster: broadcaster, metrics: metrics, logger: logger)
+            listen: endpoint, socketMode: permissions.mode, socketGroup: permissions.group, broadcaster: broadcaster,
+            metrics: metrics, logger: logger)
     }
 }

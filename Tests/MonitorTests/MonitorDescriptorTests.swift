@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackHTTP
 import POSIXSupport
 import StackRunner
 import StackTestSupport

@@ -121,7 +121,7 @@ struct PasswordServiceTests {
 
 /// A runner that refuses every job, as admission control does under overload.
 struct RefusingRunner: ExpensiveJobRunner {
-    func run(_ job: ExpensiveJob, arrivedAt: Double) -> Result<ExpensiveJobResult, ExpensiveJobFailure> {
-        .failure(.overloaded(predictedSeconds: 2.5, retryAfterSeconds: 3))
+    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
+        throw .overloaded(predictedSeconds: 2.5, retryAfterSeconds: 3)
     }
 }

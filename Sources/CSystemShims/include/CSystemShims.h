@@ -5,24 +5,24 @@
 #include <sys/types.h>
 
 /// The calling thread's kernel id (gettid), which Swift cannot reach through the variadic syscall().
-pid_t fullyloaded_gettid(void);
+pid_t fl_gettid(void);
 
 /// Asks the kernel to send `signal` to the calling process when its parent dies (prctl is variadic).
 /// Returns 0 or -1 with errno set.
-int fullyloaded_set_parent_death_signal(int signal);
+int fl_set_parent_death_signal(int signal);
 
 /// Makes the process non-dumpable (no core file, no ptrace or /proc/PID/mem by its own user) and
 /// sets its core size limit to 0. Returns 0 or -1 with errno set.
-int fullyloaded_forbid_core_dumps(void);
+int fl_forbid_core_dumps(void);
 /// Lowers the calling thread's CPU priority to `niceness` (Linux nice is per thread).
 /// Returns 0 or -1 with errno set.
-int fullyloaded_set_thread_niceness(int niceness);
+int fl_set_thread_niceness(int niceness);
 
 /// Names a thread for ps/top (at most 15 bytes are kept).
-int fullyloaded_set_thread_name(pthread_t thread, const char *name);
+int fl_set_thread_name(pthread_t thread, const char *name);
 
 /// Installs a handler that does nothing for `signal`, without SA_RESTART: a thread that gets the
 /// signal returns from a blocking call with EINTR. Returns 0 or -1 with errno set.
-int fullyloaded_install_interrupting_signal(int signal);
+int fl_install_interrupting_signal(int signal);
 
 #endif

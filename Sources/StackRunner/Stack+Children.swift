@@ -1,0 +1,125 @@
+import Admission
+import Foundation
+import Logging
+import LoopbackHTTP
+import POSIXSupport
+
+// The workers and monitors `up` starts: their arguments, sockets, start and readiness.
+extension Stack {
+    func workerArguments(host: Int) -> [String] {
+        [
+            "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
+            "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.threadsPerWorker)",
+            "--execution", configuration.architecture.execution,
+            "--exit-with-parent", "--shm-name", segmentName(host: host),
+        ] + recycling + configuration.workerOptions
+    }
+
+    /// --max-requests, with the worker asking `up` to replace it (SIGUSR1) rather than exiting:
+    /// `up` replaces one at a time, where workers exiting by themselves could all go at once.
+    var recycling: [String] {
+        guard let limit = configuration.maximumRequests else { return [] }
+        return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))", "--recycle-by-parent"]
+    }
+
+    /// Where the first host's monitor listens; nginx proxies /ws and /metrics there.
+    var monitorSocketPath: String { runtimeDirectory + "/monitor.sock" }
+
+    /// The workers of every host. One host: unix sockets in the runtime directory. Several
+    /// (a rehearsal of a multi-host setup): TCP on loopback, as workers on other hosts would be.
+    func makeWorkerSlots() throws(StackError) -> [ChildSlot] {
+        var slots: [ChildSlot] = []
+        for host in 0..<configuration.hosts {
+            for index in 0..<configuration.workerCount {
+                let name = configuration.hosts == 1 ? "worker \(index)" : "host \(host) worker \(index)"
+                let file = configuration.hosts == 1 ? "worker-\(index)" : "host-\(host)-worker-\(index)"
+                let endpoint: SocketEndpoint
+                if configuration.hosts == 1 {
+                    endpoint = .unix(path: "\(runtimeDirectory)/\(file).sock")
+                } else {
+                    do {
+                        endpoint = .tcp(host: "127.0.0.1", port: try LoopbackPort.ephemeral())
+                    } catch {
+                        throw .system(error)
+                    }
+                }
+                slots.append(
+                    ChildSlot(
+                        name: name, logName: "\(file).log", endpoint: endpoint,
+                        arguments: ["worker", "--listen", "\(endpoint)"] + workerArguments(host: host)))
+            }
+        }
+        return slots
+    }
+
+    /// A monitor per host, on its segment; the first lists the others as peers for the dashboard.
+    func makeMonitorSlots() -> [ChildSlot] {
+        let sockets = (0..<configuration.hosts).map {
+            $0 == 0 ? monitorSocketPath : runtimeDirectory + "/monitor-\($0).sock"
+        }
+        return (0..<configuration.hosts).map { host in
+            let peers =
+                host == 0 && configuration.hosts > 1
+                ? sockets.enumerated().dropFirst().flatMap { ["--peer", "host \($0.offset)=unix:\($0.element)"] } : []
+            return ChildSlot(
+                name: host == 0 ? "monitor" : "host \(host) monitor",
+                logName: host == 0 ? "monitor.log" : "monitor-\(host).log",
+                endpoint: .unix(path: sockets[host]),
+                arguments: [
+                    "monitor", "--listen", "unix:\(sockets[host])", "--shm-name", segmentName(host: host),
+                    "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
+                    "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
+                    "--host-name", configuration.hosts > 1 ? "host \(host)" : "localhost",
+                ] + peers)
+        }
+    }
+
+    @discardableResult
+    func start(_ child: inout ChildSlot, restarted: Bool = false) throws(StackError) -> Int32 {
+        do {
+            let process = try ChildProcess.spawn(
+                executable: configuration.executable, arguments: child.arguments,
+                standardOutput: "\(runtimeDirectory)/\(child.logName)")
+            child.process = process
+            log.info(
+                restarted ? "restarted" : "started",
+                metadata: ["child": "\(child.name)", "child_pid": .stringConvertible(Int(process.pid))])
+            return process.pid
+        } catch {
+            throw .system(error)
+        }
+    }
+
+    func waitForSockets(of children: [ChildSlot], timeout: Double) throws(StackError) {
+        let deadline = MonotonicClock.now + timeout
+        for child in children {
+            while true {
+                if let status = try reap(child.process) {
+                    throw .childFailed(name: child.name, status: status, logTail: tail(of: child.logName))
+                }
+                if let socket = try? child.endpoint.connect(timeout: 1) {
+                    socket.close()
+                    break
+                }
+                if MonotonicClock.now > deadline {
+                    throw .notReady(name: child.name, seconds: timeout, logTail: tail(of: child.logName))
+                }
+                usleep(20_000)
+            }
+        }
+    }
+
+    func reap(_ process: ChildProcess?) throws(StackError) -> ExitStatus? {
+        guard let process else { return nil }
+        do {
+            return try process.reapIfEnded()
+        } catch {
+            throw .system(error)
+        }
+    }
+
+    func tail(of name: String) -> String {
+        guard let text = try? String(contentsOfFile: runtimeDirectory + "/" + name, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n").suffix(8).joined(separator: "\n")
+    }
+}
