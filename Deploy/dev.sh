@@ -7,6 +7,7 @@
 #                                               then fuzz the request parsing for 30 s
 #   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing for S seconds (default 300)
 #   Deploy/dev.sh flags                         rewrite Docs/operations.md's flag reference from --help
+#   Deploy/dev.sh release-binary                build the release binary, print its path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +86,12 @@ case "$command" in
     install_missing
     swift build -c release --product fullyloaded >&2
     exec "$(swift build -c release --show-bin-path)/fullyloaded" up "$@"
+    ;;
+  release-binary)
+    # Builds the release binary and prints its path: what the benchmarks and install.sh run.
+    install_missing
+    swift build -c release --product fullyloaded >&2
+    echo "$(swift build -c release --show-bin-path)/fullyloaded"
     ;;
   test)
     install_missing

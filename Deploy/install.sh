@@ -39,13 +39,11 @@ if [ -z "$binary" ]; then
     echo "$PWD/${unsafe#./} is writable by group or others: refusing to build as root; chmod -R go-w the checkout" >&2
     exit 1
   fi
-  build=(swift build -c release --product fullyloaded)
   if [ "$(id -u)" -eq 0 ] && [ "$owner" != root ]; then
-    runuser -u "$owner" -- env PATH="$PATH" HOME="$(getent passwd "$owner" | cut -d: -f6)" "${build[@]}" >&2
-    binary="$(runuser -u "$owner" -- env PATH="$PATH" swift build -c release --show-bin-path)/fullyloaded"
+    binary=$(runuser -u "$owner" -- env PATH="$PATH" HOME="$(getent passwd "$owner" | cut -d: -f6)" \
+      bash Deploy/dev.sh release-binary)
   else
-    "${build[@]}" >&2
-    binary="$(swift build -c release --show-bin-path)/fullyloaded"
+    binary=$(bash Deploy/dev.sh release-binary)
   fi
 fi
 

@@ -18,12 +18,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ -z "${BIN:-}" ]; then
-  bash Deploy/dev.sh deps
-  command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-  swift build -c release --product fullyloaded >&2
-  BIN="$(swift build -c release --show-bin-path)/fullyloaded"
-fi
+[ -n "${BIN:-}" ] || BIN=$(bash Deploy/dev.sh release-binary)
 
 echo "| queued | jobs/s (ideal) | CPU per job, µs | of which admission, µs | wake-ups per job |"
 echo "| --- | --- | --- | --- | --- |"

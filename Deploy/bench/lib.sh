@@ -4,17 +4,10 @@ set -euo pipefail
 ROOT=$(pwd)
 
 bench_setup() {
+  # Every package the benchmarks use (PHP-FPM, gnuplot, ab, h2load, …) is in dev.sh's list.
   bash Deploy/dev.sh deps
-  local package
-  for package in php-fpm "$@"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
-  done
-  if [ -z "${BIN:-}" ]; then
-    command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
-    swift build -c release --product fullyloaded >&2
-    BIN="$(swift build -c release --show-bin-path)/fullyloaded"
-  fi
+  command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+  [ -n "${BIN:-}" ] || BIN=$(bash Deploy/dev.sh release-binary)
   PHP_FPM=$(ls /usr/sbin/php-fpm* | head -n 1)
   CORES=$(nproc)
   RUN=$(mktemp -d /tmp/fl-bench.XXXXXX)

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Deploy/bench/lib.sh
-bench_setup gnuplot-nox
+bench_setup
 mkdir -p "$OUT/data"
 CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
 echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max" >"$CSV"

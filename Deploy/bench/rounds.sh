@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 . Deploy/bench/lib.sh
-bench_setup gnuplot-nox
+bench_setup
 mkdir -p "$OUT/data"
 STAMP=$(date -u +%Y%m%d)
 RAW="$OUT/data/rounds-$STAMP.csv"

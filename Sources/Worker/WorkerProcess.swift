@@ -66,16 +66,7 @@ public struct WorkerProcess: Sendable {
             listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode,
             allowedPeers: isTCP ? configuration.allowedPeers : nil, onRefusedPeer: reportPeer
         ) {
-            let threadRunner: any ExpensiveJobRunner =
-                switch (configuration.execution, admission) {
-                case (_, nil): InlineJobRunner()
-                case (.admission, let running?):
-                    AdmissionJobRunner(
-                        controller: running.controller, pool: running.pool!, refusals: running.refusals, gate: gate)
-                case (.background, let running?):
-                    BackgroundJobRunner(controller: running.controller, pool: running.pool!)
-                case (.inline, let running?): InlineAccountedJobRunner(controller: running.controller)
-                }
+            let threadRunner = admission?.makeRunner(gate: gate) ?? InlineJobRunner()
             return { request in
                 let method = request.parameter("REQUEST_METHOD") ?? "GET"
                 let path = Self.path(ofURI: request.parameter("REQUEST_URI") ?? "/")
@@ -159,12 +150,31 @@ public struct WorkerProcess: Sendable {
     }
 
     private struct RunningAdmission: Sendable {
+        /// Where bcrypt runs, with the compute threads the execution needs.
+        enum Compute: Sendable {
+            /// Admission control and compute threads at the configured niceness.
+            case admission(ComputePool)
+            /// Compute threads at niceness 0, an unbounded queue, no admission.
+            case background(ComputePool)
+            /// On the request thread.
+            case inline
+        }
+
         let controller: AdmissionController
         /// When the heartbeat last got through the segment's lock.
         let progress: ProgressMark
-        /// Compute threads: for admission (niceness as set) and background (niceness 0).
-        let pool: ComputePool?
+        let compute: Compute
         let refusals: RefusalLog
+
+        /// The runner of one request thread; every execution counts its jobs in the segment.
+        func makeRunner(gate: ExpensiveRequestGate) -> any ExpensiveJobRunner {
+            switch compute {
+            case .admission(let pool):
+                AdmissionJobRunner(controller: controller, pool: pool, refusals: refusals, gate: gate)
+            case .background(let pool): BackgroundJobRunner(controller: controller, pool: pool)
+            case .inline: InlineAccountedJobRunner(controller: controller)
+            }
+        }
     }
 
     private func startAdmission(_ settings: AdmissionSettings) throws(SystemCallError) -> RunningAdmission {
@@ -204,14 +214,16 @@ public struct WorkerProcess: Sendable {
                 usleep(200_000)
             }
         }
-        let pool: ComputePool? =
+        let compute: RunningAdmission.Compute =
             switch configuration.execution {
             case .admission:
-                try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log)
-            case .background: try ComputePool(threads: settings.computeSlots, niceness: 0, log: log)
-            case .inline: nil
+                .admission(
+                    try ComputePool(threads: settings.computeSlots, niceness: settings.computeNiceness, log: log))
+            case .background: .background(try ComputePool(threads: settings.computeSlots, niceness: 0, log: log))
+            case .inline: .inline
             }
-        return RunningAdmission(controller: controller, progress: progress, pool: pool, refusals: RefusalLog(log: log))
+        return RunningAdmission(
+            controller: controller, progress: progress, compute: compute, refusals: RefusalLog(log: log))
     }
 
     static func path(ofURI uri: String) -> String {
