@@ -23,6 +23,7 @@ APT_PACKAGES=(
   chromium chromium-driver                                # the dashboard's test in a real browser
   systemd                                                 # systemd-socket-activate, systemd-analyze in tests
   iproute2                                                # network namespaces: the multi-host tests' hosts
+  lintian binutils                                        # the Debian package's checks (Deploy/package.sh); strip
 )
 
 as_root() {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the Debian package of fullyloaded and prints its path last.
+#
+#   Deploy/package.sh [--binary PATH] [--out DIR]
+#
+# The binary is built with the Swift standard library linked in (--static-swift-stdlib): the host
+# needs Debian's libraries only, no Swift. Files an operator edits are conffiles, so dpkg keeps
+# their changes on upgrade; the certificate is chosen in /etc/nginx/fullyloaded/certificate.conf,
+# which postinst writes once and no upgrade touches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+binary=""
+out=.build/package
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --binary) binary=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+
+if [ -z "$binary" ]; then
+  bash Deploy/dev.sh system-deps
+  command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+  swift build -c release --product fullyloaded --static-swift-stdlib --scratch-path .build/package >&2
+  binary="$(swift build -c release --scratch-path .build/package --show-bin-path)/fullyloaded"
+fi
+
+version=$(sed -n '1s/^fullyloaded (\([^)]*\)).*/\1/p' Deploy/debian/changelog)
+arch=$(dpkg --print-architecture)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+umask 022
+
+install -D -m 0755 "$binary" "$stage/usr/bin/fullyloaded"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/fullyloaded"
+mkdir -p "$stage/usr/share/fullyloaded"
+cp -R nginx "$stage/usr/share/fullyloaded/nginx"
+
+install -d "$stage/lib/systemd/system"
+for unit in Deploy/systemd/*; do
+  sed 's|/usr/local/bin/fullyloaded|/usr/bin/fullyloaded|' "$unit" >"$stage/lib/systemd/system/$(basename "$unit")"
+done
+
+install -d "$stage/etc/nginx/sites-available" "$stage/etc/nginx/snippets" "$stage/etc/default"
+sed 's|/usr/local/share/fullyloaded|/usr/share/fullyloaded|' nginx/sites/fullyloaded.conf \
+  >"$stage/etc/nginx/sites-available/fullyloaded"
+install -m 0644 nginx/snippets/fullyloaded-*.conf "$stage/etc/nginx/snippets/"
+install -m 0644 Deploy/debian/default "$stage/etc/default/fullyloaded"
+
+docs="$stage/usr/share/doc/fullyloaded"
+install -D -m 0644 Deploy/debian/copyright "$docs/copyright"
+gzip -9n <Deploy/debian/changelog >"$docs/changelog.gz"
+chmod 0644 "$docs/changelog.gz"
+
+install -d "$stage/DEBIAN"
+for script in postinst prerm postrm; do install -m 0755 "Deploy/debian/$script" "$stage/DEBIAN/$script"; done
+(cd "$stage" && find etc -type f | sort | sed 's|^|/|') >"$stage/DEBIAN/conffiles"
+(cd "$stage" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" Deploy/debian/control.in \
+  >"$stage/DEBIAN/control"
+
+mkdir -p "$out"
+package="$out/fullyloaded_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$package" >&2
+echo "$package"

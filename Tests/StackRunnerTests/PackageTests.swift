@@ -1,0 +1,64 @@
+import Foundation
+import StackTestSupport
+import Testing
+
+/// `Deploy/package.sh`: a Debian package that needs no Swift on the host, whose operator files are
+/// conffiles, and that Debian's own checker passes.
+@Suite("the Debian package", .serialized)
+struct PackageTests {
+    /// Warnings lintian gives that `Docs/deploy.md` answers; anything else fails.
+    static let answeredWarnings = [
+        "no-manual-page", "systemd-service-file-refers-to-unusual-wantedby-target",
+    ]
+
+    @Test(
+        "package.sh builds a .deb with the Swift runtime linked in, conffiles for what operators edit, and lintian finds no error"
+    )
+    func packageBuildsAndPassesLintian() throws {
+        let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-package")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let build = try Command.run("/bin/bash", [TestFiles.checkout + "/Deploy/package.sh", "--out", out])
+        try #require(build.status == 0, "\(build.output)")
+        let package = try #require(build.output.split(separator: "\n").last.map(String.init))
+        #expect(package.hasPrefix(out + "/fullyloaded_") && package.hasSuffix(".deb"), "\(package)")
+
+        let info = try Command.run("/usr/bin/dpkg-deb", ["--field", package, "Depends"])
+        for dependency in ["nginx", "libfcgi0ldbl", "libssl3", "libcrypt1", "adduser", "openssl"] {
+            #expect(info.output.contains(dependency), "Depends lacks \(dependency): \(info.output)")
+        }
+        let tree = out + "/tree"
+        #expect(try Command.run("/usr/bin/dpkg-deb", ["--raw-extract", package, tree]).status == 0)
+        let conffiles = try String(contentsOfFile: tree + "/DEBIAN/conffiles", encoding: .utf8)
+        for file in [
+            "/etc/default/fullyloaded", "/etc/nginx/sites-available/fullyloaded",
+            "/etc/nginx/snippets/fullyloaded-server.conf",
+        ] {
+            #expect(conffiles.contains(file + "\n"), "\(file) is not a conffile: \(conffiles)")
+        }
+        // The certificate is chosen in a file postinst writes once: no conffile, no package file.
+        #expect(!conffiles.contains("certificate.conf"))
+        #expect(!FileManager.default.fileExists(atPath: tree + "/etc/nginx/fullyloaded/certificate.conf"))
+        let site = try String(contentsOfFile: tree + "/etc/nginx/sites-available/fullyloaded", encoding: .utf8)
+        #expect(site.contains("include fullyloaded/certificate.conf;"))
+        #expect(site.contains("root /usr/share/fullyloaded/nginx/html;") && !site.contains("/usr/local"))
+        let unit = try String(contentsOfFile: tree + "/lib/systemd/system/fullyloaded-worker@.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/bin/fullyloaded worker"))
+
+        // No Swift on the host: the binary links Debian's libraries only, and runs.
+        let binary = tree + "/usr/bin/fullyloaded"
+        let libraries = try Command.run("/usr/bin/ldd", [binary])
+        #expect(
+            libraries.status == 0 && !libraries.output.contains("swift") && !libraries.output.contains("Foundation"),
+            "\(libraries.output)")
+        let upstreams = try Command.run(binary, ["nginx-upstreams", "--workers", "2"])
+        #expect(
+            upstreams.status == 0 && upstreams.output.contains("upstream fullyloaded_workers"), "\(upstreams.output)")
+
+        let lintian = try Command.run("/usr/bin/lintian", ["--tag-display-limit", "0", package])
+        let tags = lintian.output.split(separator: "\n").filter { $0.hasPrefix("E: ") || $0.hasPrefix("W: ") }
+        #expect(!tags.contains { $0.hasPrefix("E: ") }, "\(lintian.output)")
+        for warning in tags where warning.hasPrefix("W: ") {
+            #expect(Self.answeredWarnings.contains { warning.contains(": \($0)") }, "unanswered: \(warning)")
+        }
+    }
+}
