@@ -24,6 +24,7 @@ APT_PACKAGES=(
   systemd                                                 # systemd-socket-activate, systemd-analyze in tests
   iproute2                                                # network namespaces: the multi-host tests' hosts
   lintian binutils                                        # the Debian package's checks (Deploy/package.sh); strip
+  debootstrap systemd-container                           # the system test: Debian 12 booted under systemd-nspawn
 )
 
 as_root() {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian package of fullyloaded and prints its path last.
 #
-#   Deploy/package.sh [--binary PATH] [--out DIR]
+#   Deploy/package.sh [--binary PATH] [--out DIR] [--version V]
 #
+# --version V stamps another version than Deploy/debian/changelog's (the system test builds an
+# older one to upgrade from).
 # The binary is built with the Swift standard library linked in (--static-swift-stdlib): the host
 # needs Debian's libraries only, no Swift. Files an operator edits are conffiles, so dpkg keeps
 # their changes on upgrade; the certificate is chosen in /etc/nginx/fullyloaded/certificate.conf,
@@ -12,11 +14,13 @@ cd "$(dirname "$0")/.."
 
 binary=""
 out=.build/package
+version=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH] [--out DIR]" >&2; exit 2 ;;
+    --version) version=$2; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH] [--out DIR] [--version V]" >&2; exit 2 ;;
   esac
 done
 
@@ -27,7 +31,8 @@ if [ -z "$binary" ]; then
   binary="$(swift build -c release --scratch-path .build/package --show-bin-path)/fullyloaded"
 fi
 
-version=$(sed -n '1s/^fullyloaded (\([^)]*\)).*/\1/p' Deploy/debian/changelog)
+[ -n "$version" ] || version=$(sed -n '1s/^fullyloaded (\([^)]*\)).*/\1/p' Deploy/debian/changelog)
+[[ "$version" =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || { echo "--version $version is not a Debian version" >&2; exit 2; }
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -39,13 +44,10 @@ mkdir -p "$stage/usr/share/fullyloaded"
 cp -R nginx "$stage/usr/share/fullyloaded/nginx"
 
 install -d "$stage/lib/systemd/system"
-for unit in Deploy/systemd/*; do
-  sed 's|/usr/local/bin/fullyloaded|/usr/bin/fullyloaded|' "$unit" >"$stage/lib/systemd/system/$(basename "$unit")"
-done
+install -m 0644 Deploy/systemd/* "$stage/lib/systemd/system/"
 
 install -d "$stage/etc/nginx/sites-available" "$stage/etc/nginx/snippets" "$stage/etc/default"
-sed 's|/usr/local/share/fullyloaded|/usr/share/fullyloaded|' nginx/sites/fullyloaded.conf \
-  >"$stage/etc/nginx/sites-available/fullyloaded"
+install -m 0644 nginx/sites/fullyloaded.conf "$stage/etc/nginx/sites-available/fullyloaded"
 install -m 0644 nginx/snippets/fullyloaded-*.conf "$stage/etc/nginx/snippets/"
 install -m 0644 Deploy/debian/default "$stage/etc/default/fullyloaded"
 

@@ -2,8 +2,8 @@ import Foundation
 
 /// Finds the folder that holds `nginx/` (templates, snippets and static files).
 public enum ShareDirectory {
-    /// Where an installed copy lives: the Debian package's, then `Deploy/install.sh`'s.
-    public static let installedLocations = ["/usr/share/fullyloaded", "/usr/local/share/fullyloaded"]
+    /// Where the Debian package installs it.
+    public static let installed = "/usr/share/fullyloaded"
 
     /// The path of the running binary.
     public static func currentExecutable() throws -> String {
@@ -18,6 +18,6 @@ public enum ShareDirectory {
             if FileManager.default.fileExists(atPath: folder.path + "/nginx/up.conf.template") { return folder.path }
             folder = folder.deletingLastPathComponent()
         }
-        return installedLocations.first { FileManager.default.fileExists(atPath: $0 + "/nginx/up.conf.template") }
+        return FileManager.default.fileExists(atPath: installed + "/nginx/up.conf.template") ? installed : nil
     }
 }

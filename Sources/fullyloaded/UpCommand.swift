@@ -64,7 +64,8 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Runtime directory for sockets, logs and the nginx config (default: a new one under /tmp).")
     var runtimeDir: String?
 
-    @Option(help: "Folder holding nginx/ (default: found next to the binary, else /usr/local/share/fullyloaded).")
+    @Option(
+        help: "Folder holding nginx/ (default: found next to the binary, else /usr/share/fullyloaded, the package's).")
     var shareDir: String?
 
     func validate() throws {

@@ -54,6 +54,37 @@ struct PackageTests {
         #expect(
             upstreams.status == 0 && upstreams.output.contains("upstream fullyloaded_workers"), "\(upstreams.output)")
 
+        // The site, its snippets and what postinst makes (upstreams, certificate.conf, a pair)
+        // pass nginx -t inside a Debian-like nginx.conf.
+        let etc = tree + "/etc/nginx"
+        try FileManager.default.createDirectory(atPath: etc + "/fullyloaded/tls", withIntermediateDirectories: true)
+        try upstreams.output.write(toFile: etc + "/fullyloaded/upstreams.conf", atomically: true, encoding: .utf8)
+        let postinst = try String(contentsOfFile: tree + "/DEBIAN/postinst", encoding: .utf8)
+        let heredoc = try #require(postinst.components(separatedBy: "<<'CONF'\n").dropFirst().first)
+        let certificateConf = try #require(heredoc.components(separatedBy: "\nCONF\n").first)
+        try (certificateConf + "\n").write(
+            toFile: etc + "/fullyloaded/certificate.conf", atomically: true, encoding: .utf8)
+        let pair = try Command.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-keyout", etc + "/fullyloaded/tls/fullyloaded.key", "-out", etc + "/fullyloaded/tls/fullyloaded.crt",
+                "-subj", "/CN=localhost",
+            ])
+        #expect(pair.status == 0, "\(pair.output)")
+        try """
+        worker_processes 1;
+        pid \(out)/nginx.pid;
+        error_log \(out)/nginx-error.log;
+        events { worker_connections 64; }
+        http {
+            include /etc/nginx/mime.types;
+            include sites-available/fullyloaded;
+        }
+        """.write(toFile: etc + "/nginx.conf", atomically: true, encoding: .utf8)
+        let test = try Command.run("/usr/sbin/nginx", ["-t", "-p", etc + "/", "-c", etc + "/nginx.conf"])
+        #expect(test.status == 0 && test.output.contains("test is successful"), "\(test.output)")
+
         let lintian = try Command.run("/usr/bin/lintian", ["--tag-display-limit", "0", package])
         let tags = lintian.output.split(separator: "\n").filter { $0.hasPrefix("E: ") || $0.hasPrefix("W: ") }
         #expect(!tags.contains { $0.hasPrefix("E: ") }, "\(lintian.output)")

@@ -9,97 +9,9 @@ import Testing
     import Glibc
 #endif
 
-/// Every nginx config the project ships passes `nginx -t`; the install script lays out a host.
-@Suite("shipped configs and the install script", .serialized)
+/// Every nginx config the project ships passes `nginx -t`, and `up` and the production site agree.
+@Suite("shipped configs", .serialized)
 struct ShippedConfigTests {
-    /// A main nginx.conf as Debian's: http {} including the enabled sites.
-    static func debianLikeMainConfig(root: String) -> String {
-        """
-        worker_processes 1;
-        pid \(root)/nginx.pid;
-        error_log \(root)/nginx-error.log;
-        events { worker_connections 64; }
-        http {
-            include /etc/nginx/mime.types;
-            access_log \(root)/access.log;
-            include sites-enabled/*;
-        }
-
-        """
-    }
-
-    @Test("install.sh --root lays out binary, page, units and nginx site, and the site passes nginx -t")
-    func installIntoRoot() throws {
-        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-install")
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let install = try Command.run(
-            "/bin/bash",
-            [
-                TestFiles.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path, "--workers",
-                "3",
-                "--deadline", "1.5",
-            ])
-        #expect(install.status == 0, "\(install.output)")
-        let files = FileManager.default
-        for path in [
-            "/usr/local/bin/fullyloaded", "/usr/local/share/fullyloaded/nginx/html/index.html",
-            "/usr/local/share/fullyloaded/nginx/up.conf.template", "/etc/systemd/system/fullyloaded-worker@.socket",
-            "/etc/systemd/system/fullyloaded.target", "/etc/nginx/sites-enabled/fullyloaded",
-            "/etc/nginx/snippets/fullyloaded-server.conf", "/etc/default/fullyloaded",
-        ] {
-            #expect(files.fileExists(atPath: root + path), "\(path) missing")
-        }
-        #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/fullyloaded"))
-        let upstreams = try String(contentsOfFile: root + "/etc/nginx/fullyloaded/upstreams.conf", encoding: .utf8)
-        let servers = upstreams.split(separator: "\n").filter { $0.contains("server unix:/run/fullyloaded/worker-") }
-        // Three workers in each of the two upstreams; only the expensive one caps connections.
-        #expect(servers.count == 6, "\(upstreams)")
-        #expect(servers.filter { $0.contains("max_conns=256") }.count == 3, "\(upstreams)")
-        // nginx never waits on a worker past N plus the time it needs to answer itself.
-        #expect(upstreams.contains("fastcgi_read_timeout 1525ms;"), "\(upstreams)")
-        let key = root + "/etc/nginx/fullyloaded/tls/fullyloaded.key"
-        let attributes = try files.attributesOfItem(atPath: key)
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        let certificate = try Data(
-            contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
-
-        try Self.debianLikeMainConfig(root: root).write(
-            toFile: root + "/etc/nginx/nginx.conf", atomically: true, encoding: .utf8)
-        let test = try Command.run("/usr/sbin/nginx", ["-t", "-p", root, "-c", root + "/etc/nginx/nginx.conf"])
-        #expect(test.status == 0, "\(test.output)")
-        #expect(test.output.contains("test is successful"))
-
-        // Running it again upgrades in place and keeps the operator's certificate and options.
-        try "FULLYLOADED_WORKER_OPTIONS=\"--deadline 3\"\n".write(
-            toFile: root + "/etc/default/fullyloaded", atomically: true, encoding: .utf8)
-        let certificateConf = root + "/etc/nginx/fullyloaded/certificate.conf"
-        let operatorsCertificate =
-            "ssl_certificate fullyloaded/tls/fullyloaded.crt;\nssl_certificate_key fullyloaded/tls/fullyloaded.key;\n# mine\n"
-        try operatorsCertificate.write(toFile: certificateConf, atomically: true, encoding: .utf8)
-        let again = try Command.run(
-            "/bin/bash", [TestFiles.checkout + "/Deploy/install.sh", "--root", root, "--binary", try TestBinary.path])
-        #expect(again.status == 0, "\(again.output)")
-        #expect(
-            try Data(contentsOf: URL(fileURLWithPath: root + "/etc/nginx/fullyloaded/tls/fullyloaded.crt"))
-                == certificate)
-        #expect(try String(contentsOfFile: root + "/etc/default/fullyloaded", encoding: .utf8).contains("--deadline 3"))
-        #expect(try String(contentsOfFile: certificateConf, encoding: .utf8) == operatorsCertificate)
-        let site = try String(contentsOfFile: root + "/etc/nginx/sites-available/fullyloaded", encoding: .utf8)
-        #expect(site.contains("include fullyloaded/certificate.conf;") && !site.contains("ssl_certificate "))
-    }
-
-    @Test("install.sh refuses nonsense options without touching anything")
-    func installRefusesBadOptions() throws {
-        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-install")
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        for options in [["--workers", "0"], ["--deadline", "soon"], ["--frobnicate"]] {
-            let run = try Command.run(
-                "/bin/bash", [TestFiles.checkout + "/Deploy/install.sh", "--root", root] + options)
-            #expect(run.status == 2, "\(options): \(run.output)")
-        }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
-    }
-
     @Test("up and the production site get their upstreams, timeouts and retry rules from one renderer")
     func oneSourceForUpstreams() throws {
         let stack = try TestStack(workers: 2, arguments: ["--deadline", "1.5"])

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The Debian package on a real systemd: boots Debian 12 in a container (systemd-nspawn, its own
+# network namespace, no Swift inside), installs the package and checks what an operator relies on:
+# HTTPS with HTTP/2, 80 → 301, units active, socket activation, a worker killed and restarted, an
+# upgrade under load that keeps the operator's files, a reboot, and a purge that leaves nothing.
+#
+#   Deploy/system-test.sh        (as root; Debian's debootstrap and systemd-container)
+#
+# The root file system is made once into .build/system-test/bookworm (about a minute) and copied
+# for each run. Each check prints one line; the last line is the verdict and the time taken.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "the system test boots a container: run it as root" >&2; exit 2; }
+
+started=$SECONDS
+step() { printf '[%3ds] %s\n' "$((SECONDS - started))" "$*"; }
+fail() {
+  step "FAIL: $*"
+  [ -n "${leader:-}" ] && in_container journalctl --no-pager -n 60 2>/dev/null | tail -60 || true
+  exit 1
+}
+
+bash Deploy/dev.sh system-deps
+cache=.build/system-test
+mkdir -p "$cache"
+
+# The package, and an older build of the same to upgrade from.
+new=$(bash Deploy/package.sh --out "$cache/new" | tail -1)
+old=$(bash Deploy/package.sh --binary .build/package/release/fullyloaded --version 0.9.0 --out "$cache/old" | tail -1)
+step "packages: $(basename "$old") and $(basename "$new")"
+
+# Debian 12 minbase with systemd and the package's dependencies, made once. The container has no
+# network of its own to fetch them later, and no Swift.
+base="$cache/bookworm"
+if [ ! -e "$base/.complete" ]; then
+  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+  rm -rf "$base"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,ca-certificates,procps,nginx,libfcgi0ldbl,libssl3,libcrypt1,adduser,openssl,libjs-chart.js \
+    bookworm "$base" "${mirror:-http://deb.debian.org/debian}" >"$cache/debootstrap.log" 2>&1 ||
+    { tail -20 "$cache/debootstrap.log"; fail "debootstrap"; }
+  touch "$base/.complete"
+  step "root file system made in $base"
+fi
+root=$(mktemp -d /var/tmp/fullyloaded-system.XXXXXX)
+cp -a "$base/." "$root/"
+cp "$old" "$root/root/old.deb"
+cp "$new" "$root/root/new.deb"
+machine="fl-system-$$"
+nspawn=""
+leader=""
+
+cleanup() {
+  if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
+    [ -n "$leader" ] && nsenter -t "$leader" -a -- systemctl poweroff >/dev/null 2>&1 || true
+    for _ in $(seq 50); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$nspawn" 2>/dev/null || true
+  fi
+  rm -rf "$root"
+}
+trap cleanup EXIT
+
+boot() {
+  mkdir -p /run/systemd/nspawn
+  systemd-nspawn -b -D "$root" --register=no --keep-unit --console=pipe --private-network \
+    --machine="$machine" >>"$cache/console.log" 2>&1 &
+  nspawn=$!
+  leader=""
+  for _ in $(seq 150); do
+    leader=$(pgrep -P "$nspawn" | head -1 || true)
+    if [ -n "$leader" ]; then
+      state=$(nsenter -t "$leader" -a -- systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running | degraded) return 0 ;; esac
+    fi
+    sleep 0.2
+  done
+  fail "the container did not boot (state: ${state:-none})"
+}
+# Inside: the container's own programs. In its network: this host's curl and ab, on its loopback.
+in_container() { nsenter -t "$leader" -a -- "$@"; }
+in_network() { nsenter -t "$leader" -n -- "$@"; }
+status_of() { in_network curl -sk -o /dev/null -w '%{http_code} %{http_version}' "$@" || true; }
+wait_for_ping() {
+  for _ in $(seq 100); do
+    [ "$(status_of https://127.0.0.1/api/ping)" = "200 2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+boot
+step "booted: systemd $(in_container systemctl --version | head -1 | cut -d' ' -f2) in its own network namespace"
+in_container sh -c '! command -v swift' || fail "a Swift toolchain is inside"
+
+in_container env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq /root/old.deb >"$cache/install.log" 2>&1 ||
+  { tail -20 "$cache/install.log"; fail "apt install of the package"; }
+# As Docs/deploy.md says: make ours the only site on port 80.
+in_container rm -f /etc/nginx/sites-enabled/default
+in_container systemctl reload nginx
+wait_for_ping || fail "no HTTPS ping after install: $(status_of https://127.0.0.1/api/ping)"
+step "installed $(basename "$old") with apt; no Swift inside"
+
+[ "$(status_of https://127.0.0.1/api/ping)" = "200 2" ] || fail "HTTPS/HTTP2 ping"
+hash=$(in_network curl -sk -H 'Content-Type: application/json' -d '{"password":"system test"}' https://127.0.0.1/api/hash)
+case "$hash" in *'"hash":"$2b$12$'*) ;; *) fail "hash: $hash" ;; esac
+[ "$(in_network curl -s -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1/x)" = "301 https://127.0.0.1/x" ] ||
+  fail "port 80 does not redirect"
+step "HTTPS with HTTP/2 answers ping and hash; port 80 answers 301 to HTTPS"
+
+workers=$(in_container nproc)
+units="nginx.service fullyloaded.target fullyloaded-monitor.service"
+for ((i = 0; i < workers; i++)); do units="$units fullyloaded-worker@$i.socket fullyloaded-worker@$i.service"; done
+for unit in $units; do
+  [ "$(in_container systemctl is-active "$unit")" = active ] || fail "$unit is $(in_container systemctl is-active "$unit")"
+done
+step "active: $units"
+# The monitor's socket is nginx's to reach (0660 in www-data): /metrics comes through it.
+[ "$(status_of http://127.0.0.1:8080/metrics)" = "200 1.1" ] || fail "/metrics through the monitor: $(status_of http://127.0.0.1:8080/metrics)"
+step "the monitor answers through nginx (/metrics)"
+
+# Socket activation: a stopped worker is started again by a request reaching its socket.
+in_container systemctl stop fullyloaded-worker@0.service
+[ "$(in_container systemctl is-active fullyloaded-worker@0.service)" = inactive ] || fail "worker 0 did not stop"
+for _ in $(seq 20); do status_of https://127.0.0.1/api/ping >/dev/null; done
+for _ in $(seq 50); do
+  [ "$(in_container systemctl is-active fullyloaded-worker@0.service)" = active ] && break
+  sleep 0.1
+done
+[ "$(in_container systemctl is-active fullyloaded-worker@0.service)" = active ] || fail "a request did not start worker 0"
+step "socket activation: worker 0 stopped, started again by requests to its socket"
+
+# kill -9 of a worker: systemd restarts it; the socket it leaves holds the connections meanwhile.
+victim=$(in_container systemctl show -p MainPID --value fullyloaded-worker@0.service)
+in_container kill -9 "$victim"
+lost=0
+for _ in $(seq 30); do
+  [ "$(status_of https://127.0.0.1/api/ping)" = "200 2" ] || lost=$((lost + 1))
+  sleep 0.05
+done
+for _ in $(seq 50); do
+  now=$(in_container systemctl show -p MainPID --value fullyloaded-worker@0.service)
+  [ "$now" != 0 ] && [ "$now" != "$victim" ] && break
+  sleep 0.1
+done
+[ "$now" != 0 ] && [ "$now" != "$victim" ] || fail "worker 0 was not restarted"
+[ "$lost" -eq 0 ] || fail "$lost of 30 pings failed after the kill"
+step "kill -9 of worker 0 (pid $victim): restarted as pid $now; 30 pings meanwhile, all 200"
+
+# Upgrade under load: the operator's edits survive, no request fails.
+in_container sh -c 'echo "# edited by the operator" >>/etc/default/fullyloaded'
+in_container sh -c 'echo "# my certificate" >>/etc/nginx/fullyloaded/certificate.conf'
+certificate=$(in_container sha256sum /etc/nginx/fullyloaded/certificate.conf)
+# Hashes from two closed-loop clients, and a ping every 50 ms, for 15 s; the upgrade 2 s in.
+# (ab counts answers of another length than the first as "failed": the hashes' `seconds` differ.)
+in_network ab -q -t 15 -n 100000 -c 2 http://127.0.0.1:8080/api/load >"$cache/ab-load.txt" 2>&1 &
+load=$!
+(
+  end=$((SECONDS + 15))
+  while [ "$SECONDS" -lt "$end" ]; do
+    in_network curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:8080/api/ping || echo 000
+    sleep 0.05
+  done
+) >"$cache/pings.txt" &
+pings=$!
+sleep 2
+in_container env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold \
+  /root/new.deb >"$cache/upgrade.log" 2>&1 || { tail -20 "$cache/upgrade.log"; fail "apt upgrade"; }
+wait "$load" "$pings"
+grep -q "(Connect: 0, Receive: 0, Length: [0-9]*, Exceptions: 0)" "$cache/ab-load.txt" ||
+  grep -q "^Failed requests: *0$" "$cache/ab-load.txt" || fail "hashes failed during the upgrade: $(grep -A1 Failed "$cache/ab-load.txt")"
+statuses=$(in_container sh -c "grep -o '\"status\":[0-9]*' /var/log/nginx/fullyloaded.access.log | sort | uniq -c | tr -s ' ' | tr '\n' ';'")
+! grep -q "Non-2xx" "$cache/ab-load.txt" || fail "hashes not answered 200 during the upgrade ($statuses)"
+[ "$(sort -u "$cache/pings.txt")" = 200 ] || fail "pings not answered 200 during the upgrade: $(sort "$cache/pings.txt" | uniq -c | tr '\n' ' ')"
+[ "$(in_container dpkg-query -W -f='${Version}' fullyloaded)" = "$(dpkg-deb --field "$new" Version)" ] || fail "not upgraded"
+in_container grep -q "edited by the operator" /etc/default/fullyloaded || fail "the upgrade dropped the edit of a conffile"
+[ "$(in_container sha256sum /etc/nginx/fullyloaded/certificate.conf)" = "$certificate" ] ||
+  fail "the upgrade changed certificate.conf"
+step "upgrade $(basename "$old") → $(basename "$new") under load: $(grep -h '^Complete requests' "$cache/ab-load.txt" | tr -s ' ' | cut -d' ' -f3) hashes and $(wc -l <"$cache/pings.txt") pings, all 200; conffile edit and certificate.conf kept"
+
+# Reboot: the container's systemd reboots (nspawn exits 133); booted again, it serves.
+in_container systemctl reboot || true
+code=0
+wait "$nspawn" || code=$?
+[ "$code" -eq 133 ] || fail "nspawn ended with $code, not the reboot status 133"
+boot
+wait_for_ping || fail "no HTTPS ping after the reboot"
+step "systemctl reboot: booted again and serving HTTPS"
+
+# Purge: nothing of the package is left.
+in_container env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq fullyloaded >"$cache/purge.log" 2>&1 ||
+  { tail -20 "$cache/purge.log"; fail "apt purge"; }
+left=$(in_container sh -c 'ls -d /usr/bin/fullyloaded /usr/share/fullyloaded /etc/nginx/fullyloaded /etc/default/fullyloaded \
+  /etc/nginx/sites-available/fullyloaded /etc/nginx/sites-enabled/fullyloaded /etc/nginx/snippets/fullyloaded-* \
+  /lib/systemd/system/fullyloaded* /etc/systemd/system/*.wants/fullyloaded* /dev/shm/fullyloaded* 2>/dev/null; \
+  getent passwd fullyloaded; getent group fullyloaded; true')
+[ -z "$left" ] || fail "purge left: $left"
+in_container nginx -t >/dev/null 2>&1 || fail "nginx's configuration is broken after the purge"
+step "apt purge: no file, unit link, user or segment left; nginx -t passes"
+
+step "PASS: the system test took $((SECONDS - started)) s"
