@@ -7,7 +7,9 @@ import Testing
 struct DocumentationTests {
     static let commands = ["up", "worker", "monitor", "calibrate", "nginx-upstreams"]
     /// Flags of other tools the docs show in commands: schemathesis, systemd-analyze, certbot.
-    static let otherToolsFlags: Set<String> = ["--checks", "--generation-codec", "--url", "--offline", "--webroot"]
+    static let otherToolsFlags: Set<String> = [
+        "--checks", "--generation-codec", "--url", "--offline", "--webroot", "--deploy-hook",
+    ]
 
     static func documents() throws -> [(path: String, text: String)] {
         let docs = TestFiles.checkout + "/Docs"

@@ -165,7 +165,7 @@ struct SystemdActivationTests {
         ]
         for (source, target) in names {
             let text = try String(contentsOf: units.appendingPathComponent(source), encoding: .utf8)
-                .replacingOccurrences(of: "/usr/local/bin/fullyloaded", with: try TestBinary.path)
+                .replacingOccurrences(of: "/usr/bin/fullyloaded", with: try TestBinary.path)
             try text.write(toFile: directory + "/" + target, atomically: true, encoding: .utf8)
         }
         let process = Process()
