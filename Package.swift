@@ -29,16 +29,18 @@ let package = Package(
         .target(name: "Admission", dependencies: ["CSharedState", "POSIXSupport"], swiftSettings: strictSettings),
 
         .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
+        // Small JSON documents without Foundation: responses on the request path, log lines.
+        .target(name: "JSONWriting", swiftSettings: strictSettings),
         .target(
             name: "JSONLogging",
-            dependencies: ["POSIXSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSONWriting", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // The small blocking HTTP/1.1 client: the monitor's ping probe, `up`'s readiness checks, tests.
         .target(name: "LoopbackHTTP", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
         .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
-        .target(name: "PasswordService", dependencies: ["Bcrypt", "POSIXSupport"], swiftSettings: strictSettings),
+        .target(name: "PasswordService", dependencies: ["Bcrypt", "JSONWriting", "POSIXSupport"], swiftSettings: strictSettings),
         .target(
             name: "Worker",
             dependencies: [
@@ -67,7 +69,7 @@ let package = Package(
             name: "fullyloaded",
             dependencies: [
                 "Admission", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
-                "LoopbackHTTP",
+                "LoopbackHTTP", "JSONWriting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -90,6 +92,7 @@ let package = Package(
             name: "MonitorTests", dependencies: ["Monitor", "LoopbackHTTP", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONLoggingTests", dependencies: ["JSONLogging"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "JSONWritingTests", dependencies: ["JSONWriting"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BcryptTests", dependencies: ["Bcrypt"], swiftSettings: strictSettings),

@@ -1,4 +1,5 @@
 import Bcrypt
+import JSONWriting
 import POSIXSupport
 
 /// A request the service refuses, with the status and the machine-readable code clients see.

@@ -1,5 +1,6 @@
 import Bcrypt
 import Foundation
+import JSONWriting
 import POSIXSupport
 
 /// The password API: turns a request into a response, running bcrypt through a job runner.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bcrypt
 import Dispatch
+import JSONWriting
 import POSIXSupport
 import Synchronization
 
