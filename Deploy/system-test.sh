@@ -26,7 +26,7 @@ mkdir -p "$cache"
 
 # The package, and an older build of the same to upgrade from.
 new=$(bash Deploy/package.sh --out "$cache/new" | tail -1)
-old=$(bash Deploy/package.sh --binary .build/package/release/fullyloaded --version 0.9.0 --out "$cache/old" | tail -1)
+old=$(bash Deploy/package.sh --version 0.9.0 --out "$cache/old" | tail -1)
 step "packages: $(basename "$old") and $(basename "$new")"
 
 # Debian 12 minbase with systemd and the package's dependencies, made once. The container has no

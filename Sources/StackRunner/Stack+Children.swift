@@ -1,7 +1,5 @@
-import Admission
 import Foundation
 import Logging
-import LoopbackHTTP
 import POSIXSupport
 
 // The workers and monitors `up` starts: their arguments, sockets, start and readiness.

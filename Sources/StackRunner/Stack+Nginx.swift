@@ -1,4 +1,3 @@
-import Admission
 import Foundation
 import Logging
 import LoopbackHTTP

@@ -1,7 +1,5 @@
-import Admission
 import Foundation
 import Logging
-import LoopbackHTTP
 import POSIXSupport
 
 // The supervision loop: carries out what `Supervisor` decides.

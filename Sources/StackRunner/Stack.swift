@@ -1,7 +1,6 @@
 import Admission
 import Foundation
 import Logging
-import LoopbackHTTP
 import POSIXSupport
 
 /// The whole stack on loopback: nginx in the foreground as a child, a pool of workers and the

@@ -161,4 +161,24 @@ struct WorkerProcessTests {
         #expect(served.contains(#""ok":true"#), "loopback is allowed by default: \(served)")
         #expect(try local.stop(signal: SIGTERM, grace: 10) == .exited(0))
     }
+
+    @Test("the cost floor is 10 unless --cost is lower or --min-cost says otherwise")
+    func costFloor() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
+        for (extra, refused, accepted) in [([String](), 9, 10), (["--cost", "5"], 4, 5), (["--min-cost", "6"], 5, 6)] {
+            let socket = directory + "/floor-\(refused).sock"
+            let worker = try ChildProcess.spawn(
+                executable: TestBinary.path,
+                arguments: ["worker", "--listen", "unix:\(socket)", "--threads", "4", "--no-admission"] + extra,
+                standardOutput: directory + "/floor-\(refused).log")
+            try waitForSocket(socket)
+            let low = try FastCGITestClient.request(
+                socket: socket, method: "POST", uri: "/api/hash", body: #"{"password":"p","cost":\#(refused)}"#)
+            #expect(low.contains("cost_out_of_range"), "\(extra): \(low)")
+            let floor = try FastCGITestClient.request(
+                socket: socket, method: "POST", uri: "/api/hash", body: #"{"password":"p","cost":\#(accepted)}"#)
+            #expect(floor.contains(#""hash":"$2b$"#), "\(extra): \(floor)")
+            #expect(try worker.stop(signal: SIGTERM, grace: 10) == .exited(0))
+        }
+    }
 }
