@@ -26,11 +26,21 @@ let package = Package(
         .target(name: "CSystemShims", path: "Sources/CSystemShims"),
         // The shared-memory segment's layout, its robust lock and futex calls.
         .target(name: "CSharedState", path: "Sources/CSharedState"),
-        .target(name: "Admission", dependencies: ["CSharedState", "POSIXSupport"], swiftSettings: strictSettings),
+        // The N-second promise: when to admit or refuse (AdmissionPolicy, AdmissionPredictor), the
+        // slot queue's decisions (SlotQueue, a value over its storage, unit-tested on arrays) and the
+        // cross-process shell around them (AdmissionController, SharedSegment). Member import
+        // visibility: only the files that import CSharedState (SharedSegment, SegmentView) can
+        // touch the C layout.
+        .target(
+            name: "Admission", dependencies: ["CSharedState", "POSIXSupport"],
+            swiftSettings: strictSettings + [.enableUpcomingFeature("MemberImportVisibility")]),
 
+        // System calls as Swift: errno as typed errors naming the call, one owner per descriptor,
+        // processes, sockets, signals, systemd activation. A new system call goes here.
         .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
         // Small JSON documents without Foundation: responses on the request path, log lines.
         .target(name: "JSONWriting", swiftSettings: strictSettings),
+        // The swift-log handler: one JSON object per line.
         .target(
             name: "JSONLogging",
             dependencies: ["JSONWriting", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
@@ -38,9 +48,14 @@ let package = Package(
         ),
         // The small blocking HTTP/1.1 client: the monitor's ping probe, `up`'s readiness checks, tests.
         .target(name: "LoopbackHTTP", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
+        // libfcgi, wrapped: the accept loop, request threads, peers allowed on TCP.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
+        // libxcrypt's bcrypt, OpenSSL's salt and constant-time compare, wiping secrets.
         .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
+        // Routes, validation and JSON answers, without I/O: a new route or input rule goes here
+        // (with Docs/api.md, Docs/openapi.yaml and the fuzzer's seeds).
         .target(name: "PasswordService", dependencies: ["Bcrypt", "JSONWriting", "POSIXSupport"], swiftSettings: strictSettings),
+        // One worker process: request threads, low-priority compute threads, signals, graceful stop.
         .target(
             name: "Worker",
             dependencies: [
@@ -49,11 +64,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `fullyloaded up`: the Supervisor's restart rules (a value type), the loop that carries them
+        // out, nginx from templates, the numbers derived from workers, threads and N (NginxUpstreams).
         .target(
             name: "StackRunner",
             dependencies: ["Admission", "LoopbackHTTP", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // The monitor: samples (/proc/stat, the segment, a ping), WebSocket push, /metrics.
         .target(
             name: "Monitor",
             dependencies: [
@@ -65,6 +83,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The one binary: each command parses its options and calls into the modules above.
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
@@ -75,6 +94,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Starts a real stack (nginx, workers, monitor) for the integration tests.
         .target(
             name: "StackTestSupport",
             dependencies: ["StackRunner", "LoopbackHTTP", "POSIXSupport"],

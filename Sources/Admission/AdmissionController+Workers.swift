@@ -1,5 +1,5 @@
-import CSharedState
 import POSIXSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -14,38 +14,35 @@ extension AdmissionController {
     /// Counts one cheap request answered by this process, without taking the lock.
     @inline(__always)
     public func countPing() {
-        if let counter = pingCounter.pointer { fl_count(counter) }
+        let index = workerIndex.load(ordering: .relaxed)
+        if index >= 0 { segment.countPing(worker: index) }
     }
 
     /// Enters this process in the worker table.
     public func register(now: Double = MonotonicClock.now) {
-        segment.withLock { shared in
-            var entry = Self.workerEntry(&shared, pid: processID)
-            for index in 0..<FL_MAX_WORKERS where entry == nil {
-                let candidate = fl_segment_worker(&shared, index)
-                if candidate.pointee.state == FL_WORKER_EMPTY.rawValue { entry = candidate }
-            }
-            guard let entry else { return }
-            let restarts = entry.pointee.slot_restarts
-            entry.pointee = fl_worker(
-                pid: processID, state: FL_WORKER_SERVING.rawValue, started_ns: Self.nanoseconds(now),
-                heartbeat_ns: Self.nanoseconds(now), jobs_completed: 0, jobs_refused: 0, slot_restarts: restarts,
-                reserved: 0, pings: 0)
-            pingCounter.pointer = UnsafeMutableRawPointer(entry).advanced(
-                by: MemoryLayout<fl_worker>.offset(of: \fl_worker.pings)!
-            ).assumingMemoryBound(to: UInt64.self)
+        let index: Int? = segment.withLockedView { view in
+            let found =
+                view.workerIndex(pid: processID)
+                ?? (0..<SegmentView.workerCapacity).first { view[worker: $0].state == .empty }
+            guard let found else { return nil }
+            view[worker: found] = WorkerEntry(
+                pid: processID, state: .serving, startedAt: now, heartbeatAt: now, jobsCompleted: 0, jobsRefused: 0,
+                restarts: view[worker: found].restarts)
+            view.resetPings(worker: found)
+            return found
         }
+        workerIndex.store(index ?? -1, ordering: .relaxed)
     }
 
     /// Takes this process out of the table and frees any job it still holds.
     public func unregister(now: Double = MonotonicClock.now) {
-        pingCounter.pointer = nil
+        workerIndex.store(-1, ordering: .relaxed)
         var woken = WakeList()
-        segment.withLock { shared in
-            _ = Self.freeJobs(&shared, now: now, woken: &woken) { $0 == processID }
-            if let entry = Self.workerEntry(&shared, pid: processID) { entry.pointee.state = FL_WORKER_EMPTY.rawValue }
+        withQueue { queue in
+            _ = queue.freeJobs(now: now, woken: &woken) { $0 == processID }
+            if let index = queue.storage.workerIndex(pid: processID) { queue.storage[worker: index].state = .empty }
         }
-        wake(woken)
+        segment.wakeGranted(woken)
     }
 
     /// Marks this process alive, and frees the jobs and entries of workers that died.
@@ -54,27 +51,27 @@ extension AdmissionController {
     @discardableResult
     public func heartbeatAndSweep(now: Double = MonotonicClock.now) -> Int {
         var woken = WakeList()
-        let freed = segment.withLock { shared in
-            if let entry = Self.workerEntry(&shared, pid: processID) {
-                entry.pointee.heartbeat_ns = Self.nanoseconds(now)
-            }
+        let freed = withQueue { queue in
+            let table = queue.storage
+            if let index = table.workerIndex(pid: processID) { table[worker: index].heartbeatAt = now }
             var dead = Set<Int32>()
             var alive = Set<Int32>()
-            for index in 0..<FL_MAX_WORKERS {
-                let entry = fl_segment_worker(&shared, index)
-                guard entry.pointee.state != FL_WORKER_EMPTY.rawValue else { continue }
-                let silent = now - Double(entry.pointee.heartbeat_ns) / 1e9 > Self.heartbeatTimeout
-                if entry.pointee.pid == processID || !(silent || Self.isDead(entry.pointee.pid)) {
-                    alive.insert(entry.pointee.pid)
+            for index in 0..<SegmentView.workerCapacity {
+                var entry = table[worker: index]
+                guard entry.state != .empty else { continue }
+                let silent = now - entry.heartbeatAt > Self.heartbeatTimeout
+                if entry.pid == processID || !(silent || Self.isDead(entry.pid)) {
+                    alive.insert(entry.pid)
                     continue
                 }
-                dead.insert(entry.pointee.pid)
-                entry.pointee.state = FL_WORKER_EMPTY.rawValue
-                entry.pointee.slot_restarts &+= 1
+                dead.insert(entry.pid)
+                entry.state = .empty
+                entry.restarts &+= 1
+                table[worker: index] = entry
             }
             // Jobs of any dead process, in the table or not (a pid that never registered is
             // asked about once per sweep).
-            let freed = Self.freeJobs(&shared, now: now, woken: &woken) { pid in
+            let freed = queue.freeJobs(now: now, woken: &woken) { pid in
                 if dead.contains(pid) { return true }
                 if alive.contains(pid) { return false }
                 if Self.isDead(pid) {
@@ -84,43 +81,11 @@ extension AdmissionController {
                 alive.insert(pid)
                 return false
             }
-            shared.recovered_jobs &+= UInt64(freed)
-            shared.last_sweep_ns = Self.nanoseconds(now)
+            table.record(.recovered(jobs: freed))
+            table.lastSweep = now
             return freed
         }
-        wake(woken)
-        return freed
-    }
-
-    /// Frees the running and waiting jobs whose pid `matches`, hands freed slots on, and
-    /// returns how many it freed.
-    private static func freeJobs(
-        _ shared: inout fl_segment, now: Double, woken: inout WakeList, matching matches: (Int32) -> Bool
-    ) -> Int {
-        var freed = 0
-        for index in 0..<FL_MAX_SLOTS {
-            let slot = fl_segment_running(&shared, index).pointee
-            guard slot.ticket != 0, matches(slot.pid) else { continue }
-            let job = fl_segment_job(&shared, slot.ticket)
-            if job.pointee.ticket == slot.ticket && job.pointee.state == FL_JOB_RUNNING.rawValue {
-                release(&shared, job)
-            } else {
-                fl_segment_running(&shared, index).pointee.ticket = 0
-                if shared.running_count > 0 { shared.running_count -= 1 }
-            }
-            freed += 1
-        }
-        var ticket = shared.grant_ticket
-        let end = min(shared.next_ticket, shared.grant_ticket &+ UInt64(shared.job_capacity))
-        while ticket < end {
-            let job = fl_segment_job(&shared, ticket)
-            if job.pointee.ticket == ticket, job.pointee.state == FL_JOB_QUEUED.rawValue, matches(job.pointee.pid) {
-                leaveQueue(&shared, job)
-                freed += 1
-            }
-            ticket += 1
-        }
-        grantWaiting(&shared, now: now, woken: &woken)
+        segment.wakeGranted(woken)
         return freed
     }
 

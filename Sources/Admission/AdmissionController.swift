@@ -1,5 +1,5 @@
-import CSharedState
 import POSIXSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,9 +8,11 @@ import POSIXSupport
 /// The N-second promise across processes: admits or refuses expensive jobs, hands out compute
 /// slots in arrival order, and refuses at the deadline a job that could no longer finish in time.
 ///
-/// All state lives in the shared segment, so every worker of the host sees one queue. Every
-/// decision costs O(slots) under the lock, whatever the queue's length, and a job that ends
-/// hands its slot to the next waiter with one wake-up (each waiter sleeps on its own futex word).
+/// All state lives in the shared segment, so every worker of the host sees one queue. The
+/// controller is the cross-process shell around ``SlotQueue``, which makes every decision: it
+/// takes the segment's lock, runs the decision on the segment's view with the time, and after
+/// letting go wakes the waiters the decision handed slots to — one wake-up each, as each waiter
+/// sleeps on its own futex word. Every decision costs O(slots) whatever the queue's length.
 public final class AdmissionController: @unchecked Sendable {
     /// A job admitted to the queue.
     public struct Ticket: Sendable, Equatable {
@@ -55,7 +57,8 @@ public final class AdmissionController: @unchecked Sendable {
     /// N and the headroom.
     public let policy: AdmissionPolicy
     let processID: Int32
-    let pingCounter = PingCounterSlot()
+    /// This process's entry in the worker table, or -1 before registering: where pings are counted.
+    let workerIndex = Atomic<Int>(-1)
 
     /// Creates a controller on `segment` acting for `processID` (this process by default; tests
     /// act for others).
@@ -77,92 +80,33 @@ public final class AdmissionController: @unchecked Sendable {
     public func admit(cost: Int, arrival: Double? = nil, mayHold: Bool = true, now: Double = MonotonicClock.now)
         -> Admission
     {
-        let arrivedAt = min(arrival ?? now, now)
         var woken = WakeList()
-        let admission: Admission = segment.withLock { shared in
-            let (prediction, service) = Self.predict(&shared, cost: cost, now: now)
-            let elapsed = now - arrivedAt
-            if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: elapsed) {
-                if policy.decide(prediction, serviceSeconds: service) == .admit { shared.late_arrivals += 1 }
-                return refuse(&shared, prediction, retryAfter, arrival: arrivedAt, mayHold: mayHold, now: now)
-            }
-            let ticket = shared.next_ticket
-            let job = fl_segment_job(&shared, ticket)
-            guard job.pointee.state == FL_JOB_FREE.rawValue else {
-                // The ring is sized so that this does not happen; if it does, refuse, never overwrite.
-                return refuse(&shared, prediction, 1, arrival: arrivedAt, mayHold: mayHold, now: now)
-            }
-            shared.next_ticket += 1
-            shared.admitted += 1
-            job.pointee = fl_job(
-                state: FL_JOB_QUEUED.rawValue, granted: 0, pid: processID, cost: UInt32(cost), ticket: ticket,
-                arrival_ns: Self.nanoseconds(arrivedAt), admitted_ns: Self.nanoseconds(now), started_ns: 0,
-                running_slot: 0, reserved: 0)
-            shared.queued_count += 1
-            fl_segment_queued_by_cost(&shared, UInt32(cost)).pointee += 1
-            Self.grantWaiting(&shared, now: now, woken: &woken)
-            return .admitted(
-                Ticket(ticket: ticket, cost: cost, arrivedAt: arrivedAt, admittedAt: now, prediction: prediction))
+        let admission = withQueue { queue in
+            queue.admit(
+                cost: cost, arrivedAt: min(arrival ?? now, now), pid: processID, mayHold: mayHold, now: now,
+                woken: &woken)
         }
-        wake(woken)
+        segment.wakeGranted(woken)
         return admission
     }
 
     /// Refuses a job without looking at the queue (this process has no request thread to spare
     /// for it), counted like any refusal at once.
     public func refuseAtOnce(cost: Int, now: Double = MonotonicClock.now) -> Admission {
-        segment.withLock { shared in
-            let (prediction, _) = Self.predict(&shared, cost: cost, now: now)
-            shared.refused_at_once += 1
-            Self.countRefusal(&shared, pid: processID)
-            return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now)
-        }
-    }
-
-    private func refuse(
-        _ shared: inout fl_segment, _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, arrival: Double,
-        mayHold: Bool, now: Double
-    ) -> Admission {
-        shared.refused_at_once += 1
-        Self.countRefusal(&shared, pid: processID)
-        guard mayHold else { return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: now) }
-        let paced = policy.paceRefusal(
-            now: now, arrival: arrival, theoreticalArrival: Double(shared.refusal_tat_ns) / 1e9)
-        shared.refusal_tat_ns = Self.nanoseconds(paced.newTAT)
-        if paced.answerAt > now { shared.paced_refusals += 1 }
-        return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: paced.answerAt)
+        withQueue { $0.refuseAtOnce(cost: cost, pid: processID, now: now) }
     }
 
     /// Blocks until the job holds a compute slot (slots go in arrival order), or until it is too
     /// late to start: then it leaves the queue, refused.
     public func waitForSlot(_ ticket: Ticket) -> SlotOutcome {
-        let word = segment.grantedWord(ticket: ticket.ticket)
         while true {
-            let now = MonotonicClock.now
-            let step: (outcome: SlotOutcome?, sleep: Double) = segment.withLock { shared in
-                let job = fl_segment_job(&shared, ticket.ticket)
-                guard job.pointee.ticket == ticket.ticket, job.pointee.state != FL_JOB_FREE.rawValue else {
-                    // Swept as if this process had died; it has not, so it is too late to run.
-                    return (.refusedAtDeadline(retryAfterSeconds: 1), 0)
-                }
-                if job.pointee.state == FL_JOB_RUNNING.rawValue { return (.granted, 0) }
-                let service = shared.unit_seconds * ServiceTimeEstimate.work(ticket.cost)
-                let latestStart = ticket.arrivedAt + policy.latestStart(serviceSeconds: service)
-                if now < latestStart { return (nil, latestStart - now) }
-                Self.leaveQueue(&shared, job)
-                shared.refused_at_deadline += 1
-                Self.countRefusal(&shared, pid: processID)
-                let (prediction, _) = Self.predict(&shared, cost: ticket.cost, now: now)
-                if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) {
-                    return (.refusedAtDeadline(retryAfterSeconds: seconds), 0)
-                }
-                return (.refusedAtDeadline(retryAfterSeconds: 1), 0)
+            switch withQueue({ $0.step(ticket, pid: processID, now: MonotonicClock.now) }) {
+            case .granted: return .granted
+            case .refused(let retryAfter): return .refusedAtDeadline(retryAfterSeconds: retryAfter)
+            case .wait(let seconds):
+                // Woken by the job that hands this one its slot; otherwise at the latest start.
+                if segment.waitForGrant(ticket: ticket.ticket, timeout: seconds) { return .granted }
             }
-            if let outcome = step.outcome { return outcome }
-            // Woken by the job that hands this one its slot; otherwise at the latest start.
-            _ = fl_futex_wait(word, 0, Int64(step.sleep * 1e9) + 1)
-            // The word is set, under the lock, only as the slot is handed over: no need to look again.
-            if fl_load_acquire(word) == 1 { return .granted }
         }
     }
 
@@ -171,30 +115,11 @@ public final class AdmissionController: @unchecked Sendable {
     public func finish(_ ticket: Ticket, serviceSeconds: Double, outcome: JobOutcome, now: Double = MonotonicClock.now)
     {
         var woken = WakeList()
-        segment.withLock { shared in
-            let job = fl_segment_job(&shared, ticket.ticket)
-            guard job.pointee.ticket == ticket.ticket, job.pointee.state == FL_JOB_RUNNING.rawValue else { return }
-            let held = now - Double(job.pointee.started_ns) / 1e9
-            Self.release(&shared, job)
-            switch outcome {
-            case .delivered: shared.completed += 1
-            case .failed: shared.failed += 1
-            case .overran: shared.overran += 1
-            }
-            if outcome != .failed {
-                // An overrun teaches the most: the machine is slower than the estimate says.
-                var estimate = ServiceTimeEstimate(
-                    unitSeconds: shared.unit_seconds, samples: Int(shared.estimate_samples))
-                estimate.observe(seconds: max(held, serviceSeconds), atCost: ticket.cost)
-                shared.unit_seconds = estimate.unitSeconds
-                shared.estimate_samples = UInt64(estimate.samples)
-            }
-            Self.record(&shared.service_time, seconds: serviceSeconds)
-            if outcome != .overran { Self.record(&shared.response_time, seconds: now - ticket.arrivedAt) }
-            if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
-            Self.grantWaiting(&shared, now: now, woken: &woken)
+        withQueue { queue in
+            queue.finish(
+                ticket, serviceSeconds: serviceSeconds, outcome: outcome, pid: processID, now: now, woken: &woken)
         }
-        wake(woken)
+        segment.wakeGranted(woken)
     }
 
     /// Accounts a job that ran outside admission control (the sync, async and coarse
@@ -203,21 +128,20 @@ public final class AdmissionController: @unchecked Sendable {
     public func recordUnadmitted(
         waitSeconds: Double, serviceSeconds: Double, delivered: Bool, now: Double = MonotonicClock.now
     ) {
-        segment.withLock { shared in
-            if delivered { shared.completed += 1 } else { shared.failed += 1 }
-            Self.record(&shared.queue_wait, seconds: waitSeconds)
-            Self.record(&shared.service_time, seconds: serviceSeconds)
-            Self.record(&shared.response_time, seconds: waitSeconds + serviceSeconds)
-            Self.recordRecentWait(&shared, at: now - serviceSeconds, wait: waitSeconds)
-            if let worker = Self.workerEntry(&shared, pid: processID) { worker.pointee.jobs_completed += 1 }
+        segment.withLockedView { view in
+            view.record(
+                .ranUnadmitted(
+                    pid: processID, delivered: delivered, waitSeconds: waitSeconds, serviceSeconds: serviceSeconds,
+                    at: now - serviceSeconds))
         }
     }
 
-    /// Wakes the waiters that were just handed a slot: one wake-up each, nobody else.
-    func wake(_ tickets: WakeList) {
-        guard !tickets.isEmpty else { return }
-        fl_increment(segment.generation)
-        tickets.forEachTicket { _ = fl_futex_wake(segment.grantedWord(ticket: $0), 1) }
+    /// Runs a decision on the queue in the segment, under its lock.
+    func withQueue<Result>(_ decide: (inout SlotQueue<SegmentView>) -> Result) -> Result {
+        segment.withLockedView { view in
+            var queue = SlotQueue(storage: view, policy: policy)
+            return decide(&queue)
+        }
     }
 
     // MARK: - Reading
@@ -226,10 +150,4 @@ public final class AdmissionController: @unchecked Sendable {
     public func snapshot(predictionCost: Int = 12, now: Double = MonotonicClock.now) -> AdmissionSnapshot {
         AdmissionSnapshot.read(segment, predictionCost: predictionCost, now: now)
     }
-}
-
-/// Where this process's ping counter lives in the segment, set once at registration.
-final class PingCounterSlot: @unchecked Sendable {
-    // Written before request threads start and at shutdown; read on the ping path.
-    nonisolated(unsafe) var pointer: UnsafeMutablePointer<UInt64>?
 }

@@ -1,4 +1,3 @@
-import CSharedState
 import POSIXSupport
 
 /// A consistent copy of the shared segment's figures: what `/api/stats` returns and the monitor reads.
@@ -66,46 +65,43 @@ public struct AdmissionSnapshot: Sendable {
     public static func read(_ segment: SharedSegment, predictionCost: Int = 12, now: Double = MonotonicClock.now)
         -> AdmissionSnapshot
     {
-        segment.withLock { shared in AdmissionSnapshot(shared: &shared, now: now, predictionCost: predictionCost) }
+        segment.withLockedView { view in AdmissionSnapshot(view: view, now: now, predictionCost: predictionCost) }
     }
 
-    init(shared: inout fl_segment, now: Double, predictionCost: Int) {
-        version = shared.version
-        slots = Int(shared.slots)
-        deadlineSeconds = Double(shared.deadline_ns) / 1e9
-        self.queued = Int(shared.queued_count)
-        self.running = Int(shared.running_count)
-        unitSeconds = AdmissionController.sanitisedUnit(shared.unit_seconds)
-        estimateSamples = shared.estimate_samples
+    init(view: SegmentView, now: Double, predictionCost: Int) {
+        let queue = SlotQueue(storage: view, policy: AdmissionPolicy(deadline: view.deadlineSeconds))
+        version = view.version
+        slots = view.slots
+        deadlineSeconds = view.deadlineSeconds
+        queued = view.queuedCount
+        running = view.runningCount
+        unitSeconds = queue.estimate.unitSeconds
+        estimateSamples = UInt64(view.estimateSamples)
         self.predictionCost = predictionCost
-        predictedCompletion = AdmissionController.predict(&shared, cost: predictionCost, now: now).0.completesIn
-        lateArrivals = shared.late_arrivals
-        admitted = shared.admitted
-        refusedAtOnce = shared.refused_at_once
-        refusedAtDeadline = shared.refused_at_deadline
-        completed = shared.completed
-        failed = shared.failed
-        overran = shared.overran
-        recoveredJobs = shared.recovered_jobs
-        pacedRefusals = shared.paced_refusals
-        queueWait = Histogram(&shared.queue_wait)
-        serviceTime = Histogram(&shared.service_time)
-        responseTime = Histogram(&shared.response_time)
-        workers = (0..<FL_MAX_WORKERS).compactMap { index in
-            let entry = fl_segment_worker(&shared, index).pointee
-            guard entry.state != FL_WORKER_EMPTY.rawValue else { return nil }
+        predictedCompletion = queue.predict(cost: predictionCost, now: now).0.completesIn
+        let counters = view.counters
+        admitted = counters.admitted
+        refusedAtOnce = counters.refusedAtOnce
+        refusedAtDeadline = counters.refusedAtDeadline
+        completed = counters.completed
+        failed = counters.failed
+        overran = counters.overran
+        recoveredJobs = counters.recoveredJobs
+        pacedRefusals = counters.pacedRefusals
+        lateArrivals = counters.lateArrivals
+        queueWait = view.histogram(.queueWait)
+        serviceTime = view.histogram(.serviceTime)
+        responseTime = view.histogram(.responseTime)
+        workers = (0..<SegmentView.workerCapacity).compactMap { index in
+            let entry = view[worker: index]
+            guard entry.state != .empty else { return nil }
             return Worker(
-                pid: entry.pid, state: entry.state == FL_WORKER_SERVING.rawValue ? "serving" : "stopping",
-                uptimeSeconds: now - Double(entry.started_ns) / 1e9,
-                heartbeatAgeSeconds: now - Double(entry.heartbeat_ns) / 1e9, jobsCompleted: entry.jobs_completed,
-                jobsRefused: entry.jobs_refused, restarts: entry.slot_restarts,
-                pings: fl_load_count(&fl_segment_worker(&shared, index).pointee.pings))
+                pid: entry.pid, state: entry.state == .serving ? "serving" : "stopping",
+                uptimeSeconds: now - entry.startedAt, heartbeatAgeSeconds: now - entry.heartbeatAt,
+                jobsCompleted: entry.jobsCompleted, jobsRefused: entry.jobsRefused, restarts: entry.restarts,
+                pings: view.pings(worker: index))
         }
-        let written = Int(shared.recent_next)
-        recentWaits = (max(0, written - Int(FL_RECENT_WAITS))..<written).map { position in
-            let recent = fl_segment_recent_wait(&shared, UInt32(truncatingIfNeeded: position)).pointee
-            return (now - Double(recent.at_ns) / 1e9, Double(recent.wait_ns) / 1e9)
-        }
+        recentWaits = view.recentWaits(now: now)
     }
 
     /// The snapshot as the JSON body of `/api/stats` (fields documented in Docs/stats.md).
@@ -150,14 +146,5 @@ public struct AdmissionSnapshot: Sendable {
         }
         member("workers", "[\(rows.joined(separator: ","))]")
         return Array((text + "}").utf8)
-    }
-}
-
-extension AdmissionSnapshot.Histogram {
-    init(_ histogram: inout fl_histogram) {
-        counts = (0..<FL_HISTOGRAM_BUCKETS).map { fl_histogram_count(&histogram, $0).pointee }
-        total = histogram.total
-        sumSeconds = Double(histogram.sum_ns) / 1e9
-        maxSeconds = Double(histogram.max_ns) / 1e9
     }
 }

@@ -16,7 +16,7 @@ import POSIXSupport
 public final class SharedSegment: @unchecked Sendable {
     /// The shared-memory object's name, e.g. `/fullyloaded`.
     public let name: String
-    let pointer: UnsafeMutablePointer<fl_segment>
+    private let pointer: UnsafeMutablePointer<fl_segment>
     /// Bytes mapped.
     public let size: Int
     /// Entries in the job ring.
@@ -28,15 +28,6 @@ public final class SharedSegment: @unchecked Sendable {
     public static let maximumSlots = Int(FL_MAX_SLOTS)
     /// The job ring's bounds: never smaller than the first, never larger than the second.
     public static let jobCapacityRange = 1024...(1 << 20)
-
-    /// The job ring a host needs: room for every job the promise can admit within N at the
-    /// shortest service time, twice over (jobs refused at their deadline keep a ticket until
-    /// then), within ``jobCapacityRange``.
-    public static func jobCapacity(slots: Int, deadline: Double, shortestServiceSeconds: Double) -> Int {
-        guard shortestServiceSeconds > 0, deadline.isFinite, deadline > 0 else { return jobCapacityRange.upperBound }
-        let admissible = Double(max(1, slots)) * deadline / shortestServiceSeconds
-        return Int(min(Double(jobCapacityRange.upperBound), max(Double(jobCapacityRange.lowerBound), 2 * admissible)))
-    }
 
     /// What opening found.
     public enum OpenOutcome: Equatable, Sendable {
@@ -98,10 +89,7 @@ public final class SharedSegment: @unchecked Sendable {
         size = mapped!.1
         jobCapacity = Int(pointer.pointee.job_capacity)
         self.outcome = outcome
-        withLock { segment in
-            segment.slots = UInt32(min(max(1, slots), Self.maximumSlots))
-            segment.deadline_ns = Int64(deadline * 1e9)
-        }
+        withLockedView { $0.configure(slots: slots, deadline: deadline) }
     }
 
     private init(name: String, pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
@@ -140,100 +128,35 @@ public final class SharedSegment: @unchecked Sendable {
         shm_unlink(name + ".lock")
     }
 
-    /// Runs `body` with the segment locked. A lock left by a process that died holding it is
-    /// taken over; the worker sweep then puts its jobs right.
+    /// Runs `body` with the segment locked, on its Swift view. A lock left by a process that
+    /// died holding it is taken over; the worker sweep then puts its jobs right.
     @discardableResult
-    func withLock<Result>(_ body: (inout fl_segment) -> Result) -> Result {
+    func withLockedView<Result>(_ body: (inout SegmentView) -> Result) -> Result {
         let status = fl_segment_lock(pointer)
         precondition(status == 0 || status == 1, "pthread_mutex_lock on the shared segment failed: \(status)")
         defer { fl_segment_unlock(pointer) }
-        return body(&pointer.pointee)
+        var view = SegmentView(locked: pointer)
+        return body(&view)
     }
 
-    /// The futex word bumped whenever a job ends or leaves.
-    var generation: UnsafeMutablePointer<UInt32> {
-        UnsafeMutableRawPointer(pointer).advanced(by: MemoryLayout<fl_segment>.offset(of: \fl_segment.generation)!)
-            .assumingMemoryBound(to: UInt32.self)
+    /// Sleeps until the waiter of `ticket` is handed its slot, at most `timeout` seconds;
+    /// returns whether it was (read without the lock: the word is set last as the slot is handed over).
+    func waitForGrant(ticket: UInt64, timeout: Double) -> Bool {
+        let word = fl_segment_granted(pointer, ticket)
+        _ = fl_futex_wait(word, 0, SegmentView.nanoseconds(timeout) + 1)
+        return fl_load_acquire(word) == 1
     }
 
-    /// The futex word a job's waiter sleeps on until it is granted a slot.
-    func grantedWord(ticket: UInt64) -> UnsafeMutablePointer<UInt32> {
-        let job = fl_segment_job(pointer, ticket)
-        return UnsafeMutableRawPointer(job).advanced(by: MemoryLayout<fl_job>.offset(of: \fl_job.granted)!)
-            .assumingMemoryBound(to: UInt32.self)
+    /// Wakes the waiters that were just handed a slot: one wake-up each, nobody else.
+    func wakeGranted(_ tickets: WakeList) {
+        guard !tickets.isEmpty else { return }
+        fl_increment(fl_segment_generation(pointer))
+        tickets.forEachTicket { _ = fl_futex_wake(fl_segment_granted(pointer, $0), 1) }
     }
 
-    /// Why an object found under our name must not be used: another user's, or writable by
-    /// others (anyone could then feed every worker of the host values of their choosing).
-    static func ownershipProblem(_ status: stat) -> String? {
-        if status.st_uid != geteuid() { return "owned by uid \(status.st_uid), not \(geteuid())" }
-        if status.st_mode & 0o077 != 0 { return "mode \(String(status.st_mode & 0o777, radix: 8)), not 600" }
-        return nil
-    }
-
-    /// Opens or creates a shared-memory object only this user may use; returns it and its size.
-    private static func openObject(_ name: String) throws(SystemCallError) -> (Int32, Int) {
-        let descriptor = try systemCall("shm_open(\(name))") {
-            shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        }
-        var status = stat()
-        do {
-            try systemCall("fstat(\(name))") { fstat(descriptor, &status) }
-        } catch {
-            close(descriptor)
-            throw error
-        }
-        if let problem = ownershipProblem(status) {
-            close(descriptor)
-            throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
-        }
-        return (descriptor, Int(status.st_size))
-    }
-
-    private static func map(_ descriptor: Int32, size: Int) throws(SystemCallError) -> UnsafeMutablePointer<fl_segment>
-    {
-        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), raw != MAP_FAILED else {
-            throw SystemCallError(call: "mmap(shared segment)", errno: errno)
-        }
-        return raw.assumingMemoryBound(to: fl_segment.self)
-    }
-
-    private static func problem(with segment: UnsafeMutablePointer<fl_segment>, size: Int) -> String? {
-        let header = segment.pointee
-        if header.magic != FL_SEGMENT_MAGIC { return "no fullyloaded segment (magic \(header.magic))" }
-        if header.version != FL_SEGMENT_VERSION {
-            return "layout version \(header.version), expected \(FL_SEGMENT_VERSION)"
-        }
-        guard jobCapacityRange.contains(Int(header.job_capacity)),
-            fl_segment_size(header.job_capacity) == UInt64(size), header.size == UInt64(size)
-        else {
-            return "size \(size) bytes, recorded \(header.size) for \(header.job_capacity) jobs"
-        }
-        if fl_load_acquire(&segment.pointee.ready) != 1 { return "left half-initialised by a process that died" }
-        if header.slots == 0 || header.slots > FL_MAX_SLOTS
-            || !(header.unit_seconds.isFinite && header.unit_seconds > 0)
-        {
-            return "corrupt (slots \(header.slots), unit \(header.unit_seconds))"
-        }
-        return nil
-    }
-
-    private static func initialise(
-        _ segment: UnsafeMutablePointer<fl_segment>, size: Int, capacity: Int, slots: Int, deadline: Double,
-        estimate: ServiceTimeEstimate
-    ) throws(SystemCallError) {
-        memset(segment, 0, size)
-        try systemCallReturningError("pthread_mutex_init(shared segment)") { fl_segment_init_lock(segment) }
-        segment.pointee.magic = FL_SEGMENT_MAGIC
-        segment.pointee.version = FL_SEGMENT_VERSION
-        segment.pointee.size = UInt64(size)
-        segment.pointee.job_capacity = UInt32(capacity)
-        segment.pointee.slots = UInt32(min(max(1, slots), maximumSlots))
-        segment.pointee.deadline_ns = Int64(deadline * 1e9)
-        segment.pointee.unit_seconds = estimate.unitSeconds
-        segment.pointee.estimate_samples = UInt64(estimate.samples)
-        segment.pointee.next_ticket = 1
-        segment.pointee.grant_ticket = 1
-        fl_store_release(&segment.pointee.ready, 1)
+    /// Counts one cheap request answered by the worker at `index` in the table, without the lock.
+    @inline(__always)
+    func countPing(worker index: Int) {
+        fl_count(fl_segment_worker_pings(pointer, UInt32(truncatingIfNeeded: index)))
     }
 }

@@ -138,7 +138,7 @@ struct SystemdActivationTests {
         // The worker's segment, held by this process as a worker stuck on its lock would hold it.
         let segment = try SharedSegment(
             name: name, slots: 2, deadline: 2, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-5))
-        let holder = Thread { segment.withLock { _ in _ = usleep(3_000_000) } }
+        let holder = Thread { segment.withLockedView { _ in _ = usleep(3_000_000) } }
         let heldAt = MonotonicClock.now
         holder.start()
         var beats: [Double] = []

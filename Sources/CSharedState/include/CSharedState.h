@@ -148,6 +148,13 @@ static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32
     return &segment->recent_waits[index % FL_RECENT_WAITS];
 }
 static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
+static inline uint32_t *fl_segment_generation(fl_segment *segment) { return &segment->generation; }
+static inline uint32_t *fl_segment_granted(fl_segment *segment, uint64_t ticket) {
+    return &fl_segment_job(segment, ticket)->granted;
+}
+static inline uint64_t *fl_segment_worker_pings(fl_segment *segment, uint32_t index) {
+    return &segment->workers[index % FL_MAX_WORKERS].pings;
+}
 static inline uint64_t fl_segment_size(uint32_t job_capacity) {
     return (uint64_t)sizeof(fl_segment) + (uint64_t)job_capacity * sizeof(fl_job);
 }

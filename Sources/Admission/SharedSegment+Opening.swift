@@ -1,0 +1,92 @@
+import CSharedState
+import POSIXSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sizing, opening, checking and initialising the segment: everything that happens before a
+/// process trusts what it mapped.
+extension SharedSegment {
+    /// The job ring a host needs: room for every job the promise can admit within N at the
+    /// shortest service time, twice over (jobs refused at their deadline keep a ticket until
+    /// then), within ``jobCapacityRange``.
+    public static func jobCapacity(slots: Int, deadline: Double, shortestServiceSeconds: Double) -> Int {
+        guard shortestServiceSeconds > 0, deadline.isFinite, deadline > 0 else { return jobCapacityRange.upperBound }
+        let admissible = Double(max(1, slots)) * deadline / shortestServiceSeconds
+        return Int(min(Double(jobCapacityRange.upperBound), max(Double(jobCapacityRange.lowerBound), 2 * admissible)))
+    }
+
+    /// Why an object found under our name must not be used: another user's, or writable by
+    /// others (anyone could then feed every worker of the host values of their choosing).
+    static func ownershipProblem(_ status: stat) -> String? {
+        if status.st_uid != geteuid() { return "owned by uid \(status.st_uid), not \(geteuid())" }
+        if status.st_mode & 0o077 != 0 { return "mode \(String(status.st_mode & 0o777, radix: 8)), not 600" }
+        return nil
+    }
+
+    /// Opens or creates a shared-memory object only this user may use; returns it and its size.
+    static func openObject(_ name: String) throws(SystemCallError) -> (Int32, Int) {
+        let descriptor = try systemCall("shm_open(\(name))") {
+            shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        }
+        var status = stat()
+        do {
+            try systemCall("fstat(\(name))") { fstat(descriptor, &status) }
+        } catch {
+            close(descriptor)
+            throw error
+        }
+        if let problem = ownershipProblem(status) {
+            close(descriptor)
+            throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
+        }
+        return (descriptor, Int(status.st_size))
+    }
+
+    static func map(_ descriptor: Int32, size: Int) throws(SystemCallError) -> UnsafeMutablePointer<fl_segment> {
+        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), raw != MAP_FAILED else {
+            throw SystemCallError(call: "mmap(shared segment)", errno: errno)
+        }
+        return raw.assumingMemoryBound(to: fl_segment.self)
+    }
+
+    static func problem(with segment: UnsafeMutablePointer<fl_segment>, size: Int) -> String? {
+        let header = segment.pointee
+        if header.magic != FL_SEGMENT_MAGIC { return "no fullyloaded segment (magic \(header.magic))" }
+        if header.version != FL_SEGMENT_VERSION {
+            return "layout version \(header.version), expected \(FL_SEGMENT_VERSION)"
+        }
+        guard jobCapacityRange.contains(Int(header.job_capacity)),
+            fl_segment_size(header.job_capacity) == UInt64(size), header.size == UInt64(size)
+        else {
+            return "size \(size) bytes, recorded \(header.size) for \(header.job_capacity) jobs"
+        }
+        if fl_load_acquire(&segment.pointee.ready) != 1 { return "left half-initialised by a process that died" }
+        if header.slots == 0 || header.slots > FL_MAX_SLOTS
+            || !(header.unit_seconds.isFinite && header.unit_seconds > 0)
+        {
+            return "corrupt (slots \(header.slots), unit \(header.unit_seconds))"
+        }
+        return nil
+    }
+
+    static func initialise(
+        _ segment: UnsafeMutablePointer<fl_segment>, size: Int, capacity: Int, slots: Int, deadline: Double,
+        estimate: ServiceTimeEstimate
+    ) throws(SystemCallError) {
+        memset(segment, 0, size)
+        try systemCallReturningError("pthread_mutex_init(shared segment)") { fl_segment_init_lock(segment) }
+        segment.pointee.magic = FL_SEGMENT_MAGIC
+        segment.pointee.version = FL_SEGMENT_VERSION
+        segment.pointee.size = UInt64(size)
+        segment.pointee.job_capacity = UInt32(capacity)
+        segment.pointee.slots = UInt32(min(max(1, slots), maximumSlots))
+        segment.pointee.deadline_ns = Int64(deadline * 1e9)
+        segment.pointee.unit_seconds = estimate.unitSeconds
+        segment.pointee.estimate_samples = UInt64(estimate.samples)
+        segment.pointee.next_ticket = 1
+        segment.pointee.grant_ticket = 1
+        fl_store_release(&segment.pointee.ready, 1)
+    }
+}

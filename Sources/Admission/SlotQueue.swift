@@ -1,0 +1,211 @@
+/// The slot queue's decisions — admit or refuse an arriving job, hand out compute slots in
+/// arrival order, refuse a waiting job at its latest start, end a job — as a value over its
+/// storage and the time it is given.
+///
+/// It reads no clock and takes no lock: ``AdmissionController`` runs it on the shared segment
+/// under the segment's lock, the unit tests on an array. Every decision costs O(slots) whatever
+/// the queue's length, and allocates nothing.
+struct SlotQueue<Storage: SlotQueueStorage> {
+    /// Where the queue lives.
+    var storage: Storage
+    /// N and the headroom.
+    let policy: AdmissionPolicy
+
+    /// What a waiting job should do now.
+    enum SlotStep: Equatable {
+        /// It holds a slot: run.
+        case granted
+        /// Sleep until woken by the job that hands it a slot, at most this long (its latest start).
+        case wait(seconds: Double)
+        /// It could no longer finish within N: it has left the queue.
+        case refused(retryAfterSeconds: Int)
+    }
+
+    // MARK: - Arrival
+
+    /// Admits a job that reached nginx at `arrivedAt` (with a slot straight away when one is free
+    /// and nobody waits), or refuses it with a prediction; slots handed out go to `woken`.
+    mutating func admit(
+        cost: Int, arrivedAt: Double, pid: Int32, mayHold: Bool, now: Double, woken: inout WakeList
+    ) -> AdmissionController.Admission {
+        let (prediction, service) = predict(cost: cost, now: now)
+        if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) {
+            let late = policy.decide(prediction, serviceSeconds: service) == .admit
+            return refuse(
+                prediction, retryAfter, arrivedAt: arrivedAt, pid: pid, late: late, mayHold: mayHold, now: now)
+        }
+        let ticket = storage.nextTicket
+        guard storage[job: ticket].state == .free else {
+            // The ring is sized so that this does not happen; if it does, refuse, never overwrite.
+            return refuse(prediction, 1, arrivedAt: arrivedAt, pid: pid, late: false, mayHold: mayHold, now: now)
+        }
+        storage.nextTicket += 1
+        storage.record(.admitted)
+        storage[job: ticket] = QueueEntry(
+            state: .queued, pid: pid, cost: cost, ticket: ticket, arrivedAt: arrivedAt, admittedAt: now,
+            startedAt: 0, runningSlot: 0, granted: false)
+        storage.queuedCount += 1
+        storage.setQueuedCount(storage.queuedCount(atCost: cost) + 1, atCost: cost)
+        grantWaiting(now: now, woken: &woken)
+        return .admitted(
+            AdmissionController.Ticket(
+                ticket: ticket, cost: cost, arrivedAt: arrivedAt, admittedAt: now, prediction: prediction))
+    }
+
+    /// Refuses a job without looking at the queue, answered at once.
+    mutating func refuseAtOnce(cost: Int, pid: Int32, now: Double) -> AdmissionController.Admission {
+        let (prediction, _) = predict(cost: cost, now: now)
+        storage.record(.refusedAtOnce(pid: pid, late: false, paced: false))
+        return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now)
+    }
+
+    private mutating func refuse(
+        _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, arrivedAt: Double, pid: Int32, late: Bool,
+        mayHold: Bool, now: Double
+    ) -> AdmissionController.Admission {
+        guard mayHold else {
+            storage.record(.refusedAtOnce(pid: pid, late: late, paced: false))
+            return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: now)
+        }
+        let paced = policy.paceRefusal(
+            now: now, arrival: arrivedAt, theoreticalArrival: storage.refusalTheoreticalArrival)
+        storage.refusalTheoreticalArrival = paced.newTAT
+        storage.record(.refusedAtOnce(pid: pid, late: late, paced: paced.answerAt > now))
+        return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: paced.answerAt)
+    }
+
+    // MARK: - Waiting and ending
+
+    /// Where a waiting job stands at `now`; at its latest start without a slot it leaves, refused.
+    mutating func step(_ ticket: AdmissionController.Ticket, pid: Int32, now: Double) -> SlotStep {
+        let job = storage[job: ticket.ticket]
+        guard job.ticket == ticket.ticket, job.state != .free else {
+            // Swept as if its process had died; it has not, so it is too late to run.
+            return .refused(retryAfterSeconds: 1)
+        }
+        if job.state == .running { return .granted }
+        let service = estimate.seconds(forCost: ticket.cost)
+        let latestStart = ticket.arrivedAt + policy.latestStart(serviceSeconds: service)
+        if now < latestStart { return .wait(seconds: latestStart - now) }
+        leaveQueue(ticket.ticket)
+        storage.record(.refusedAtDeadline(pid: pid))
+        let (prediction, _) = predict(cost: ticket.cost, now: now)
+        if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) {
+            return .refused(retryAfterSeconds: seconds)
+        }
+        return .refused(retryAfterSeconds: 1)
+    }
+
+    /// Ends a job that held a slot: frees the slot for the next waiter and teaches the estimate
+    /// how long a job holds one (wake-ups and a busy machine included).
+    mutating func finish(
+        _ ticket: AdmissionController.Ticket, serviceSeconds: Double, outcome: AdmissionController.JobOutcome,
+        pid: Int32, now: Double, woken: inout WakeList
+    ) {
+        let job = storage[job: ticket.ticket]
+        guard job.ticket == ticket.ticket, job.state == .running else { return }
+        let held = now - job.startedAt
+        release(ticket.ticket)
+        if outcome != .failed {
+            // An overrun teaches the most: the machine is slower than the estimate says.
+            var estimate = ServiceTimeEstimate(unitSeconds: storage.unitSeconds, samples: storage.estimateSamples)
+            estimate.observe(seconds: max(held, serviceSeconds), atCost: ticket.cost)
+            storage.unitSeconds = estimate.unitSeconds
+            storage.estimateSamples = estimate.samples
+        }
+        storage.record(
+            .ended(
+                pid: pid, outcome: outcome, serviceSeconds: serviceSeconds,
+                responseSeconds: outcome == .overran ? nil : now - ticket.arrivedAt))
+        grantWaiting(now: now, woken: &woken)
+    }
+
+    /// Hands free slots to waiting jobs in ticket order; their tickets go to `woken`.
+    mutating func grantWaiting(now: Double, woken: inout WakeList) {
+        while storage.runningCount < storage.slots, storage.grantTicket < storage.nextTicket {
+            let ticket = storage.grantTicket
+            var job = storage[job: ticket]
+            storage.grantTicket += 1
+            // A job that already left (refused at its deadline, or swept) is passed over.
+            guard job.ticket == ticket, job.state == .queued else { continue }
+            guard let slot = (0..<Storage.maximumSlots).first(where: { storage[running: $0].ticket == 0 }) else {
+                storage.grantTicket -= 1
+                return
+            }
+            storage[running: slot] = RunningEntry(ticket: ticket, cost: job.cost, pid: job.pid, startedAt: now)
+            uncount(job)
+            job.state = .running
+            job.runningSlot = slot
+            job.startedAt = now
+            job.granted = true
+            storage[job: ticket] = job
+            storage.runningCount += 1
+            storage.record(.granted(at: now, wait: now - job.admittedAt))
+            woken.append(ticket)
+        }
+    }
+
+    /// Frees the running and waiting jobs whose pid `matches` (their process died), hands freed
+    /// slots on, and returns how many it freed. It looks at the slots and the waiting part of the ring only.
+    mutating func freeJobs(now: Double, woken: inout WakeList, matching matches: (Int32) -> Bool) -> Int {
+        var freed = 0
+        for index in 0..<Storage.maximumSlots {
+            var slot = storage[running: index]
+            guard slot.ticket != 0, matches(slot.pid) else { continue }
+            let job = storage[job: slot.ticket]
+            if job.ticket == slot.ticket && job.state == .running {
+                release(slot.ticket)
+            } else {
+                slot.ticket = 0
+                storage[running: index] = slot
+                if storage.runningCount > 0 { storage.runningCount -= 1 }
+            }
+            freed += 1
+        }
+        var ticket = storage.grantTicket
+        let end = min(storage.nextTicket, storage.grantTicket &+ UInt64(storage.jobCapacity))
+        while ticket < end {
+            let job = storage[job: ticket]
+            if job.ticket == ticket, job.state == .queued, matches(job.pid) {
+                leaveQueue(ticket)
+                freed += 1
+            }
+            ticket += 1
+        }
+        grantWaiting(now: now, woken: &woken)
+        return freed
+    }
+
+    // MARK: - Bookkeeping
+
+    /// Takes a waiting job out of the queue for good.
+    private mutating func leaveQueue(_ ticket: UInt64) {
+        var job = storage[job: ticket]
+        guard job.state == .queued else { return }
+        job.state = .free
+        storage[job: ticket] = job
+        uncount(job)
+    }
+
+    /// Takes a waiting job out of the counts that predictions read.
+    private mutating func uncount(_ job: QueueEntry) {
+        if storage.queuedCount > 0 { storage.queuedCount -= 1 }
+        let count = storage.queuedCount(atCost: job.cost)
+        if count > 0 { storage.setQueuedCount(count - 1, atCost: job.cost) }
+    }
+
+    /// Frees a running job's slot (the caller hands it on with ``grantWaiting(now:woken:)``).
+    private mutating func release(_ ticket: UInt64) {
+        var job = storage[job: ticket]
+        guard job.state == .running else { return }
+        let index = job.runningSlot % Storage.maximumSlots
+        var slot = storage[running: index]
+        if slot.ticket == job.ticket {
+            slot.ticket = 0
+            storage[running: index] = slot
+            if storage.runningCount > 0 { storage.runningCount -= 1 }
+        }
+        job.state = .free
+        storage[job: ticket] = job
+    }
+}

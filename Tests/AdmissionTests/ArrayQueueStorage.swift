@@ -1,0 +1,52 @@
+@testable import Admission
+
+/// The slot queue's storage in plain arrays: what the decisions are unit-tested on, with no
+/// shared memory, no lock and no clock. It keeps every event it is told of.
+struct ArrayQueueStorage: SlotQueueStorage {
+    var slots: Int
+    var jobCapacity: Int
+    var unitSeconds: Double
+    var estimateSamples = 0
+    var nextTicket: UInt64 = 1
+    var grantTicket: UInt64 = 1
+    var runningCount = 0
+    var queuedCount = 0
+    var refusalTheoreticalArrival = 0.0
+    var jobs: [QueueEntry]
+    var running = [RunningEntry](repeating: .free, count: ArrayQueueStorage.maximumSlots)
+    var queuedByCost = [Int](repeating: 0, count: ArrayQueueStorage.costClasses)
+    var events: [QueueEvent] = []
+
+    init(slots: Int, jobCapacity: Int = 64, serviceSeconds: Double = 0.1, atCost cost: Int = 4) {
+        self.slots = slots
+        self.jobCapacity = jobCapacity
+        self.unitSeconds = ServiceTimeEstimate(seconds: serviceSeconds, atCost: cost).unitSeconds
+        self.jobs = [QueueEntry](repeating: .unused, count: jobCapacity)
+    }
+
+    func queuedCount(atCost cost: Int) -> Int { queuedByCost[cost % Self.costClasses] }
+
+    mutating func setQueuedCount(_ count: Int, atCost cost: Int) { queuedByCost[cost % Self.costClasses] = count }
+
+    subscript(job ticket: UInt64) -> QueueEntry {
+        get { jobs[Int(ticket % UInt64(jobCapacity))] }
+        set { jobs[Int(ticket % UInt64(jobCapacity))] = newValue }
+    }
+
+    subscript(running index: Int) -> RunningEntry {
+        get { running[index % Self.maximumSlots] }
+        set { running[index % Self.maximumSlots] = newValue }
+    }
+
+    mutating func record(_ event: QueueEvent) { events.append(event) }
+
+    /// Jobs waiting, in ticket order.
+    var waitingTickets: [UInt64] {
+        jobs.filter { $0.state == .queued }.map(\.ticket).sorted()
+    }
+
+    /// Jobs holding a slot, in ticket order.
+    var runningTickets: [UInt64] {
+        running.map(\.ticket).filter { $0 != 0 }.sorted()
+    }
+}

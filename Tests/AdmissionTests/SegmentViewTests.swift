@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+@testable import Admission
+
+/// The shared segment's Swift view must behave as plain arrays do: the same random run of
+/// decisions on both gives the same answers and leaves the same queue. Every time in the run is
+/// a multiple of 1/512 s, exact both as a binary fraction and in whole nanoseconds (what the
+/// segment keeps), so that the two must agree exactly, not nearly.
+@Suite("SegmentView: the shared segment as the slot queue's storage", .serialized)
+struct SegmentViewTests {
+    /// A small deterministic generator, so that a failing run can be replayed from its seed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// What the two runs are compared on after every step.
+    struct Summary: Equatable {
+        var nextTicket: UInt64
+        var grantTicket: UInt64
+        var runningCount: Int
+        var queuedCount: Int
+        var queuedByCost: [Int]
+        var running: [UInt64]
+        var samples: Int
+        var unitSeconds: Double
+        var refusalTheoreticalArrival: Double
+
+        init<Storage: SlotQueueStorage>(_ storage: Storage) {
+            nextTicket = storage.nextTicket
+            grantTicket = storage.grantTicket
+            runningCount = storage.runningCount
+            queuedCount = storage.queuedCount
+            queuedByCost = (0..<Storage.costClasses).map { storage.queuedCount(atCost: $0) }
+            running = (0..<Storage.maximumSlots).map { storage[running: $0].ticket }.filter { $0 != 0 }.sorted()
+            samples = storage.estimateSamples
+            unitSeconds = storage.unitSeconds
+            refusalTheoreticalArrival = storage.refusalTheoreticalArrival
+        }
+    }
+
+    /// A step, as text both runs' step types can be compared on.
+    static func describe<Storage>(_ step: SlotQueue<Storage>.SlotStep) -> String {
+        switch step {
+        case .granted: "granted"
+        case .wait(let seconds): "wait \(seconds)"
+        case .refused(let retryAfter): "refused \(retryAfter)"
+        }
+    }
+
+    /// A random multiple of 1/512 s below `limit` of them.
+    static func grid(_ random: inout SplitMix, below limit: UInt64) -> Double {
+        Double(random.next(upperBound: limit)) / 512
+    }
+
+    @Test("a random run of admissions, waits, ends and sweeps answers the same on the segment as on arrays")
+    func sameAsArrays() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var random = SplitMix(state: seed)
+        let temporary = TemporarySegment()
+        let segment = try temporary.open(slots: 3, deadline: 0.5)
+        let policy = AdmissionPolicy(deadline: 0.5, headroom: 0.875, refusalRate: 64)
+        let unit = segment.withLockedView { $0.unitSeconds }
+        var reference = SlotQueue(
+            storage: ArrayQueueStorage(slots: 3, jobCapacity: segment.jobCapacity, serviceSeconds: unit, atCost: 0),
+            policy: policy)
+        func onSegment<Result>(_ body: (inout SlotQueue<SegmentView>) -> Result) -> Result {
+            segment.withLockedView { view in
+                var queue = SlotQueue(storage: view, policy: policy)
+                return body(&queue)
+            }
+        }
+        var now = 1000.0
+        var waiting: [AdmissionController.Ticket] = []
+        var holding: [AdmissionController.Ticket] = []
+        var answers = 0
+        for step in 0..<4000 {
+            now += Self.grid(&random, below: 4)
+            let context = Comment(rawValue: "seed \(seed), step \(step)")
+            var wokenOnArrays = WakeList()
+            var wokenOnSegment = WakeList()
+            switch random.next(upperBound: 200 as UInt64) {
+            case 0..<80:
+                let cost = 4 + Int(random.next(upperBound: 3 as UInt64))
+                let pid = Int32(100 + random.next(upperBound: 3 as UInt64))
+                let arrivedAt = now - Self.grid(&random, below: 160)
+                let mayHold = random.next(upperBound: 4 as UInt64) != 0
+                let expected = reference.admit(
+                    cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, now: now, woken: &wokenOnArrays)
+                let actual = onSegment {
+                    $0.admit(
+                        cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, now: now, woken: &wokenOnSegment)
+                }
+                #expect(actual == expected, context)
+                if case .admitted(let ticket) = expected { waiting.append(ticket) }
+            case 80..<140:
+                guard !waiting.isEmpty else { continue }
+                let index = Int(random.next(upperBound: UInt64(waiting.count)))
+                let ticket = waiting[index]
+                let expected = reference.step(ticket, pid: 100, now: now)
+                let actual = onSegment { $0.step(ticket, pid: 100, now: now) }
+                #expect(Self.describe(actual) == Self.describe(expected), context)
+                if case .wait = expected { continue }
+                waiting.remove(at: index)
+                if case .granted = expected { holding.append(ticket) }
+            case 140..<199:
+                guard !holding.isEmpty else { continue }
+                let ticket = holding.removeFirst()
+                let service = Self.grid(&random, below: 12)
+                let outcome: AdmissionController.JobOutcome = [.delivered, .delivered, .failed, .overran][
+                    Int(random.next(upperBound: 4 as UInt64))]
+                reference.finish(
+                    ticket, serviceSeconds: service, outcome: outcome, pid: 100, now: now, woken: &wokenOnArrays)
+                onSegment {
+                    $0.finish(
+                        ticket, serviceSeconds: service, outcome: outcome, pid: 100, now: now, woken: &wokenOnSegment)
+                }
+                answers += 1
+            default:
+                let dead = Int32(100 + random.next(upperBound: 3 as UInt64))
+                let expected = reference.freeJobs(now: now, woken: &wokenOnArrays) { $0 == dead }
+                let actual = onSegment { $0.freeJobs(now: now, woken: &wokenOnSegment) { $0 == dead } }
+                #expect(actual == expected, context)
+            }
+            #expect(SlotQueueTests.tickets(wokenOnSegment) == SlotQueueTests.tickets(wokenOnArrays), context)
+            let summary = segment.withLockedView { Summary($0) }
+            try #require(summary == Summary(reference.storage), context)
+        }
+        // The run went through every kind of answer, not just one.
+        let events = reference.storage.events
+        #expect(answers > 100)
+        #expect(events.contains { if case .refusedAtDeadline = $0 { true } else { false } })
+        #expect(events.contains { if case .refusedAtOnce(_, _, true) = $0 { true } else { false } })
+        #expect(events.contains { if case .refusedAtOnce(_, true, _) = $0 { true } else { false } })
+    }
+}
