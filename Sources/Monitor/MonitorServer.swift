@@ -66,7 +66,13 @@ public enum MonitorServer {
                         logger.error(
                             "socket group not set", metadata: ["path": "\(unixSocket.path)", "errno": "\(errno)"])
                     }
-                    chmod(unixSocket.path, unixSocket.mode)
+                    if chmod(unixSocket.path, unixSocket.mode) != 0 {
+                        // A socket left at the umask's mode may be open to others: better none.
+                        logger.error(
+                            "socket mode not set; socket removed",
+                            metadata: ["path": "\(unixSocket.path)", "errno": "\(errno)"])
+                        unlink(unixSocket.path)
+                    }
                 }
             },
             logger: logger

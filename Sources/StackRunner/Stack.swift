@@ -23,9 +23,9 @@ public final class Stack {
 
     /// The configuration it runs.
     public let configuration: StackConfiguration
-    /// The runtime directory in use.
-    public internal(set) var runtimeDirectory = ""
-    var ownsRuntimeDirectory = false
+    /// The runtime directory in use ("" before ``start()``).
+    public var runtimeDirectory: String { runtime?.path ?? "" }
+    var runtime: RuntimeDirectory?
     var workers: [ChildSlot] = []
     /// One per host; the first serves the dashboard and shows the others as its peers.
     var monitors: [ChildSlot] = []
@@ -71,7 +71,7 @@ public final class Stack {
         }
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
-            try prepareRuntimeDirectory()
+            runtime = try RuntimeDirectory(given: configuration.runtimeDirectory)
             workers = try makeWorkerSlots()
             for index in workers.indices { try start(&workers[index]) }
             try waitForSockets(of: workers, timeout: readyTimeout)
@@ -117,34 +117,7 @@ public final class Stack {
         if !runtimeDirectory.isEmpty {
             for host in 0..<configuration.hosts { SharedSegment.unlink(name: segmentName(host: host)) }
         }
-        if ownsRuntimeDirectory, !runtimeDirectory.isEmpty {
-            try? FileManager.default.removeItem(atPath: runtimeDirectory)
-            ownsRuntimeDirectory = false
-        }
+        runtime?.remove()
         log.info("stopped")
     }
-
-    private func prepareRuntimeDirectory() throws(StackError) {
-        if let given = configuration.runtimeDirectory {
-            runtimeDirectory = given
-            do {
-                try FileManager.default.createDirectory(atPath: given, withIntermediateDirectories: true)
-            } catch {
-                throw .invalidConfiguration("cannot create runtime directory \(given): \(error)")
-            }
-        } else {
-            var template = Array("/tmp/fullyloaded.XXXXXX".utf8CString)
-            guard mkdtemp(&template) != nil else { throw .system(SystemCallError(call: "mkdtemp", errno: errno)) }
-            runtimeDirectory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            ownsRuntimeDirectory = true
-        }
-        // Private: nginx, the workers and the monitor all run as this user (root was dropped first).
-        chmod(runtimeDirectory, 0o700)
-        let temporary = runtimeDirectory + "/nginx-tmp"
-        try? FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        if geteuid() == 0, let nobody = getpwnam("nobody") {
-            chown(temporary, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
-        }
-    }
-
 }

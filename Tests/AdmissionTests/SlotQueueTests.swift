@@ -33,6 +33,23 @@ struct SlotQueueTests {
         return (ticket, tickets(woken))
     }
 
+    /// Offers a job that must be refused; returns its Retry-After and when it is answered.
+    static func refusal(
+        _ queue: inout Queue, arrivedAt: Double, mayHold: Bool = true, now: Double
+    ) throws -> (retryAfter: Int, answerAt: Double) {
+        var woken = WakeList()
+        let admission = queue.admit(cost: 4, arrivedAt: arrivedAt, pid: 7, mayHold: mayHold, now: now, woken: &woken)
+        guard case .refused(_, let retryAfter, let answerAt) = admission else {
+            throw RefusalExpected(admission: admission)
+        }
+        return (retryAfter, answerAt)
+    }
+
+    struct RefusalExpected: Error, CustomStringConvertible {
+        let admission: AdmissionController.Admission
+        var description: String { "expected a refusal, got \(admission)" }
+    }
+
     static func finish(
         _ queue: inout Queue, _ ticket: AdmissionController.Ticket, service: Double = 0.125,
         outcome: AdmissionController.JobOutcome = .delivered, now: Double
@@ -110,16 +127,9 @@ struct SlotQueueTests {
     }
 
     @Test("a job that has already waited long before reaching the worker is refused at once and counted late")
-    func lateArrival() {
+    func lateArrival() throws {
         var queue = Self.makeQueue(slots: 2, deadline: 1)
-        var woken = WakeList()
-        guard
-            case .refused(_, _, let answerAt) = queue.admit(
-                cost: 4, arrivedAt: 99.0625, pid: 7, mayHold: true, now: 100, woken: &woken)
-        else {
-            Issue.record("admitted a job whose N was nearly spent")
-            return
-        }
+        let (_, answerAt) = try Self.refusal(&queue, arrivedAt: 99.0625, now: 100)
         #expect(answerAt == 100)
         #expect(queue.storage.events == [.refusedAtOnce(pid: 7, late: true, paced: false)])
         #expect(Self.admit(&queue, arrivedAt: 99.5, now: 100) != nil)
@@ -164,14 +174,7 @@ struct SlotQueueTests {
         _ = try #require(Self.admit(&queue, now: 100))
         var answers: [Double] = []
         for _ in 0..<20 {
-            var woken = WakeList()
-            guard
-                case .refused(_, _, let answerAt) = queue.admit(
-                    cost: 4, arrivedAt: 100, pid: 7, mayHold: true, now: 100, woken: &woken)
-            else {
-                Issue.record("admitted past N")
-                return
-            }
+            let (_, answerAt) = try Self.refusal(&queue, arrivedAt: 100, now: 100)
             answers.append(answerAt)
         }
         #expect(answers.allSatisfy { $0 >= 100 && $0 <= 100 + 2 * 0.9 })
@@ -185,12 +188,7 @@ struct SlotQueueTests {
         #expect(paced == answers.map { $0 > 100 })
         #expect(paced.contains(true) && paced.contains(false))
         let budget = queue.storage.refusalTheoreticalArrival
-        var woken = WakeList()
-        let unheld = queue.admit(cost: 4, arrivedAt: 100, pid: 7, mayHold: false, now: 100, woken: &woken)
-        guard case .refused(_, _, let answerAt) = unheld else {
-            Issue.record("admitted past N")
-            return
-        }
+        let (_, answerAt) = try Self.refusal(&queue, arrivedAt: 100, mayHold: false, now: 100)
         #expect(answerAt == 100 && queue.storage.refusalTheoreticalArrival == budget)
     }
 
@@ -199,12 +197,7 @@ struct SlotQueueTests {
         var queue = Self.makeQueue(slots: 1, deadline: 1000, service: 1.0 / 1024, jobCapacity: 4)
         var tickets: [AdmissionController.Ticket] = []
         for _ in 0..<4 { tickets.append(try #require(Self.admit(&queue, now: 100)).0) }
-        var woken = WakeList()
-        let admission = queue.admit(cost: 4, arrivedAt: 100, pid: 7, mayHold: true, now: 100, woken: &woken)
-        guard case .refused(_, let retryAfter, _) = admission else {
-            Issue.record("admitted over a job still in the ring: \(admission)")
-            return
-        }
+        let (retryAfter, _) = try Self.refusal(&queue, arrivedAt: 100, now: 100)
         #expect(retryAfter == 1 && queue.storage.nextTicket == 5)
         #expect(queue.storage[job: 5].ticket == 1 && queue.storage[job: 5].state == .running)
         #expect(Self.finish(&queue, tickets[0], now: 100.5) == [2])
