@@ -13,7 +13,7 @@ import Synchronization
 /// takes the segment's lock, runs the decision on the segment's view with the time, and after
 /// letting go wakes the waiters the decision handed slots to — one wake-up each, as each waiter
 /// sleeps on its own futex word. Every decision costs O(slots) whatever the queue's length.
-public final class AdmissionController: @unchecked Sendable {
+public final class AdmissionController: Sendable {
     /// A job admitted to the queue.
     public struct Ticket: Sendable, Equatable {
         let ticket: UInt64

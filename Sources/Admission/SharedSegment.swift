@@ -13,6 +13,9 @@ import POSIXSupport
 /// wrong size, or left half-initialised by a creator that died is replaced, and said so. Nothing
 /// in it is trusted before it is checked: an object another user owns, or that others may
 /// write, is refused outright, and every value read back is range-checked where it is used.
+///
+/// Sendable by hand: the mapping is shared with other processes anyway, and every access goes
+/// through its lock (``withLockedView(_:)``) or an atomic (the futex words, the ping counters).
 public final class SharedSegment: @unchecked Sendable {
     /// The shared-memory object's name, e.g. `/fullyloaded`.
     public let name: String
