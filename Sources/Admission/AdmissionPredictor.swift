@@ -127,7 +127,7 @@ public struct QueueSummary: Sendable, Equatable {
     public private(set) var count: Int
 
     /// Costs are 0...31 (bcrypt's range).
-    public static let costClasses = 32
+    public static let costClasses = SharedSegment.costClasses
 
     /// An empty queue.
     public init() {

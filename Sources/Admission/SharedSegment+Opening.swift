@@ -26,26 +26,28 @@ extension SharedSegment {
     }
 
     /// Opens or creates a shared-memory object only this user may use; returns it and its size.
-    static func openObject(_ name: String) throws(SystemCallError) -> (Int32, Int) {
-        let descriptor = try systemCall("shm_open(\(name))") {
-            shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        }
+    static func openObject(_ name: String) throws(SystemCallError) -> (descriptor: FileDescriptor, size: Int) {
+        let descriptor = FileDescriptor(
+            adopting: try systemCall("shm_open(\(name))") {
+                shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            })
         var status = stat()
-        do {
-            try systemCall("fstat(\(name))") { fstat(descriptor, &status) }
+        do throws(SystemCallError) {
+            try systemCall("fstat(\(name))") { fstat(descriptor.rawValue, &status) }
+            if let problem = ownershipProblem(status) {
+                throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
+            }
         } catch {
-            close(descriptor)
+            descriptor.close()
             throw error
-        }
-        if let problem = ownershipProblem(status) {
-            close(descriptor)
-            throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
         }
         return (descriptor, Int(status.st_size))
     }
 
-    static func map(_ descriptor: Int32, size: Int) throws(SystemCallError) -> UnsafeMutablePointer<fl_segment> {
-        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), raw != MAP_FAILED else {
+    static func map(_ descriptor: FileDescriptor, size: Int) throws(SystemCallError) -> UnsafeMutablePointer<fl_segment>
+    {
+        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor.rawValue, 0), raw != MAP_FAILED
+        else {
             throw SystemCallError(call: "mmap(shared segment)", errno: errno)
         }
         return raw.assumingMemoryBound(to: fl_segment.self)

@@ -29,6 +29,8 @@ public final class SharedSegment: @unchecked Sendable {
     public static let version = FL_SEGMENT_VERSION
     /// Compute slots one segment can describe.
     public static let maximumSlots = Int(FL_MAX_SLOTS)
+    /// Bcrypt costs the waiting counts keep apart (higher ones share them modulo this).
+    public static let costClasses = Int(FL_COST_CLASSES)
     /// The job ring's bounds: never smaller than the first, never larger than the second.
     public static let jobCapacityRange = 1024...(1 << 20)
 
@@ -50,44 +52,50 @@ public final class SharedSegment: @unchecked Sendable {
         jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound
     ) throws(SystemCallError) {
         self.name = name
-        let (lock, _) = try Self.openObject(name + ".lock")
-        defer { close(lock) }
-        try systemCall("flock(\(name).lock)") { flock(lock, LOCK_EX) }
-        defer { flock(lock, LOCK_UN) }
+        let lock = try Self.openObject(name + ".lock").descriptor
+        defer { lock.close() }
+        try systemCall("flock(\(name).lock)") { flock(lock.rawValue, LOCK_EX) }
+        defer { flock(lock.rawValue, LOCK_UN) }
 
-        var (descriptor, existingSize) = try Self.openObject(name)
+        var object = try Self.openObject(name)
+        defer { object.descriptor.close() }
         var outcome = OpenOutcome.attached
         var mapped: (UnsafeMutablePointer<fl_segment>, Int)?
-        if existingSize != 0 {
-            if existingSize < MemoryLayout<fl_segment>.size {
-                outcome = .replaced(reason: "size \(existingSize) bytes, smaller than the header")
+        if object.size != 0 {
+            if object.size < MemoryLayout<fl_segment>.size {
+                outcome = .replaced(reason: "size \(object.size) bytes, smaller than the header")
             } else {
-                let candidate = try Self.map(descriptor, size: existingSize)
-                if let problem = Self.problem(with: candidate, size: existingSize) {
-                    munmap(candidate, existingSize)
+                let candidate = try Self.map(object.descriptor, size: object.size)
+                if let problem = Self.problem(with: candidate, size: object.size) {
+                    munmap(candidate, object.size)
                     outcome = .replaced(reason: problem)
                 } else {
-                    mapped = (candidate, existingSize)
+                    mapped = (candidate, object.size)
                 }
             }
         }
         if case .replaced = outcome {
             // Processes still mapping the old segment keep it; it disappears with them.
-            close(descriptor)
+            object.descriptor.close()
             shm_unlink(name)
-            (descriptor, existingSize) = try Self.openObject(name)
+            object = try Self.openObject(name)
         }
         if mapped == nil {
             let capacity = min(max(requested, Self.jobCapacityRange.lowerBound), Self.jobCapacityRange.upperBound)
             let size = Int(fl_segment_size(UInt32(capacity)))
-            try systemCall("ftruncate(\(name))") { ftruncate(descriptor, off_t(size)) }
+            let descriptor = object.descriptor
+            try systemCall("ftruncate(\(name))") { ftruncate(descriptor.rawValue, off_t(size)) }
             let fresh = try Self.map(descriptor, size: size)
-            try Self.initialise(
-                fresh, size: size, capacity: capacity, slots: slots, deadline: deadline, estimate: initialEstimate)
+            do {
+                try Self.initialise(
+                    fresh, size: size, capacity: capacity, slots: slots, deadline: deadline, estimate: initialEstimate)
+            } catch {
+                munmap(fresh, size)
+                throw error
+            }
             mapped = (fresh, size)
             if case .attached = outcome { outcome = .created }
         }
-        close(descriptor)
         pointer = mapped!.0
         size = mapped!.1
         jobCapacity = Int(pointer.pointee.job_capacity)
@@ -106,11 +114,12 @@ public final class SharedSegment: @unchecked Sendable {
     /// Maps an existing, valid segment without changing it (the monitor's view); `nil` when there
     /// is none yet, it is not one this binary can read, or it is not this user's alone.
     public static func attach(name: String) -> SharedSegment? {
-        let descriptor = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+        let raw = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
+        guard raw >= 0 else { return nil }
+        let descriptor = FileDescriptor(adopting: raw)
+        defer { descriptor.close() }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, ownershipProblem(status) == nil,
+        guard fstat(descriptor.rawValue, &status) == 0, ownershipProblem(status) == nil,
             Int(status.st_size) >= MemoryLayout<fl_segment>.size,
             let mapped = try? map(descriptor, size: Int(status.st_size))
         else { return nil }

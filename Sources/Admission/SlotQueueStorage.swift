@@ -96,7 +96,7 @@ protocol SlotQueueStorage {
 
 extension SlotQueueStorage {
     /// Cost classes the per-cost counts keep.
-    static var costClasses: Int { QueueSummary.costClasses }
+    static var costClasses: Int { SharedSegment.costClasses }
     /// Entries in the running table.
     static var maximumSlots: Int { SharedSegment.maximumSlots }
 }
