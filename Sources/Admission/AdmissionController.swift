@@ -31,8 +31,17 @@ public final class AdmissionController: Sendable {
     public enum Admission: Sendable, Equatable {
         case admitted(Ticket)
         /// Refused; answer at `answerAt` (monotonic seconds), later than now only when the
-        /// refusal budget is spent.
-        case refused(prediction: AdmissionPredictor.Prediction, retryAfterSeconds: Int, answerAt: Double)
+        /// refusal budget (its client's, with fairness on) is spent.
+        case refused(
+            prediction: AdmissionPredictor.Prediction, retryAfterSeconds: Int, answerAt: Double, reason: RefusalReason)
+    }
+
+    /// Why a job was refused as it arrived.
+    public enum RefusalReason: Sendable, Equatable {
+        /// It would not finish within N, and no waiting work could fairly give it room.
+        case atCapacity
+        /// It would not finish within N, and its client already has more than its fair share.
+        case overShare
     }
 
     /// The answer to a job waiting for a slot.
@@ -40,6 +49,8 @@ public final class AdmissionController: Sendable {
         case granted
         /// It could not have started in time to finish within N: refused without running.
         case refusedAtDeadline(retryAfterSeconds: Int)
+        /// A client under its fair share took its place before it started: refused without running.
+        case displaced(retryAfterSeconds: Int)
     }
 
     /// How a job that held a slot ended.
@@ -77,14 +88,18 @@ public final class AdmissionController: Sendable {
     ///   - arrival: when the request reached nginx (monotonic seconds); N counts from there.
     ///   - mayHold: whether a refusal may be held back by the refusal budget; `false` answers it
     ///     at once (the caller holds as many as it can afford).
-    public func admit(cost: Int, arrival: Double? = nil, mayHold: Bool = true, now: Double = MonotonicClock.now)
-        -> Admission
-    {
+    ///   - client: who sent it, for the fair share (with fairness on in the policy).
+    public func admit(
+        cost: Int, arrival: Double? = nil, mayHold: Bool = true, client: ClientKey? = nil,
+        now: Double = MonotonicClock.now
+    ) -> Admission {
         var woken = WakeList()
+        // Hashed before the lock is taken; the seed is written once, before the segment is ready.
+        let hashed = policy.fairness ? client.map { $0.hashed(seed: segment.keySeed) } : nil
         let admission = withQueue { queue in
             queue.admit(
-                cost: cost, arrivedAt: min(arrival ?? now, now), pid: processID, mayHold: mayHold, now: now,
-                woken: &woken)
+                cost: cost, arrivedAt: min(arrival ?? now, now), pid: processID, mayHold: mayHold, client: hashed,
+                now: now, woken: &woken)
         }
         segment.wakeGranted(woken)
         return admission
@@ -103,6 +118,7 @@ public final class AdmissionController: Sendable {
             switch withQueue({ $0.step(ticket, pid: processID, now: MonotonicClock.now) }) {
             case .granted: return .granted
             case .refused(let retryAfter): return .refusedAtDeadline(retryAfterSeconds: retryAfter)
+            case .displaced(let retryAfter): return .displaced(retryAfterSeconds: retryAfter)
             case .wait(let seconds):
                 // Woken by the job that hands this one its slot; otherwise at the latest start.
                 if segment.waitForGrant(ticket: ticket.ticket, timeout: seconds) { return .granted }

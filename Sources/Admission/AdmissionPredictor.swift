@@ -169,14 +169,20 @@ public struct AdmissionPolicy: Sendable, Equatable {
     /// Refusals per second the host answers at once; more are held back and paced to this rate
     /// (never past N). Clients that ignore Retry-After and re-send at once would otherwise turn
     /// spare cheap capacity into a storm of refusals that takes the cores from bcrypt.
-    /// 0 turns pacing off.
+    /// 0 turns pacing off. With fairness on, every client has a budget of its own at this rate,
+    /// so that only the client who storms waits for its refusals.
     public var refusalRate: Double
 
+    /// Whether a contended queue is shared fairly among clients (max-min, by work), or kept as
+    /// one queue in arrival order.
+    public var fairness: Bool
+
     /// Creates a policy.
-    public init(deadline: Double, headroom: Double = 0.9, refusalRate: Double = 0) {
+    public init(deadline: Double, headroom: Double = 0.9, refusalRate: Double = 0, fairness: Bool = false) {
         self.deadline = deadline
         self.headroom = headroom
         self.refusalRate = refusalRate
+        self.fairness = fairness
     }
 
     /// The refusal budget's burst: this many seconds' worth of refusals leave at once.

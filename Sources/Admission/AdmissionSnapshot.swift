@@ -28,6 +28,36 @@ public struct AdmissionSnapshot: Sendable {
         public var pings: UInt64
     }
 
+    /// The fair share among clients.
+    public struct FairShare: Sendable, Equatable {
+        /// One client (a leaf, or a group that is its own), by recent compute time.
+        public struct Client: Sendable, Equatable {
+            /// Its kind and a shortened hash of its key: never the key itself.
+            public var label: String
+            /// Its part of the compute seconds given recently (they halve every 10 s).
+            public var share: Double
+            public var servedSeconds: Double
+            /// Seconds of work it was admitted recently, decaying (halving every 2 N): what its
+            /// share is judged by.
+            public var recentWorkSeconds: Double
+            public var queued: Int
+            public var running: Int
+            public var admitted: UInt64
+            public var refusedAtCapacity: UInt64
+            public var refusedOverShare: UInt64
+            public var displaced: UInt64
+        }
+
+        /// Groups (a /24, a /48, a named user) with jobs waiting or running.
+        public var activeGroups: Int
+        /// Entries with jobs waiting or running.
+        public var activeClients: Int
+        /// Keys the table holds that have not aged out.
+        public var trackedKeys: Int
+        /// The clients with the most recent compute time, most first.
+        public var top: [Client]
+    }
+
     /// Queue waits of the jobs that got a slot recently: (seconds ago, wait in seconds), newest last.
     public var recentWaits: [(age: Double, wait: Double)]
 
@@ -53,6 +83,15 @@ public struct AdmissionSnapshot: Sendable {
     public var pacedRefusals: UInt64
     /// Refused at once because the time they had waited before reaching a worker left too little of N.
     public var lateArrivals: UInt64
+    /// Refused at once because their client was over its fair share (part of ``refusedAtOnce``).
+    public var refusedOverShare: UInt64
+    /// Admitted, then displaced before they started by a client under its share.
+    public var displaced: UInt64
+    /// Keys that found no room in the client table.
+    public var keyOverflows: UInt64
+    /// Refused at once with no client over its share: the host was full.
+    public var refusedAtCapacity: UInt64 { refusedAtOnce - min(refusedOverShare, refusedAtOnce) }
+    public var fairShare: FairShare
     public var queueWait: Histogram
     public var serviceTime: Histogram
     public var responseTime: Histogram
@@ -89,6 +128,10 @@ public struct AdmissionSnapshot: Sendable {
         recoveredJobs = counters.recoveredJobs
         pacedRefusals = counters.pacedRefusals
         lateArrivals = counters.lateArrivals
+        refusedOverShare = counters.refusedOverShare
+        displaced = counters.displaced
+        keyOverflows = counters.keyOverflows
+        fairShare = queue.fairShareFigures(now: now)
         queueWait = view.histogram(.queueWait)
         serviceTime = view.histogram(.serviceTime)
         responseTime = view.histogram(.responseTime)
@@ -126,7 +169,20 @@ public struct AdmissionSnapshot: Sendable {
             "counters",
             "{\"admitted\":\(admitted),\"refused_at_once\":\(refusedAtOnce),\"refused_at_deadline\":\(refusedAtDeadline),"
                 + "\"completed\":\(completed),\"failed\":\(failed),\"overran\":\(overran),\"recovered_jobs\":\(recoveredJobs),"
-                + "\"paced_refusals\":\(pacedRefusals),\"late_arrivals\":\(lateArrivals)}")
+                + "\"paced_refusals\":\(pacedRefusals),\"late_arrivals\":\(lateArrivals),"
+                + "\"refused_at_capacity\":\(refusedAtCapacity),\"refused_over_share\":\(refusedOverShare),"
+                + "\"displaced\":\(displaced),\"key_overflows\":\(keyOverflows)}")
+        let top = fairShare.top.map { client in
+            "{\"client\":\"\(client.label)\",\"share\":\(number(client.share)),\"served_seconds\":\(number(client.servedSeconds)),"
+                + "\"recent_work_seconds\":\(number(client.recentWorkSeconds)),"
+                + "\"queued\":\(client.queued),\"running\":\(client.running),\"admitted\":\(client.admitted),"
+                + "\"refused_at_capacity\":\(client.refusedAtCapacity),\"refused_over_share\":\(client.refusedOverShare),"
+                + "\"displaced\":\(client.displaced)}"
+        }
+        member(
+            "fair_share",
+            "{\"active_groups\":\(fairShare.activeGroups),\"active_clients\":\(fairShare.activeClients),"
+                + "\"tracked_keys\":\(fairShare.trackedKeys),\"top\":[\(top.joined(separator: ","))]}")
         let bounds = LatencyBuckets.boundsMilliseconds.map { $0.isFinite ? String(Int($0)) : "null" }.joined(
             separator: ",")
         member("histogram_bounds_ms", "[\(bounds)]")

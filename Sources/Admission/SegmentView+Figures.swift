@@ -11,6 +11,9 @@ struct QueueCounters: Equatable, Sendable {
     var recoveredJobs: UInt64
     var pacedRefusals: UInt64
     var lateArrivals: UInt64
+    var refusedOverShare: UInt64
+    var displaced: UInt64
+    var keyOverflows: UInt64
 }
 
 extension SegmentView {
@@ -25,12 +28,14 @@ extension SegmentView {
     }
 
     var counters: QueueCounters {
-        let segment = shared.pointee
-        return QueueCounters(
-            admitted: segment.admitted, refusedAtOnce: segment.refused_at_once,
-            refusedAtDeadline: segment.refused_at_deadline, completed: segment.completed, failed: segment.failed,
-            overran: segment.overran, recoveredJobs: segment.recovered_jobs, pacedRefusals: segment.paced_refusals,
-            lateArrivals: segment.late_arrivals)
+        // Field by field: a copy of the whole segment would be hundreds of kilobytes on the stack.
+        QueueCounters(
+            admitted: shared.pointee.admitted, refusedAtOnce: shared.pointee.refused_at_once,
+            refusedAtDeadline: shared.pointee.refused_at_deadline, completed: shared.pointee.completed,
+            failed: shared.pointee.failed, overran: shared.pointee.overran,
+            recoveredJobs: shared.pointee.recovered_jobs, pacedRefusals: shared.pointee.paced_refusals,
+            lateArrivals: shared.pointee.late_arrivals, refusedOverShare: shared.pointee.refused_over_share,
+            displaced: shared.pointee.displaced, keyOverflows: shared.pointee.key_overflows)
     }
 
     func histogram(_ kind: HistogramKind) -> AdmissionSnapshot.Histogram {

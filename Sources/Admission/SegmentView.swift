@@ -87,10 +87,15 @@ extension SegmentView: SlotQueueStorage {
     subscript(job ticket: UInt64) -> QueueEntry {
         get {
             let job = fl_segment_job(shared, ticket).pointee
+            let signal = fl_load_acquire(fl_segment_granted(shared, ticket))
             return QueueEntry(
                 state: QueueEntry.State(rawValue: job.state) ?? .free, pid: job.pid, cost: Int(job.cost),
                 ticket: job.ticket, arrivedAt: Self.seconds(job.arrival_ns), admittedAt: Self.seconds(job.admitted_ns),
-                startedAt: Self.seconds(job.started_ns), runningSlot: Int(job.running_slot), granted: job.granted != 0)
+                startedAt: Self.seconds(job.started_ns), runningSlot: Int(job.running_slot),
+                granted: signal == FL_JOB_GRANTED.rawValue,
+                client: job.client == Self.noClient ? nil : Int(job.client % FL_MAX_CLIENTS),
+                clientPrevious: job.client_previous, clientNext: job.client_next,
+                displaced: signal == FL_JOB_DISPLACED.rawValue)
         }
         nonmutating set {
             let job = fl_segment_job(shared, ticket)
@@ -102,9 +107,105 @@ extension SegmentView: SlotQueueStorage {
             job.pointee.admitted_ns = Self.nanoseconds(newValue.admittedAt)
             job.pointee.started_ns = Self.nanoseconds(newValue.startedAt)
             job.pointee.running_slot = UInt32(clamping: newValue.runningSlot)
+            job.pointee.client = newValue.client.map { UInt32(clamping: $0) } ?? Self.noClient
+            job.pointee.client_previous = newValue.clientPrevious
+            job.pointee.client_next = newValue.clientNext
             // Last, and with release ordering: the waiter reads it without the lock.
-            fl_store_release(fl_segment_granted(shared, ticket), newValue.granted ? 1 : 0)
+            let signal =
+                newValue.granted ? FL_JOB_GRANTED : newValue.displaced ? FL_JOB_DISPLACED : FL_JOB_WAITING
+            fl_store_release(fl_segment_granted(shared, ticket), signal.rawValue)
         }
+    }
+
+    /// A job's `client` when it has none.
+    static let noClient = UInt32.max
+
+    var clientCapacity: Int { Int(FL_MAX_CLIENTS) }
+
+    subscript(client index: Int) -> ClientEntry {
+        get {
+            let entry = fl_segment_client(shared, UInt32(truncatingIfNeeded: index)).pointee
+            var client = ClientEntry(
+                key: entry.key, parent: Int(entry.parent % FL_MAX_CLIENTS),
+                kind: ClientKey.Kind(rawValue: entry.kind) ?? .none)
+            client.children = Int(entry.children)
+            client.activeLeaves = Int(entry.active_leaves)
+            client.queued = Int(entry.queued)
+            client.running = Int(entry.running)
+            client.work = entry.work
+            client.groupWork = entry.group_work
+            client.recent = entry.recent_work.isFinite ? max(0, entry.recent_work) : 0
+            client.groupRecent = entry.group_recent_work.isFinite ? max(0, entry.group_recent_work) : 0
+            client.recentAt = Self.seconds(entry.recent_at_ns)
+            client.head = entry.head
+            client.tail = entry.tail
+            client.waitingPrevious =
+                entry.waiting_previous < 0 ? -1 : Int(UInt32(entry.waiting_previous) % FL_MAX_CLIENTS)
+            client.waitingNext = entry.waiting_next < 0 ? -1 : Int(UInt32(entry.waiting_next) % FL_MAX_CLIENTS)
+            client.lastActive = Self.seconds(entry.last_active_ns)
+            client.refusalTheoreticalArrival = Self.seconds(entry.refusal_tat_ns)
+            client.served = entry.served_seconds.isFinite ? entry.served_seconds : 0
+            client.servedAt = Self.seconds(entry.served_at_ns)
+            client.admitted = entry.admitted
+            client.refusedAtCapacity = entry.refused_at_capacity
+            client.refusedOverShare = entry.refused_over_share
+            client.displaced = entry.displaced
+            return client
+        }
+        nonmutating set {
+            fl_segment_client(shared, UInt32(truncatingIfNeeded: index)).pointee = fl_client(
+                key: newValue.key, parent: UInt32(clamping: newValue.parent), kind: newValue.kind.rawValue,
+                children: UInt32(clamping: newValue.children), active_leaves: UInt32(clamping: newValue.activeLeaves),
+                queued: UInt32(clamping: newValue.queued), running: UInt32(clamping: newValue.running),
+                work: newValue.work, group_work: newValue.groupWork, recent_work: newValue.recent,
+                group_recent_work: newValue.groupRecent, recent_at_ns: Self.nanoseconds(newValue.recentAt),
+                head: newValue.head, tail: newValue.tail,
+                waiting_previous: Int32(clamping: newValue.waitingPrevious),
+                waiting_next: Int32(clamping: newValue.waitingNext),
+                last_active_ns: Self.nanoseconds(newValue.lastActive),
+                refusal_tat_ns: Self.nanoseconds(newValue.refusalTheoreticalArrival),
+                served_seconds: newValue.served, served_at_ns: Self.nanoseconds(newValue.servedAt),
+                admitted: newValue.admitted, refused_at_capacity: newValue.refusedAtCapacity,
+                refused_over_share: newValue.refusedOverShare, displaced: newValue.displaced)
+        }
+    }
+
+    var totalWork: UInt64 {
+        get { shared.pointee.total_work }
+        nonmutating set { shared.pointee.total_work = newValue }
+    }
+
+    var activeGroups: Int {
+        get { Int(shared.pointee.active_groups) }
+        nonmutating set { shared.pointee.active_groups = UInt32(clamping: newValue) }
+    }
+
+    var waitingClients: Int {
+        get {
+            let first = shared.pointee.waiting_clients
+            return first < 0 ? -1 : Int(UInt32(first) % FL_MAX_CLIENTS)
+        }
+        nonmutating set { shared.pointee.waiting_clients = Int32(clamping: newValue) }
+    }
+
+    var activeRecent: Double {
+        get { shared.pointee.active_recent_work.isFinite ? max(0, shared.pointee.active_recent_work) : 0 }
+        nonmutating set { shared.pointee.active_recent_work = newValue }
+    }
+
+    var activeRecentAt: Double {
+        get { Self.seconds(shared.pointee.active_recent_at_ns) }
+        nonmutating set { shared.pointee.active_recent_at_ns = Self.nanoseconds(newValue) }
+    }
+
+    var servedTotal: Double {
+        get { shared.pointee.served_total.isFinite ? shared.pointee.served_total : 0 }
+        nonmutating set { shared.pointee.served_total = newValue }
+    }
+
+    var servedTotalAt: Double {
+        get { Self.seconds(shared.pointee.served_total_at_ns) }
+        nonmutating set { shared.pointee.served_total_at_ns = Self.nanoseconds(newValue) }
     }
 
     subscript(running index: Int) -> RunningEntry {
@@ -124,11 +225,17 @@ extension SegmentView: SlotQueueStorage {
         switch event {
         case .admitted:
             shared.pointee.admitted &+= 1
-        case .refusedAtOnce(let pid, let late, let paced):
+        case .refusedAtOnce(let pid, let late, let paced, let overShare):
             shared.pointee.refused_at_once &+= 1
             if late { shared.pointee.late_arrivals &+= 1 }
             if paced { shared.pointee.paced_refusals &+= 1 }
+            if overShare { shared.pointee.refused_over_share &+= 1 }
             countRefusal(pid: pid)
+        case .displaced(let pid):
+            shared.pointee.displaced &+= 1
+            countRefusal(pid: pid)
+        case .keyOverflowed:
+            shared.pointee.key_overflows &+= 1
         case .refusedAtDeadline(let pid):
             shared.pointee.refused_at_deadline &+= 1
             countRefusal(pid: pid)

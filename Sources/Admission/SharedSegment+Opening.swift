@@ -54,21 +54,23 @@ extension SharedSegment {
     }
 
     static func problem(with segment: UnsafeMutablePointer<fl_segment>, size: Int) -> String? {
-        let header = segment.pointee
-        if header.magic != FL_SEGMENT_MAGIC { return "no fullyloaded segment (magic \(header.magic))" }
-        if header.version != FL_SEGMENT_VERSION {
-            return "layout version \(header.version), expected \(FL_SEGMENT_VERSION)"
-        }
-        guard jobCapacityRange.contains(Int(header.job_capacity)),
-            fl_segment_size(header.job_capacity) == UInt64(size), header.size == UInt64(size)
+        // Field by field: a copy of the whole segment would be hundreds of kilobytes on the stack.
+        let magic = segment.pointee.magic
+        let version = segment.pointee.version
+        let capacity = segment.pointee.job_capacity
+        let recorded = segment.pointee.size
+        if magic != FL_SEGMENT_MAGIC { return "no fullyloaded segment (magic \(magic))" }
+        if version != FL_SEGMENT_VERSION { return "layout version \(version), expected \(FL_SEGMENT_VERSION)" }
+        guard jobCapacityRange.contains(Int(capacity)), fl_segment_size(capacity) == UInt64(size),
+            recorded == UInt64(size)
         else {
-            return "size \(size) bytes, recorded \(header.size) for \(header.job_capacity) jobs"
+            return "size \(size) bytes, recorded \(recorded) for \(capacity) jobs"
         }
         if fl_load_acquire(&segment.pointee.ready) != 1 { return "left half-initialised by a process that died" }
-        if header.slots == 0 || header.slots > FL_MAX_SLOTS
-            || !(header.unit_seconds.isFinite && header.unit_seconds > 0)
-        {
-            return "corrupt (slots \(header.slots), unit \(header.unit_seconds))"
+        let slots = segment.pointee.slots
+        let unit = segment.pointee.unit_seconds
+        if slots == 0 || slots > FL_MAX_SLOTS || !(unit.isFinite && unit > 0) {
+            return "corrupt (slots \(slots), unit \(unit))"
         }
         return nil
     }
@@ -89,6 +91,19 @@ extension SharedSegment {
         segment.pointee.estimate_samples = UInt64(estimate.samples)
         segment.pointee.next_ticket = 1
         segment.pointee.grant_ticket = 1
+        segment.pointee.key_seed = randomSeed()
+        segment.pointee.waiting_clients = -1
+        SegmentView(locked: segment)[client: Int(FL_OVERFLOW_CLIENT)] = .overflow
         fl_store_release(&segment.pointee.ready, 1)
+    }
+
+    /// The client table's hash key: from the kernel's random source, or, should that fail,
+    /// from the clock and the pid (it only spreads keys; nothing secret rests on it).
+    private static func randomSeed() -> UInt64 {
+        var seed: UInt64 = 0
+        if fl_random_seed(&seed) != 0 {
+            seed = UInt64(bitPattern: Int64(MonotonicClock.now * 1e9)) ^ (UInt64(UInt32(bitPattern: getpid())) << 32)
+        }
+        return seed
     }
 }

@@ -134,6 +134,9 @@ public final class SharedSegment: @unchecked Sendable {
         munmap(pointer, size)
     }
 
+    /// The client table's hash key (written once, before the segment was marked ready).
+    var keySeed: UInt64 { pointer.pointee.key_seed }
+
     /// Removes the named segment (and its lock object); processes mapping it keep their mapping.
     public static func unlink(name: String) {
         shm_unlink(name)

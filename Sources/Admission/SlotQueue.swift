@@ -19,33 +19,58 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         case wait(seconds: Double)
         /// It could no longer finish within N: it has left the queue.
         case refused(retryAfterSeconds: Int)
+        /// A client under its share took its place: it has left the queue.
+        case displaced(retryAfterSeconds: Int)
     }
 
     // MARK: - Arrival
 
     /// Admits a job that reached nginx at `arrivedAt` (with a slot straight away when one is free
-    /// and nobody waits), or refuses it with a prediction; slots handed out go to `woken`.
+    /// and nobody waits), or refuses it with a prediction; slots handed out, and waiters of jobs
+    /// displaced to make room for it, go to `woken`.
+    ///
+    /// With a `client` and fairness on, a job that would not fit may take the place of waiting
+    /// work from the client most over its share (see ``makeRoom(for:cost:arrivedAt:pid:now:woken:)``),
+    /// and a refusal is paced by its client's own budget instead of the host's.
     mutating func admit(
-        cost: Int, arrivedAt: Double, pid: Int32, mayHold: Bool, now: Double, woken: inout WakeList
+        cost: Int, arrivedAt: Double, pid: Int32, mayHold: Bool, client key: ClientKey.Hashed? = nil, now: Double,
+        woken: inout WakeList
     ) -> AdmissionController.Admission {
-        let (prediction, service) = predict(cost: cost, now: now)
+        let client = policy.fairness ? key.map { clientEntry(for: $0, now: now) } : nil
+        var (prediction, service) = predict(cost: cost, now: now)
         if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) {
-            let late = policy.decide(prediction, serviceSeconds: service) == .admit
-            return refuse(
-                prediction, retryAfter, arrivedAt: arrivedAt, pid: pid, late: late, mayHold: mayHold, now: now)
+            var overShare = false
+            if let client {
+                switch makeRoom(for: client, cost: cost, arrivedAt: arrivedAt, pid: pid, now: now, woken: &woken) {
+                case .made(let made): prediction = made
+                case .refused(let over): overShare = over
+                }
+            }
+            if policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) != .admit {
+                let late = policy.decide(prediction, serviceSeconds: service) == .admit
+                return refuse(
+                    prediction, retryAfter, arrivedAt: arrivedAt, pid: pid, late: late, overShare: overShare,
+                    client: client, mayHold: mayHold, now: now)
+            }
         }
         let ticket = storage.nextTicket
         guard storage[job: ticket].state == .free else {
             // The ring is sized so that this does not happen; if it does, refuse, never overwrite.
-            return refuse(prediction, 1, arrivedAt: arrivedAt, pid: pid, late: false, mayHold: mayHold, now: now)
+            return refuse(
+                prediction, 1, arrivedAt: arrivedAt, pid: pid, late: false, overShare: false, client: client,
+                mayHold: mayHold, now: now)
         }
         storage.nextTicket += 1
         storage.record(.admitted)
         storage[job: ticket] = QueueEntry(
             state: .queued, pid: pid, cost: cost, ticket: ticket, arrivedAt: arrivedAt, admittedAt: now,
-            startedAt: 0, runningSlot: 0, granted: false)
+            startedAt: 0, runningSlot: 0, granted: false, client: client)
         storage.queuedCount += 1
         storage.setQueuedCount(storage.queuedCount(atCost: cost) + 1, atCost: cost)
+        if let client {
+            attachWaiting(ticket: ticket, now: now)
+            storage[client: client].admitted &+= 1
+        }
         grantWaiting(now: now, woken: &woken)
         return .admitted(
             AdmissionController.Ticket(
@@ -56,22 +81,34 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     mutating func refuseAtOnce(cost: Int, pid: Int32, now: Double) -> AdmissionController.Admission {
         let (prediction, _) = predict(cost: cost, now: now)
         storage.record(.refusedAtOnce(pid: pid, late: false, paced: false))
-        return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now)
+        return .refused(prediction: prediction, retryAfterSeconds: 1, answerAt: now, reason: .atCapacity)
     }
 
     private mutating func refuse(
         _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, arrivedAt: Double, pid: Int32, late: Bool,
-        mayHold: Bool, now: Double
+        overShare: Bool, client: Int?, mayHold: Bool, now: Double
     ) -> AdmissionController.Admission {
-        guard mayHold else {
-            storage.record(.refusedAtOnce(pid: pid, late: late, paced: false))
-            return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: now)
+        let reason: AdmissionController.RefusalReason = overShare ? .overShare : .atCapacity
+        if let client {
+            var entry = storage[client: client]
+            if overShare { entry.refusedOverShare &+= 1 } else { entry.refusedAtCapacity &+= 1 }
+            storage[client: client] = entry
         }
-        let paced = policy.paceRefusal(
-            now: now, arrival: arrivedAt, theoreticalArrival: storage.refusalTheoreticalArrival)
-        storage.refusalTheoreticalArrival = paced.newTAT
-        storage.record(.refusedAtOnce(pid: pid, late: late, paced: paced.answerAt > now))
-        return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: paced.answerAt)
+        guard mayHold else {
+            storage.record(.refusedAtOnce(pid: pid, late: late, paced: false, overShare: overShare))
+            return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: now, reason: reason)
+        }
+        // The budget that slows a client re-sending at once is that client's own: nobody else's
+        // refusal waits for it.
+        let budget = client.map { storage[client: $0].refusalTheoreticalArrival } ?? storage.refusalTheoreticalArrival
+        let paced = policy.paceRefusal(now: now, arrival: arrivedAt, theoreticalArrival: budget)
+        if let client {
+            storage[client: client].refusalTheoreticalArrival = paced.newTAT
+        } else {
+            storage.refusalTheoreticalArrival = paced.newTAT
+        }
+        storage.record(.refusedAtOnce(pid: pid, late: late, paced: paced.answerAt > now, overShare: overShare))
+        return .refused(prediction: prediction, retryAfterSeconds: retryAfter, answerAt: paced.answerAt, reason: reason)
     }
 
     // MARK: - Waiting and ending
@@ -79,21 +116,28 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     /// Where a waiting job stands at `now`; at its latest start without a slot it leaves, refused.
     mutating func step(_ ticket: AdmissionController.Ticket, pid: Int32, now: Double) -> SlotStep {
         let job = storage[job: ticket.ticket]
+        let service = estimate.seconds(forCost: ticket.cost)
         guard job.ticket == ticket.ticket, job.state != .free else {
+            if job.ticket == ticket.ticket, job.displaced {
+                return .displaced(retryAfterSeconds: retryAfter(ticket, now))
+            }
             // Swept as if its process had died; it has not, so it is too late to run.
             return .refused(retryAfterSeconds: 1)
         }
         if job.state == .running { return .granted }
-        let service = estimate.seconds(forCost: ticket.cost)
         let latestStart = ticket.arrivedAt + policy.latestStart(serviceSeconds: service)
         if now < latestStart { return .wait(seconds: latestStart - now) }
-        leaveQueue(ticket.ticket)
+        leaveQueue(ticket.ticket, now: now)
         storage.record(.refusedAtDeadline(pid: pid))
-        let (prediction, _) = predict(cost: ticket.cost, now: now)
-        if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) {
-            return .refused(retryAfterSeconds: seconds)
-        }
-        return .refused(retryAfterSeconds: 1)
+        return .refused(retryAfterSeconds: retryAfter(ticket, now))
+    }
+
+    /// When a job that left the queue should come back: once the work ahead will have drained
+    /// enough for it to fit, at least a second.
+    private func retryAfter(_ ticket: AdmissionController.Ticket, _ now: Double) -> Int {
+        let (prediction, service) = predict(cost: ticket.cost, now: now)
+        if case .refuse(let seconds) = policy.decide(prediction, serviceSeconds: service) { return seconds }
+        return 1
     }
 
     /// Ends a job that held a slot: frees the slot for the next waiter and teaches the estimate
@@ -105,7 +149,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         let job = storage[job: ticket.ticket]
         guard job.ticket == ticket.ticket, job.state == .running else { return }
         let held = now - job.startedAt
-        release(ticket.ticket)
+        release(ticket.ticket, servedSeconds: serviceSeconds, now: now)
         if outcome != .failed {
             // An overrun teaches the most: the machine is slower than the estimate says.
             var estimate = ServiceTimeEstimate(unitSeconds: storage.unitSeconds, samples: storage.estimateSamples)
@@ -134,6 +178,8 @@ struct SlotQueue<Storage: SlotQueueStorage> {
             }
             storage[running: slot] = RunningEntry(ticket: ticket, cost: job.cost, pid: job.pid, startedAt: now)
             uncount(job)
+            detachWaiting(ticket: ticket, starts: true, now: now)
+            job = storage[job: ticket]
             job.state = .running
             job.runningSlot = slot
             job.startedAt = now
@@ -154,7 +200,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
             guard slot.ticket != 0, matches(slot.pid) else { continue }
             let job = storage[job: slot.ticket]
             if job.ticket == slot.ticket && job.state == .running {
-                release(slot.ticket)
+                release(slot.ticket, servedSeconds: 0, now: now)
             } else {
                 slot.ticket = 0
                 storage[running: index] = slot
@@ -167,7 +213,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         while ticket < end {
             let job = storage[job: ticket]
             if job.ticket == ticket, job.state == .queued, matches(job.pid) {
-                leaveQueue(ticket)
+                leaveQueue(ticket, now: now)
                 freed += 1
             }
             ticket += 1
@@ -179,12 +225,25 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     // MARK: - Bookkeeping
 
     /// Takes a waiting job out of the queue for good.
-    private mutating func leaveQueue(_ ticket: UInt64) {
+    mutating func leaveQueue(_ ticket: UInt64, now: Double) {
         var job = storage[job: ticket]
         guard job.state == .queued else { return }
+        detachWaiting(ticket: ticket, starts: false, now: now)
+        job = storage[job: ticket]
         job.state = .free
         storage[job: ticket] = job
         uncount(job)
+    }
+
+    /// Puts back a waiting job that ``leaveQueue(_:)`` just took out (room could not be made).
+    mutating func rejoinQueue(_ ticket: UInt64, now: Double) {
+        var job = storage[job: ticket]
+        guard job.state == .free, job.ticket == ticket else { return }
+        job.state = .queued
+        storage[job: ticket] = job
+        storage.queuedCount += 1
+        storage.setQueuedCount(storage.queuedCount(atCost: job.cost) + 1, atCost: job.cost)
+        attachWaiting(ticket: ticket, now: now)
     }
 
     /// Takes a waiting job out of the counts that predictions read.
@@ -195,9 +254,10 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     }
 
     /// Frees a running job's slot (the caller hands it on with ``grantWaiting(now:woken:)``).
-    private mutating func release(_ ticket: UInt64) {
+    private mutating func release(_ ticket: UInt64, servedSeconds: Double, now: Double) {
         var job = storage[job: ticket]
         guard job.state == .running else { return }
+        detachRunning(job, servedSeconds: servedSeconds, now: now)
         let index = job.runningSlot % Storage.maximumSlots
         var slot = storage[running: index]
         if slot.ticket == job.ticket {

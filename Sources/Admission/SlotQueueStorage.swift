@@ -25,11 +25,68 @@ struct QueueEntry: Equatable, Sendable {
     /// Set as the job is handed its slot: the word its waiter sleeps on, so a storage shared
     /// between processes writes it last, with release ordering.
     var granted: Bool
+    /// Its client's entry in the client table, or `nil` when admission is not fair-shared.
+    var client: Int? = nil
+    /// The client's waiting job before and after this one, by ticket (0: none).
+    var clientPrevious: UInt64 = 0
+    var clientNext: UInt64 = 0
+    /// Set as the job is displaced by a client under its share (on the same word as `granted`):
+    /// the entry is free, and its waiter answers 503 at once.
+    var displaced = false
 
     /// An entry nobody has used.
     static let unused = QueueEntry(
         state: .free, pid: 0, cost: 0, ticket: 0, arrivedAt: 0, admittedAt: 0, startedAt: 0, runningSlot: 0,
         granted: false)
+}
+
+/// One entry of the client table: a group (an IPv4 /24, an IPv6 /48, a named end user, the
+/// overflow group) or a leaf of one (an IPv4 address, an IPv6 /64). Work is counted in units of
+/// a cost-0 hash (2^cost per job), so that it never drifts with the service-time estimate.
+struct ClientEntry: Equatable, Sendable {
+    /// The keyed hash of the client's key; 0 for an entry never used.
+    var key: UInt64
+    /// Its group's index; its own for a group.
+    var parent: Int
+    var kind: ClientKey.Kind
+    /// A group's leaves.
+    var children = 0
+    /// A group's entries with work, itself included.
+    var activeLeaves = 0
+    var queued = 0
+    var running = 0
+    /// 2^cost over its own waiting and running jobs.
+    var work: UInt64 = 0
+    /// A group's own work and its leaves'.
+    var groupWork: UInt64 = 0
+    /// Work it was admitted recently, decaying (its rate, by which its share is judged), as of
+    /// `recentAt`; jobs that leave before they start are taken off again.
+    var recent = 0.0
+    /// A group's own recent work and its leaves', as of `recentAt`.
+    var groupRecent = 0.0
+    var recentAt = 0.0
+    /// Its oldest and newest waiting jobs (0: none).
+    var head: UInt64 = 0
+    var tail: UInt64 = 0
+    /// Its neighbours in the list of entries with waiting jobs (-1: none).
+    var waitingPrevious = -1
+    var waitingNext = -1
+    var lastActive = 0.0
+    /// Its own refusal budget: GCRA's theoretical arrival time (monotonic seconds).
+    var refusalTheoreticalArrival = 0.0
+    /// Compute seconds it was given, decaying, as of `servedAt`.
+    var served = 0.0
+    var servedAt = 0.0
+    var admitted: UInt64 = 0
+    var refusedAtCapacity: UInt64 = 0
+    var refusedOverShare: UInt64 = 0
+    var displaced: UInt64 = 0
+
+    /// An entry nobody has used.
+    static let unused = ClientEntry(key: 0, parent: 0, kind: .none)
+
+    /// The overflow group, entry 0: every newcomer that finds no room shares it.
+    static let overflow = ClientEntry(key: ClientKey.overflowKey, parent: 0, kind: .overflow)
 }
 
 /// One compute slot: the job holding it, or `ticket == 0` when it is free.
@@ -49,8 +106,13 @@ enum QueueEvent: Equatable, Sendable {
     /// A job entered the queue.
     case admitted
     /// Refused as it arrived; `late` when only the time it had already waited made it miss N,
-    /// `paced` when the refusal budget holds its answer back.
-    case refusedAtOnce(pid: Int32, late: Bool, paced: Bool)
+    /// `paced` when the refusal budget holds its answer back, `overShare` when its client was
+    /// over its fair share.
+    case refusedAtOnce(pid: Int32, late: Bool, paced: Bool, overShare: Bool = false)
+    /// A waiting job gave its place to a client under its share.
+    case displaced(pid: Int32)
+    /// A key found no room in the client table and shares the overflow group (or its own group).
+    case keyOverflowed
     /// A waiting job reached its latest start without a slot and left.
     case refusedAtDeadline(pid: Int32)
     /// A waiting job got a slot at `at` after waiting `wait` seconds since admission.
@@ -92,6 +154,25 @@ protocol SlotQueueStorage {
     subscript(running index: Int) -> RunningEntry { get set }
     /// Counts what happened.
     mutating func record(_ event: QueueEvent)
+
+    // MARK: The client table (fair share)
+
+    /// Entries in the client table, the overflow group (entry 0) included.
+    var clientCapacity: Int { get }
+    /// An entry of the client table, `0..<clientCapacity`.
+    subscript(client index: Int) -> ClientEntry { get set }
+    /// The work of every waiting and running job that has a client, in cost-0 units.
+    var totalWork: UInt64 { get set }
+    /// Groups with work.
+    var activeGroups: Int { get set }
+    /// The first entry with waiting jobs (-1: none); the others follow through `waitingNext`.
+    var waitingClients: Int { get set }
+    /// The recent work of the groups with work, together, as of `activeRecentAt`.
+    var activeRecent: Double { get set }
+    var activeRecentAt: Double { get set }
+    /// Every entry's served seconds together, decaying alike, as of `servedTotalAt`.
+    var servedTotal: Double { get set }
+    var servedTotalAt: Double { get set }
 }
 
 extension SlotQueueStorage {

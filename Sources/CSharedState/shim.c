@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,3 +39,7 @@ int fl_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
 }
 
 int fl_futex_wake(uint32_t *word, int32_t count) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0); }
+
+int fl_random_seed(uint64_t *seed) {
+    return getrandom(seed, sizeof *seed, 0) == (ssize_t)sizeof *seed ? 0 : -1;
+}

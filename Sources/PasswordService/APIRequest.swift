@@ -14,12 +14,15 @@ public struct APIRequest: Sendable {
     public var arrivedAt: Double?
     /// The body's `Content-Type`, as the client sent it.
     public var contentType: String?
+    /// Who sent it, for the fair share.
+    public var client: RequestClient
 
     /// Creates a request.
     public init(
         method: String, path: String, body: [UInt8] = [], bodyLength: Int? = nil, arrivedAt: Double? = nil,
-        contentType: String? = nil
+        contentType: String? = nil, client: RequestClient = RequestClient()
     ) {
+        self.client = client
         self.method = method
         self.path = path
         self.body = body

@@ -28,10 +28,38 @@ public enum ExpensiveJobResult: Sendable, Equatable {
     case verified(Bool)
 }
 
+/// Why a job was refused: the `reason` of a 503's body.
+public enum OverloadReason: String, Sendable, Equatable, CaseIterable {
+    /// It would not finish within N, and nothing waiting could fairly give it room.
+    case atCapacity = "at_capacity"
+    /// It would not finish within N, and its client already has more than its fair share.
+    case overShare = "over_share"
+    /// It was waiting, and a client under its fair share took its place.
+    case displaced = "displaced"
+    /// It waited, and could no longer have started in time to finish within N.
+    case deadline = "deadline"
+    /// It ran past its deadline (the machine was slower than predicted); answered at N.
+    case overran = "overran"
+}
+
+/// Who sent a request, as the front saw it: what the fair share counts as one client.
+public struct RequestClient: Sendable, Equatable {
+    /// The peer's numeric address (nginx's `$remote_addr`).
+    public var remoteAddress: String?
+    /// The end user a trusted application or proxy named (nginx passes it only from trusted addresses).
+    public var namedClient: String?
+
+    /// Creates a client.
+    public init(remoteAddress: String? = nil, namedClient: String? = nil) {
+        self.remoteAddress = remoteAddress
+        self.namedClient = namedClient
+    }
+}
+
 /// Why a job was not run, or failed.
 public enum ExpensiveJobFailure: Error, Sendable, Equatable {
     /// Admission control refused it: it would not have finished within the deadline.
-    case overloaded(predictedSeconds: Double, retryAfterSeconds: Int)
+    case overloaded(predictedSeconds: Double, retryAfterSeconds: Int, reason: OverloadReason = .atCapacity)
     /// bcrypt refused the input or failed.
     case bcrypt(BcryptError)
 }
@@ -39,9 +67,10 @@ public enum ExpensiveJobFailure: Error, Sendable, Equatable {
 /// Runs expensive jobs: inline on the request thread, or through admission control and compute
 /// slots.
 public protocol ExpensiveJobRunner {
-    /// Runs `job`, whose request reached the front at `arrivedAt` (monotonic seconds), and
-    /// returns its result, or throws why it was not run.
-    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult
+    /// Runs `job`, whose request reached the front at `arrivedAt` (monotonic seconds) from
+    /// `client`, and returns its result, or throws why it was not run.
+    func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
 }
 
 /// Runs jobs on the calling thread with a hasher of its own: no queue, no admission.
@@ -51,7 +80,9 @@ public final class InlineJobRunner: ExpensiveJobRunner {
     /// Creates a runner with its own bcrypt scratch area.
     public init() {}
 
-    public func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
+    public func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient = RequestClient())
+        throws(ExpensiveJobFailure) -> ExpensiveJobResult
+    {
         do throws(BcryptError) {
             return try job.perform(with: hasher)
         } catch {

@@ -96,13 +96,13 @@ public struct PasswordService: Sendable {
         let started = MonotonicClock.now
         let result: ExpensiveJobResult
         do throws(ExpensiveJobFailure) {
-            result = try runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started))
+            result = try runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
         } catch {
             switch error {
             case .bcrypt(let bcryptError):
                 throw APIError(bcryptError)
-            case .overloaded(let predicted, let retryAfter):
-                return Self.overloaded(predictedSeconds: predicted, retryAfter: retryAfter)
+            case .overloaded(let predicted, let retryAfter, let reason):
+                return Self.overloaded(predictedSeconds: predicted, retryAfter: retryAfter, reason: reason)
             }
         }
         switch result {
@@ -115,15 +115,30 @@ public struct PasswordService: Sendable {
         }
     }
 
-    /// The 503 of a refused job: when it would have been answered, and when to come back.
-    private static func overloaded(predictedSeconds predicted: Double, retryAfter: Int) -> APIResponse {
+    /// The 503 of a refused job: why, when it would have been answered, and when to come back.
+    private static func overloaded(predictedSeconds predicted: Double, retryAfter: Int, reason: OverloadReason)
+        -> APIResponse
+    {
+        let message =
+            switch reason {
+            case .atCapacity, .deadline, .overran: "the service is at capacity; try again in \(retryAfter) s"
+            case .overShare:
+                "the service is at capacity and this client has its fair share already; try again in \(retryAfter) s"
+            case .displaced:
+                "the service is at capacity; a client with less than its fair share took this request's place; try again in \(retryAfter) s"
+            }
         let body = JSONText.object([
             ("error", .string("overloaded")),
-            ("message", .string("the service is at capacity; try again in \(retryAfter) s")),
+            ("message", .string(message)),
+            ("reason", .string(reason.rawValue)),
             ("predicted_seconds", .double((predicted * 1000).rounded() / 1000)),
             ("retry_after", .int(retryAfter)),
         ])
-        return APIResponse(status: 503, headers: [.init("Retry-After", String(retryAfter))], body: body)
+        // The reason as a header too, for nginx's access log ($upstream_http_fullyloaded_refusal).
+        return APIResponse(
+            status: 503,
+            headers: [.init("Retry-After", String(retryAfter)), .init("Fullyloaded-Refusal", reason.rawValue)],
+            body: body)
     }
 
     private func check(password: String) throws(APIError) {

@@ -16,6 +16,7 @@ extension Stack {
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",
             "RATE_LIMITED": configuration.rateLimit == nil ? "0" : "1",
             "RATE_LIMIT": "\(configuration.rateLimit ?? 1)",
+            "TRUSTED_PROXIES": configuration.trustedProxies.map { "        \($0) 1;" }.joined(separator: "\n"),
             "HTTPS_INCLUDE": configuration.httpsPort == nil ? "" : "include https-server.conf;",
         ])
         let configPath = runtimeDirectory + "/nginx.conf"

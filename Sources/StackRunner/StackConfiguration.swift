@@ -13,9 +13,12 @@ public struct StackConfiguration: Sendable {
     /// The pair already read from ``tlsDirectory`` (by root, before it dropped to another user);
     /// `nil` reads it at start.
     public var certificate: SelfSignedCertificate?
-    /// Expensive requests per second per client address past a burst of 10, or `nil` for no
-    /// limit (the default, so that `ab` from one address measures the pool).
+    /// Expensive requests per second per client address past a burst of 40, or `nil` for no
+    /// limit (the default: the workers' fair share decides who gets the hashing).
     public var rateLimit: Int?
+    /// Addresses (or CIDR ranges) whose `Fullyloaded-Client` header nginx passes on: each end
+    /// user they name is one client of the fair share. Validated by ``AddressRange``.
+    public var trustedProxies: [AddressRange] = []
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.

@@ -13,7 +13,9 @@ struct InlineAccountedJobRunner: ExpensiveJobRunner {
         self.controller = controller
     }
 
-    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
+    func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+    {
         let started = MonotonicClock.now
         var delivered = false
         // Its wait was in the socket's queue, before this process saw it: nginx's time shows it.
@@ -21,7 +23,7 @@ struct InlineAccountedJobRunner: ExpensiveJobRunner {
             controller.recordUnadmitted(
                 waitSeconds: started - arrivedAt, serviceSeconds: MonotonicClock.now - started, delivered: delivered)
         }
-        let result = try inline.run(job, arrivedAt: arrivedAt)
+        let result = try inline.run(job, arrivedAt: arrivedAt, client: client)
         delivered = true
         return result
     }
@@ -34,7 +36,9 @@ struct BackgroundJobRunner: ExpensiveJobRunner {
     let controller: AdmissionController
     let pool: ComputePool
 
-    func run(_ job: ExpensiveJob, arrivedAt arrived: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
+    func run(_ job: ExpensiveJob, arrivedAt arrived: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+    {
         // No deadline: a day stands for "until it is done".
         let outcome = pool.run(until: arrived + 86_400) { hasher -> (Result<ExpensiveJobResult, BcryptError>, Double) in
             let started = MonotonicClock.now
@@ -55,7 +59,7 @@ struct BackgroundJobRunner: ExpensiveJobRunner {
                 throw .bcrypt(error)
             }
         case .overran:
-            throw .overloaded(predictedSeconds: 86_400, retryAfterSeconds: 1)
+            throw .overloaded(predictedSeconds: 86_400, retryAfterSeconds: 1, reason: .overran)
         }
     }
 }

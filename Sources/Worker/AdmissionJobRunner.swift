@@ -17,11 +17,13 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
     let refusals: RefusalLog
     let gate: ExpensiveRequestGate
 
-    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
+    func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+    {
         guard gate.enter() else {
             // Every request thread this worker lets expensive requests have is taken: refuse
             // now rather than take one that a ping needs.
-            guard case .refused(let prediction, let retryAfter, _) = controller.refuseAtOnce(cost: job.cost) else {
+            guard case .refused(let prediction, let retryAfter, _, _) = controller.refuseAtOnce(cost: job.cost) else {
                 throw .overloaded(predictedSeconds: 0, retryAfterSeconds: 1)
             }
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
@@ -29,22 +31,34 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         }
         defer { gate.leave() }
         let ticket: AdmissionController.Ticket
-        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: gate.mayHold) {
-        case .refused(let prediction, let retryAfter, let answerAt):
+        let key = ClientKey(remoteAddress: client.remoteAddress, namedClient: client.namedClient)
+        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: gate.mayHold, client: key) {
+        case .refused(let prediction, let retryAfter, let answerAt, let reason):
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
             let hold = answerAt - MonotonicClock.now
             if hold > 0, gate.startHolding() {
                 usleep(UInt32(hold * 1_000_000))
                 gate.stopHolding()
             }
-            throw .overloaded(predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter)
+            throw .overloaded(
+                predictedSeconds: prediction.completesIn, retryAfterSeconds: retryAfter,
+                reason: reason == .overShare ? .overShare : .atCapacity)
         case .admitted(let admitted):
             ticket = admitted
         }
-        if case .refusedAtDeadline(let retryAfter) = controller.waitForSlot(ticket) {
+        switch controller.waitForSlot(ticket) {
+        case .granted:
+            break
+        case .refusedAtDeadline(let retryAfter):
             refusals.record(
                 .atDeadline, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
-            throw .overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter)
+            throw .overloaded(
+                predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter, reason: .deadline)
+        case .displaced(let retryAfter):
+            refusals.record(
+                .displaced, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
+            throw .overloaded(
+                predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter, reason: .displaced)
         }
         let outcome = pool.run(until: ticket.arrivedAt + controller.policy.answerBy) {
             hasher -> Result<ExpensiveJobResult, BcryptError> in
@@ -67,7 +81,7 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
             // The machine was slower than predicted: answer at N, as promised, not later.
             refusals.record(
                 .overran, predictedSeconds: ticket.prediction.completesIn, deadline: controller.policy.deadline)
-            throw .overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1)
+            throw .overloaded(predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: 1, reason: .overran)
         }
     }
 }

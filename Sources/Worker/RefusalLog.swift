@@ -21,6 +21,8 @@ final class RefusalLog: Sendable {
         case atDeadline = "at_deadline"
         /// While running: the machine was slower than predicted; answered at N.
         case overran
+        /// While queued: a client under its fair share took its place.
+        case displaced
     }
 
     private let log: Logger

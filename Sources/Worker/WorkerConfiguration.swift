@@ -90,15 +90,19 @@ public struct AdmissionSettings: Sendable {
     public var estimateCost: Int
     /// The nice value of the compute threads (request threads run at 0).
     public var computeNiceness: Int32
-    /// Refusals per second answered at once, host-wide; more are paced (0: no pacing).
+    /// Refusals per second answered at once, host-wide (per client with fairness on); more are
+    /// paced (0: no pacing).
     public var refusalRate: Double
+    /// Whether a full queue is shared fairly among clients.
+    public var fairness: Bool
 
     /// Creates settings.
     public init(
         segmentName: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
         initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
-        refusalRate: Double = 0
+        refusalRate: Double = 0, fairness: Bool = true
     ) {
+        self.fairness = fairness
         self.segmentName = segmentName
         self.computeSlots = computeSlots
         self.deadline = deadline

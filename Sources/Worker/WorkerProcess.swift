@@ -81,7 +81,10 @@ public struct WorkerProcess: Sendable {
                 var apiRequest = APIRequest(
                     method: method, path: path, body: body.bytes, bodyLength: body.totalLength,
                     arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)),
-                    contentType: request.parameter("CONTENT_TYPE"))
+                    contentType: request.parameter("CONTENT_TYPE"),
+                    client: RequestClient(
+                        remoteAddress: request.parameter("REMOTE_ADDR"),
+                        namedClient: request.parameter(Self.namedClientParameter)))
                 let response = service.respond(to: apiRequest, runner: threadRunner, stats: stats)
                 // The body held the password in the clear; the request shares its storage.
                 apiRequest.body = []
@@ -202,7 +205,8 @@ public struct WorkerProcess: Sendable {
         let controller = AdmissionController(
             segment: segment,
             policy: AdmissionPolicy(
-                deadline: settings.deadline, headroom: settings.headroom, refusalRate: settings.refusalRate))
+                deadline: settings.deadline, headroom: settings.headroom, refusalRate: settings.refusalRate,
+                fairness: settings.fairness))
         controller.register()
         let log = self.log
         let progress = ProgressMark()
@@ -225,6 +229,10 @@ public struct WorkerProcess: Sendable {
         return RunningAdmission(
             controller: controller, progress: progress, compute: compute, refusals: RefusalLog(log: log))
     }
+
+    /// The FastCGI parameter nginx sets to the end user a trusted proxy named
+    /// (`Fullyloaded-Client`), empty for everyone else.
+    public static let namedClientParameter = "FULLYLOADED_CLIENT"
 
     static func path(ofURI uri: String) -> String {
         if let query = uri.firstIndex(of: "?") { return String(uri[..<query]) }

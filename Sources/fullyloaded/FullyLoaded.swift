@@ -63,8 +63,22 @@ struct AdmissionOptions: ParsableArguments {
     @Option(help: "Nice value of the compute threads (request threads run at 0; below 0 needs CAP_SYS_NICE).")
     var computeNiceness: Int32 = 10
 
-    @Option(help: "Refusals per second per compute slot answered at once; more are paced, never past N (0: off).")
+    @Option(
+        help:
+            "Refusals per second per compute slot answered at once; more are paced, never past N (0: off). With fairness on, each client has a budget of its own at this rate."
+    )
     var refusalRate = 100.0
+
+    @Option(
+        help:
+            "on: when the queue is full, each client (IPv4 /24 then address, IPv6 /48 then /64, or a name from a trusted proxy) gets an equal share of the compute time; off: one queue in arrival order."
+    )
+    var fairness = Fairness.on
+
+    /// Whether admission is shared fairly among clients.
+    enum Fairness: String, ExpressibleByArgument, CaseIterable {
+        case on, off
+    }
 
     func validate() throws {
         guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }

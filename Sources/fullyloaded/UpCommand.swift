@@ -22,8 +22,26 @@ struct UpCommand: ParsableCommand {
     var tlsDir: String?
 
     @Option(
-        help: "Limit each client address to this many expensive requests per second past a burst of 10 (0: no limit).")
+        help:
+            "Limit each client address to this many expensive requests per second past a burst of 40 (0: no limit; the fair share decides who gets the hashing)."
+    )
     var rateLimit = 0
+
+    @Option(
+        help:
+            "An address or CIDR range (an application server, a reverse proxy) whose Fullyloaded-Client header names the end user it calls for (repeatable); from anyone else the header is ignored."
+    )
+    var trustedProxy: [String] = []
+
+    /// `--trusted-proxy` as ranges.
+    private func trustedProxies() throws -> [AddressRange] {
+        try trustedProxy.map { text in
+            guard let range = AddressRange(parsing: text) else {
+                throw ValidationError("--trusted-proxy \(text) is not an address or address/prefix")
+            }
+            return range
+        }
+    }
 
     @Option(help: "When started as root: the user that nginx, the workers and the monitor run as.")
     var user = "nobody"
@@ -72,6 +90,7 @@ struct UpCommand: ParsableCommand {
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
         guard maxRequests >= 0 else { throw ValidationError("--max-requests must be 0 or more") }
         _ = try remoteWorkers()
+        _ = try trustedProxies()
     }
 
     /// `--upstream` as endpoints: TCP only, since another host's unix socket is out of reach.
@@ -98,6 +117,7 @@ struct UpCommand: ParsableCommand {
         configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
         if let tlsDir { configuration.tlsDirectory = tlsDir }
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
+        configuration.trustedProxies = try trustedProxies()
         configuration.requestThreads = threads
         configuration.cost = costs.cost
         configuration.minimumCost = costs.effectiveMinCost
@@ -111,7 +131,7 @@ struct UpCommand: ParsableCommand {
             [
                 "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",
                 "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
-                "--refusal-rate", "\(admission.refusalRate)",
+                "--refusal-rate", "\(admission.refusalRate)", "--fairness", admission.fairness.rawValue,
             ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
 
         if geteuid() == 0 { try dropRoot(&configuration) }

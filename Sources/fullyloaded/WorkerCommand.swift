@@ -110,7 +110,7 @@ struct WorkerCommand: ParsableCommand {
             segmentName: shmName, computeSlots: admission.slots, deadline: admission.deadline,
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
-            refusalRate: admission.refusalRate * Double(admission.slots))
+            refusalRate: admission.refusalRate * Double(admission.slots), fairness: admission.fairness == .on)
         guard maxRequests >= 0, maxRequestsJitter >= 0 else {
             throw ValidationError("--max-requests and --max-requests-jitter must be 0 or more")
         }

@@ -52,7 +52,8 @@ struct AdmissionQueueTests {
         let controller = AdmissionController(
             segment: try temporary.open(slots: 2, deadline: 1), policy: AdmissionPolicy(deadline: 1))
         let now = MonotonicClock.now
-        guard case .refused(_, let retryAfter, let answerAt) = controller.admit(cost: 4, arrival: now - 0.95, now: now)
+        guard
+            case .refused(_, let retryAfter, let answerAt, _) = controller.admit(cost: 4, arrival: now - 0.95, now: now)
         else {
             Issue.record("admitted a job whose N was nearly spent")
             return

@@ -16,12 +16,32 @@ struct ArrayQueueStorage: SlotQueueStorage {
     var running = [RunningEntry](repeating: .free, count: ArrayQueueStorage.maximumSlots)
     var queuedByCost = [Int](repeating: 0, count: ArrayQueueStorage.costClasses)
     var events: [QueueEvent] = []
+    var clients: [ClientEntry]
+    var totalWork: UInt64 = 0
+    var activeGroups = 0
+    var waitingClients = -1
+    var activeRecent = 0.0
+    var activeRecentAt = 0.0
+    var servedTotal = 0.0
+    var servedTotalAt = 0.0
 
-    init(slots: Int, jobCapacity: Int = 64, serviceSeconds: Double = 0.1, atCost cost: Int = 4) {
+    init(
+        slots: Int, jobCapacity: Int = 64, serviceSeconds: Double = 0.1, atCost cost: Int = 4,
+        clientCapacity: Int = 256
+    ) {
         self.slots = slots
         self.jobCapacity = jobCapacity
         self.unitSeconds = ServiceTimeEstimate(seconds: serviceSeconds, atCost: cost).unitSeconds
         self.jobs = [QueueEntry](repeating: .unused, count: jobCapacity)
+        self.clients = [ClientEntry](repeating: .unused, count: clientCapacity)
+        self.clients[0] = .overflow
+    }
+
+    var clientCapacity: Int { clients.count }
+
+    subscript(client index: Int) -> ClientEntry {
+        get { clients[index % clients.count] }
+        set { clients[index % clients.count] = newValue }
     }
 
     func queuedCount(atCost cost: Int) -> Int { queuedByCost[cost % Self.costClasses] }

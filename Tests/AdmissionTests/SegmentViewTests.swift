@@ -32,8 +32,16 @@ struct SegmentViewTests {
         var samples: Int
         var unitSeconds: Double
         var refusalTheoreticalArrival: Double
+        var clients: [ClientEntry]
+        var totalWork: UInt64
+        var activeGroups: Int
+        var waitingClients: Int
 
         init<Storage: SlotQueueStorage>(_ storage: Storage) {
+            clients = (0..<storage.clientCapacity).map { storage[client: $0] }.filter { $0.key != 0 }
+            totalWork = storage.totalWork
+            activeGroups = storage.activeGroups
+            waitingClients = storage.waitingClients
             nextTicket = storage.nextTicket
             grantTicket = storage.grantTicket
             runningCount = storage.runningCount
@@ -52,6 +60,7 @@ struct SegmentViewTests {
         case .granted: "granted"
         case .wait(let seconds): "wait \(seconds)"
         case .refused(let retryAfter): "refused \(retryAfter)"
+        case .displaced(let retryAfter): "displaced \(retryAfter)"
         }
     }
 
@@ -66,11 +75,17 @@ struct SegmentViewTests {
         var random = SplitMix(state: seed)
         let temporary = TemporarySegment()
         let segment = try temporary.open(slots: 3, deadline: 0.5)
-        let policy = AdmissionPolicy(deadline: 0.5, headroom: 0.875, refusalRate: 64)
+        let policy = AdmissionPolicy(deadline: 0.5, headroom: 0.875, refusalRate: 8, fairness: true)
         let unit = segment.withLockedView { $0.unitSeconds }
         var reference = SlotQueue(
-            storage: ArrayQueueStorage(slots: 3, jobCapacity: segment.jobCapacity, serviceSeconds: unit, atCost: 0),
+            storage: ArrayQueueStorage(
+                slots: 3, jobCapacity: segment.jobCapacity, serviceSeconds: unit, atCost: 0,
+                clientCapacity: segment.withLockedView { $0.clientCapacity }),
             policy: policy)
+        // Five clients in three groups, one of them a flooder that sends most of the jobs.
+        let clients = ["198.51.100.1", "198.51.100.2", "203.0.113.5", "203.0.113.6", "2001:db8::1"].map {
+            ClientKey(remoteAddress: $0).hashed(seed: seed)
+        }
         func onSegment<Result>(_ body: (inout SlotQueue<SegmentView>) -> Result) -> Result {
             segment.withLockedView { view in
                 var queue = SlotQueue(storage: view, policy: policy)
@@ -92,11 +107,15 @@ struct SegmentViewTests {
                 let pid = Int32(100 + random.next(upperBound: 3 as UInt64))
                 let arrivedAt = now - Self.grid(&random, below: 160)
                 let mayHold = random.next(upperBound: 4 as UInt64) != 0
+                let pick = Int(random.next(upperBound: 8 as UInt64))
+                let client = pick == 7 ? nil : clients[min(pick, clients.count - 1)]
                 let expected = reference.admit(
-                    cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, now: now, woken: &wokenOnArrays)
+                    cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, client: client, now: now,
+                    woken: &wokenOnArrays)
                 let actual = onSegment {
                     $0.admit(
-                        cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, now: now, woken: &wokenOnSegment)
+                        cost: cost, arrivedAt: arrivedAt, pid: pid, mayHold: mayHold, client: client, now: now,
+                        woken: &wokenOnSegment)
                 }
                 #expect(actual == expected, context)
                 if case .admitted(let ticket) = expected { waiting.append(ticket) }
@@ -137,7 +156,9 @@ struct SegmentViewTests {
         let events = reference.storage.events
         #expect(answers > 100)
         #expect(events.contains { if case .refusedAtDeadline = $0 { true } else { false } })
-        #expect(events.contains { if case .refusedAtOnce(_, _, true) = $0 { true } else { false } })
-        #expect(events.contains { if case .refusedAtOnce(_, true, _) = $0 { true } else { false } })
+        #expect(events.contains { if case .refusedAtOnce(_, _, true, _) = $0 { true } else { false } })
+        #expect(events.contains { if case .refusedAtOnce(_, true, _, _) = $0 { true } else { false } })
+        #expect(events.contains { if case .displaced = $0 { true } else { false } })
+        #expect(events.contains { if case .refusedAtOnce(_, _, _, true) = $0 { true } else { false } })
     }
 }

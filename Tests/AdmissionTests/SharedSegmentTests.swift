@@ -98,7 +98,7 @@ struct AdmissionControllerTests {
         let snapshot = controller.snapshot(now: 100)
         // The first two take the free slots at once; four wait.
         #expect(snapshot.admitted == 6 && snapshot.refusedAtOnce == 2 && snapshot.running == 2 && snapshot.queued == 4)
-        guard case .refused(_, let retryAfter, let answerAt) = controller.admit(cost: 8, now: 100) else {
+        guard case .refused(_, let retryAfter, let answerAt, _) = controller.admit(cost: 8, now: 100) else {
             Issue.record("a ninth job was admitted into a full queue")
             return
         }

@@ -39,7 +39,7 @@ struct SlotQueueTests {
     ) throws -> (retryAfter: Int, answerAt: Double) {
         var woken = WakeList()
         let admission = queue.admit(cost: 4, arrivedAt: arrivedAt, pid: 7, mayHold: mayHold, now: now, woken: &woken)
-        guard case .refused(_, let retryAfter, let answerAt) = admission else {
+        guard case .refused(_, let retryAfter, let answerAt, _) = admission else {
             throw RefusalExpected(admission: admission)
         }
         return (retryAfter, answerAt)
@@ -115,7 +115,7 @@ struct SlotQueueTests {
                 #expect(ticket.prediction.completesIn <= 0.9)
                 #expect(ticket.prediction.completesIn == 0.125 * Double(attempt + 1))
                 admitted += 1
-            case .refused(let prediction, let retryAfter, let answerAt):
+            case .refused(let prediction, let retryAfter, let answerAt, _):
                 #expect(prediction.completesIn > 0.9 && answerAt == 100)
                 #expect(
                     queue.policy.decide(prediction, serviceSeconds: 0.125) == .refuse(retryAfterSeconds: retryAfter))
@@ -182,7 +182,7 @@ struct SlotQueueTests {
         let last = try #require(answers.last)
         #expect(answers.first == 100 && abs(last - (100 + 2 * 0.9)) < 1e-9)
         let paced = queue.storage.events.compactMap { event -> Bool? in
-            if case .refusedAtOnce(_, _, let paced) = event { return paced }
+            if case .refusedAtOnce(_, _, let paced, _) = event { return paced }
             return nil
         }
         #expect(paced == answers.map { $0 > 100 })

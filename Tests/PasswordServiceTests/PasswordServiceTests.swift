@@ -60,14 +60,16 @@ struct PasswordServiceTests {
         #expect(response.status == 413)
     }
 
-    @Test("an overload refusal is a 503 with Retry-After and the prediction")
+    @Test("an overload refusal is a 503 with Retry-After, the prediction and the reason")
     func overloaded() {
         let (response, json) = respond("GET", "/api/load", runner: RefusingRunner())
         #expect(response.status == 503)
-        #expect(response.headers == [.init("Retry-After", "3")])
+        #expect(response.headers == [.init("Retry-After", "3"), .init("Fullyloaded-Refusal", "displaced")])
         #expect(json["error"] as? String == "overloaded")
         #expect(json["retry_after"] as? Int == 3)
         #expect(json["predicted_seconds"] as? Double == 2.5)
+        #expect(json["reason"] as? String == "displaced")
+        #expect((json["message"] as? String)?.contains("fair share") == true)
     }
 
     @Test("CGI bytes carry the status line and the length")
@@ -121,7 +123,9 @@ struct PasswordServiceTests {
 
 /// A runner that refuses every job, as admission control does under overload.
 struct RefusingRunner: ExpensiveJobRunner {
-    func run(_ job: ExpensiveJob, arrivedAt: Double) throws(ExpensiveJobFailure) -> ExpensiveJobResult {
-        throw .overloaded(predictedSeconds: 2.5, retryAfterSeconds: 3)
+    func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+    {
+        throw .overloaded(predictedSeconds: 2.5, retryAfterSeconds: 3, reason: .displaced)
     }
 }

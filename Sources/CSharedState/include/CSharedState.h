@@ -10,7 +10,16 @@
  * The queue is a ring in arrival order: ticket t lives in jobs[t % job_capacity]. Slots are
  * handed out in ticket order from `grant_ticket`; a job that leaves early (refused at its
  * deadline, or its worker died) is skipped there. Counts and the work waiting are kept as the
- * queue changes, so no decision scans the ring. */
+ * queue changes, so no decision scans the ring.
+ *
+ * Fair share: every job belongs to a client entry (`clients[]`, a fixed table with bounded
+ * linear probing by a keyed hash). Entries are groups (an IPv4 /24, an IPv6 /48, a named end
+ * user) and their leaves (an IPv4 address, an IPv6 /64); entry 0 is the overflow group that
+ * newcomers share when the table has no room for them. Each entry keeps the work it has waiting
+ * and running and the work it was admitted recently, decaying (2^cost per job, so that a cost-14
+ * job is four cost-12 jobs), its waiting jobs as a list through the ring (oldest first), and its
+ * own refusal budget. Entries with waiting jobs are
+ * linked, so that finding whom to displace looks only at those. */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -18,19 +27,23 @@
 #pragma clang assume_nonnull begin
 
 #define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
-#define FL_SEGMENT_VERSION 2u
+#define FL_SEGMENT_VERSION 3u
 #define FL_MAX_SLOTS 256u
 #define FL_MAX_WORKERS 128u
 #define FL_COST_CLASSES 32u
 #define FL_HISTOGRAM_BUCKETS 16u
 #define FL_RECENT_WAITS 512u
+#define FL_MAX_CLIENTS 2048u /* client table entries, the overflow group included */
+#define FL_CLIENT_PROBES 16u /* entries a key may live in: its hash's and the next 15 */
+#define FL_OVERFLOW_CLIENT 0u
 
 enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
+enum fl_job_signal { FL_JOB_WAITING = 0, FL_JOB_GRANTED = 1, FL_JOB_DISPLACED = 2 };
 enum fl_worker_state { FL_WORKER_EMPTY = 0, FL_WORKER_SERVING = 1, FL_WORKER_STOPPING = 2 };
 
 typedef struct {
     uint32_t state;
-    uint32_t granted; /* futex word of the job's waiter: 1 once it holds a slot */
+    uint32_t granted; /* futex word of the job's waiter: fl_job_signal (granted, or displaced) */
     int32_t pid;
     uint32_t cost;
     uint64_t ticket;     /* arrival order; 0: never used */
@@ -38,7 +51,9 @@ typedef struct {
     int64_t admitted_ns; /* when admission took it */
     int64_t started_ns;  /* when it got its slot */
     uint32_t running_slot; /* its entry in running[] while RUNNING */
-    uint32_t reserved;
+    uint32_t client;       /* its entry in clients[] (a leaf, or a group that is its own leaf) */
+    uint64_t client_previous; /* the client's waiting job before this one, by ticket; 0: none */
+    uint64_t client_next;     /* the client's waiting job after this one; 0: none */
 } fl_job;
 
 typedef struct {
@@ -59,6 +74,33 @@ typedef struct {
     uint32_t reserved;
     uint64_t pings; /* cheap requests answered; added to without the lock (relaxed atomic) */
 } fl_worker;
+
+typedef struct {
+    uint64_t key;            /* keyed hash of the client's key; 0: never used */
+    uint32_t parent;         /* its group's index; its own for a group */
+    uint32_t kind;           /* what the key is (ClientKey.Kind) */
+    uint32_t children;       /* a group's leaves */
+    uint32_t active_leaves;  /* a group's entries with work, itself included */
+    uint32_t queued;         /* its waiting jobs */
+    uint32_t running;        /* its jobs holding a slot */
+    uint64_t work;           /* 2^cost over its own waiting and running jobs */
+    uint64_t group_work;     /* a group's: its own work and its leaves' */
+    double recent_work;      /* work it was admitted recently (decaying; what its share is judged by) */
+    double group_recent_work; /* a group's: its own recent work and its leaves' */
+    int64_t recent_at_ns;    /* when the two were last brought up to date */
+    uint64_t head;           /* its oldest waiting job's ticket; 0: none */
+    uint64_t tail;           /* its newest waiting job's ticket; 0: none */
+    int32_t waiting_previous; /* the list of entries with waiting jobs; -1: none */
+    int32_t waiting_next;
+    int64_t last_active_ns;
+    int64_t refusal_tat_ns;  /* its own refusal budget (GCRA) */
+    double served_seconds;   /* compute seconds it was given, decaying (half-life in ClientTable) */
+    int64_t served_at_ns;
+    uint64_t admitted;
+    uint64_t refused_at_capacity;
+    uint64_t refused_over_share;
+    uint64_t displaced;
+} fl_client;
 
 typedef struct {
     int64_t at_ns;   /* when the job got its slot */
@@ -110,6 +152,20 @@ typedef struct {
     fl_histogram service_time;
     fl_histogram response_time; /* arrival to answer, jobs that ran and were answered with their result */
 
+    uint64_t refused_over_share; /* refused at arrival: the client was over its fair share */
+    uint64_t displaced;          /* admitted, then displaced by a client under its share */
+    uint64_t key_overflows;      /* keys that found no room in the client table */
+
+    uint64_t key_seed;           /* the client table's hash key, random, written once at creation */
+    uint64_t total_work;         /* 2^cost over every waiting and running job that has a client */
+    uint32_t active_groups;      /* groups with work */
+    int32_t waiting_clients;     /* first entry of the list of entries with waiting jobs; -1: none */
+    double active_recent_work;   /* the recent work of the groups with work, together */
+    int64_t active_recent_at_ns;
+    double served_total;         /* every entry's served_seconds together, decaying alike */
+    int64_t served_total_at_ns;
+    fl_client clients[FL_MAX_CLIENTS];
+
     uint32_t recent_next; /* the ring's next write position */
     uint32_t reserved2;
     fl_recent_wait recent_waits[FL_RECENT_WAITS]; /* the latest queue waits, for percentiles over the last second */
@@ -132,6 +188,9 @@ void fl_segment_unlock(fl_segment *segment);
  *  EAGAIN when the word had already changed, EINTR). The word is shared between processes. */
 int fl_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
+/** Fills *seed from the kernel's random source. Returns 0, or -1 with errno. */
+int fl_random_seed(uint64_t *seed);
+
 /** Wakes at most `count` threads of any process sleeping on word. */
 int fl_futex_wake(uint32_t *word, int32_t count);
 
@@ -142,6 +201,9 @@ static inline fl_job *fl_segment_job(fl_segment *segment, uint64_t ticket) {
 static inline fl_running *fl_segment_running(fl_segment *segment, uint32_t index) { return &segment->running[index]; }
 static inline uint32_t *fl_segment_queued_by_cost(fl_segment *segment, uint32_t cost) {
     return &segment->queued_by_cost[cost % FL_COST_CLASSES];
+}
+static inline fl_client *fl_segment_client(fl_segment *segment, uint32_t index) {
+    return &segment->clients[index % FL_MAX_CLIENTS];
 }
 static inline fl_worker *fl_segment_worker(fl_segment *segment, uint32_t index) { return &segment->workers[index]; }
 static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32_t index) {
