@@ -19,6 +19,8 @@ public final class MonitorMetrics: @unchecked Sendable {
     private let deadline: Gauge
     private let estimate: Gauge
     private let jobs: [(name: String, counter: Counter)]
+    private let clients: [(state: String, gauge: Gauge)]
+    private let topShares: [Gauge]
     private let pings: Counter
     private let histograms: [(name: String, histogram: ValueHistogram)]
     private var previousCounts: [String: UInt64] = [:]
@@ -45,8 +47,15 @@ public final class MonitorMetrics: @unchecked Sendable {
         let outcomes = Self.name("jobs", "total", "Expensive jobs by outcome")
         jobs = [
             "admitted", "refused_at_once", "refused_at_deadline", "completed", "failed", "overran", "recovered",
-            "paced_refusals",
+            "paced_refusals", "refused_at_capacity", "refused_over_share", "displaced", "late_arrivals",
         ].map { ($0, registry.makeCounter(descriptor: outcomes, labels: [("outcome", $0)])) }
+        let clientsNow = Self.name("clients", "", "Clients of the fair share: active, active groups, keys tracked")
+        clients = ["active", "active_groups", "tracked"].map {
+            ($0, registry.makeGauge(descriptor: clientsNow, labels: [("state", $0)]))
+        }
+        let share = Self.name(
+            "top_client_share", "ratio", "Part of the recent compute time of the clients with the most, by rank")
+        topShares = (1...5).map { registry.makeGauge(descriptor: share, labels: [("rank", "\($0)")]) }
         pings = registry.makeCounter(descriptor: Self.name("pings", "total", "Cheap requests answered by the workers"))
         let bounds = Array(LatencyBuckets.boundsMilliseconds.dropLast().map { $0 / 1000 })
         histograms = [
@@ -84,8 +93,19 @@ public final class MonitorMetrics: @unchecked Sendable {
             "refused_at_deadline": snapshot.refusedAtDeadline, "completed": snapshot.completed,
             "failed": snapshot.failed,
             "overran": snapshot.overran, "recovered": snapshot.recoveredJobs, "paced_refusals": snapshot.pacedRefusals,
+            "refused_at_capacity": snapshot.refusedAtCapacity, "refused_over_share": snapshot.refusedOverShare,
+            "displaced": snapshot.displaced, "late_arrivals": snapshot.lateArrivals,
             "pings": snapshot.workers.reduce(0) { $0 + $1.pings },
         ]
+        let fair = snapshot.fairShare
+        for (state, gauge) in clients {
+            switch state {
+            case "active": gauge.set(Double(fair.activeClients))
+            case "active_groups": gauge.set(Double(fair.activeGroups))
+            default: gauge.set(Double(fair.trackedKeys))
+            }
+        }
+        for (rank, gauge) in topShares.enumerated() { gauge.set(rank < fair.top.count ? fair.top[rank].share : 0) }
         for (name, counter) in jobs + [("pings", pings)] {
             let total = totals[name] ?? 0
             // The first sample and a replaced segment start a new baseline.

@@ -47,6 +47,36 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         public var pings: UInt64
     }
 
+    /// The fair share among clients: who is active, who got the hashing, and why refusals happen.
+    public struct FairShare: Codable, Sendable, Equatable {
+        /// One of the clients with the most recent compute time (its key hashed, never shown).
+        public struct Client: Codable, Sendable, Equatable {
+            public var client: String
+            /// Its part of the recent compute time (0…1).
+            public var share: Double
+            public var queued: Int
+            public var running: Int
+            public var admitted: UInt64
+            public var refusedOverShare: UInt64
+            public var displaced: UInt64
+        }
+
+        /// Refusals per second by reason, over about the last second.
+        public struct Refusals: Codable, Sendable, Equatable {
+            public var atCapacity: Double
+            public var overShare: Double
+            public var displaced: Double
+            /// Refused at their deadline or answered 503 at N after running long.
+            public var late: Double
+        }
+
+        public var activeClients: Int
+        public var activeGroups: Int
+        public var trackedKeys: Int
+        public var refusals: Refusals
+        public var top: [Client]
+    }
+
     /// One host of a multi-host setup, as the front host's dashboard lists it.
     public struct Host: Codable, Sendable, Equatable {
         public var name: String
@@ -76,6 +106,8 @@ public struct MonitorSample: Codable, Sendable, Equatable {
     /// `nil` while no worker has made the shared segment.
     public var queue: Queue?
     public var workers: [Worker]
+    /// `nil` while no worker has made the shared segment.
+    public var fairShare: FairShare?
 }
 
 extension MonitorSample {

@@ -14,7 +14,7 @@ public final class Sampler {
     private var previous: ProcStat?
     /// Counter readings of about the last second: rates over a second, not over one 250 ms sample,
     /// whose one or two hashes would make the rate jump in steps of 4 per second.
-    private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64)] = []
+    private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64, reasons: [UInt64])] = []
 
     /// Creates a sampler for the segment `segmentName`, pinging through nginx at `ping`.
     /// Another host's monitor, read for the host list.
@@ -74,16 +74,24 @@ public final class Sampler {
         if let last = history.last, completed < last.completed || refused < last.refused || pings < last.pings {
             history.removeAll()
         }
-        history.append((now, completed, refused, pings))
+        // Refusals by reason: at capacity, over share, displaced, late (at the deadline or overran).
+        let reasons: [UInt64] =
+            snapshot.map {
+                [$0.refusedAtCapacity, $0.refusedOverShare, $0.displaced, $0.refusedAtDeadline + $0.overran]
+            }
+            ?? [0, 0, 0, 0]
+        history.append((now, completed, refused, pings, reasons))
         // Keep the newest reading at least a second old as the window's start.
         while history.count > 2, now - history[1].time >= 1 { history.removeFirst() }
         var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
+        var reasonRates = [0.0, 0, 0, 0]
         if let first = history.first, history.count > 1 {
             let elapsed = max(0.001, now - first.time)
             rates = .init(
                 hashesPerSecond: Double(completed - first.completed) / elapsed,
                 refusalsPerSecond: Double(refused - first.refused) / elapsed,
                 pingsPerSecond: Double(pings - first.pings) / elapsed)
+            reasonRates = zip(reasons, first.reasons).map { Double($0 &- min($0, $1)) / elapsed }
         }
 
         let lastSecond = (snapshot?.recentWaits ?? []).filter { $0.age <= 1 }.map { $0.wait * 1000 }.sorted()
@@ -107,6 +115,19 @@ public final class Sampler {
                 .init(
                     pid: $0.pid, state: $0.state, uptimeSeconds: $0.uptimeSeconds, restarts: $0.restarts,
                     jobs: $0.jobsCompleted, refused: $0.jobsRefused, pings: $0.pings)
+            },
+            fairShare: snapshot.map { snapshot in
+                let fair = snapshot.fairShare
+                return .init(
+                    activeClients: fair.activeClients, activeGroups: fair.activeGroups, trackedKeys: fair.trackedKeys,
+                    refusals: .init(
+                        atCapacity: reasonRates[0], overShare: reasonRates[1], displaced: reasonRates[2],
+                        late: reasonRates[3]),
+                    top: fair.top.map {
+                        .init(
+                            client: $0.label, share: $0.share, queued: $0.queued, running: $0.running,
+                            admitted: $0.admitted, refusedOverShare: $0.refusedOverShare, displaced: $0.displaced)
+                    })
             })
         sample.hosts = [sample.summary()] + peers.map(peerSummary)
         return sample

@@ -75,9 +75,20 @@ struct DashboardTests {
         // 100 ticks a second: under 2% of one core over 4 s is under 8 ticks.
         #expect(ticks < 8, "the monitor used \(ticks) ticks of CPU in 4 s")
 
-        for key in ["time", "architecture", "cpu", "responsiveness", "throughput", "wait", "queue", "workers"] {
+        for key in [
+            "time", "architecture", "cpu", "responsiveness", "throughput", "wait", "queue", "workers", "fair_share",
+        ] {
             #expect(last[key] != nil, "sample has \(key)")
         }
+        // One client (loopback) took all the hashing; its key is hashed, never shown.
+        let fair = try #require(last["fair_share"] as? [String: Any])
+        let refusals = try #require(fair["refusals"] as? [String: Any])
+        #expect(Set(refusals.keys) == ["at_capacity", "over_share", "displaced", "late"])
+        let top = try #require(fair["top"] as? [[String: Any]])
+        let first = try #require(top.first, "\(fair)")
+        #expect((first["client"] as? String)?.wholeMatch(of: /ipv4:[0-9a-f]{8}/) != nil, "\(first)")
+        #expect(first["share"] as? Double ?? 0 > 0.9, "\(top)")
+        #expect(!(first["client"] as? String ?? "").contains("127.0.0.1"))
         let cpu = try #require(last["cpu"] as? [String: Any])
         #expect((cpu["cores"] as? [Double])?.count == ProcessInfo.processInfo.activeProcessorCount)
         #expect(busiest > 50, "CPU shows the load: at most \(busiest) %")
@@ -117,6 +128,14 @@ struct DashboardTests {
         #expect((completed?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(completed ?? "none")")
         #expect(lines.contains { $0.hasPrefix("fullyloaded_queue_wait_seconds_bucket") })
         #expect(lines.contains { $0.hasPrefix(#"fullyloaded_cpu_busy_percent{core="0"}"#) })
+        for name in [
+            #"fullyloaded_clients{state="tracked"}"#, #"fullyloaded_jobs_total{outcome="displaced"}"#,
+            #"fullyloaded_jobs_total{outcome="refused_over_share"}"#, #"fullyloaded_top_client_share_ratio{rank="1"}"#,
+        ] {
+            #expect(lines.contains { $0.hasPrefix(name) }, "\(name)")
+        }
+        let top = lines.first { $0.hasPrefix(#"fullyloaded_top_client_share_ratio{rank="1"}"#) }
+        #expect((top?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0.9, "\(top ?? "none")")
     }
 
     @Test("the page in headless Chromium: numbers and charts update under load, and it reconnects")
@@ -135,6 +154,8 @@ struct DashboardTests {
                   points: typeof Chart === 'undefined' ? -1 : Chart.getChart('chart-cpu').data.labels.length,
                   waitLines: typeof Chart === 'undefined' ? -1 : Chart.getChart('chart-wait').data.datasets.length,
                   rows: document.querySelectorAll('#workers tbody tr').length,
+                  clients: document.querySelectorAll('#clients tbody tr').length,
+                  reasonLines: typeof Chart === 'undefined' ? -1 : Chart.getChart('chart-reasons').data.datasets.length,
                   architecture: document.getElementById('architecture').textContent };
                 """) as? [String: Any] ?? [:]
         }
@@ -154,6 +175,8 @@ struct DashboardTests {
         #expect(Double(after["cpu"] as? String ?? "") ?? 0 > 50, "CPU shows the load: \(after)")
         #expect(after["hashes"] as? String != "–")
         #expect(after["rows"] as? Int == 2)
+        #expect(after["clients"] as? Int ?? 0 >= 1, "the fair share's table lists the client: \(after)")
+        #expect(after["reasonLines"] as? Int == 4, "at capacity, over share, displaced, late")
         #expect(after["architecture"] as? String == "fine")
         #expect((after["points"] as? Int ?? 0) > (before["points"] as? Int ?? 0))
         if let path = ProcessInfo.processInfo.environment["FULLYLOADED_SCREENSHOT"] {

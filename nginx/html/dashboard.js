@@ -29,6 +29,7 @@ const charts = {
     { scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true, title: { display: true, text: 'refusals, pings' } },
       hashes: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hashes' } } } }),
   wait: lineChart('chart-wait', [{ label: 'p50' }, { label: 'p95' }, { label: 'max' }, { label: 'N', color: '#c62828', dash: [6, 4], width: 2 }]),
+  reasons: lineChart('chart-reasons', [{ label: 'at capacity' }, { label: 'over share' }, { label: 'displaced' }, { label: 'late' }]),
 };
 
 function push(chart, label, values) {
@@ -67,6 +68,9 @@ function show(sample) {
   const q = sample.queue;
   push(charts.wait, label, [sample.wait.p50_milliseconds, sample.wait.p95_milliseconds, sample.wait.max_milliseconds,
     q ? q.deadline_seconds * 1000 : null]);
+  const fair = sample.fair_share;
+  const r = fair ? fair.refusals : null;
+  push(charts.reasons, label, r ? [r.at_capacity, r.over_share, r.displaced, r.late] : [null, null, null, null]);
   Object.values(charts).forEach(c => c.update('none'));
 
   document.getElementById('architecture').textContent = sample.architecture;
@@ -82,6 +86,14 @@ function show(sample) {
   const rows = sample.workers.map(w => '<tr><td>' + w.pid + '</td><td>' + w.state + '</td><td>' + duration(w.uptime_seconds) +
     '</td><td>' + w.restarts + '</td><td>' + w.jobs + '</td><td>' + w.refused + '</td><td>' + w.pings + '</td></tr>');
   document.querySelector('#workers tbody').innerHTML = rows.join('');
+
+  // Who got the hashing: the clients with the most recent compute time, keys hashed.
+  text('active-clients', fair ? fair.active_clients : null);
+  text('active-groups', fair ? fair.active_groups : null);
+  text('tracked-keys', fair ? fair.tracked_keys : null);
+  document.querySelector('#clients tbody').innerHTML = (fair ? fair.top : []).map(c => '<tr><td>' + escapeText(c.client) +
+    '</td><td>' + (100 * c.share).toFixed(0) + ' %</td><td>' + c.queued + '</td><td>' + c.running + '</td><td>' + c.admitted +
+    '</td><td>' + c.refused_over_share + '</td><td>' + c.displaced + '</td></tr>').join('');
 
   // Several hosts behind one nginx: each with its own queue and promise.
   const hosts = sample.hosts || [];
