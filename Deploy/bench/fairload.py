@@ -12,9 +12,10 @@ statuses, the 503 reasons, latency percentiles per status and reason, and answer
         {"name": "light", "rate": 2, "sources": ["127.0.1.2"]}]'
 
 A client: name; rate (arrivals per second) or concurrency (closed loop); sources (addresses, or
-"A.B.C.0/24" for all 256 of a /24, rotated per request); cost (POST /api/hash with that cost;
-without it, GET /api/load at the service's cost); header (a Fullyloaded-Client value, "{n}" replaced
-by a request counter); start and stop (seconds into the run); or times (a list of seconds into the
+"A.B.C.0/24" for all 256 of a /24, rotated per request); path (GET it) or cost (POST /api/hash with
+that cost; with neither, GET /api/load at the service's cost); header (a Fullyloaded-Client value, "{n}" replaced
+by a request counter); weight (the work of one of its requests, in whatever unit the caller
+counts, 1 by default); start and stop (seconds into the run); or times (a list of seconds into the
 run at which to send, instead of a rate).
 """
 import argparse
@@ -22,6 +23,7 @@ import asyncio
 import ipaddress
 import json
 import random
+import resource
 import time
 
 
@@ -68,9 +70,8 @@ async def one_request(host, port, source, request, timeout):
                 return "bad_response"
             status = int(head.split()[1])
             if status == 503:
-                body = rest.split(b"\r\n\r\n", 1)[-1]
                 try:
-                    reason = json.loads(body).get("reason")
+                    reason = json.loads(rest.split(b"\r\n\r\n", 1)[-1]).get("reason") or "unstated"
                 except ValueError:
                     reason = "not_json"
             return status
@@ -91,8 +92,8 @@ def make_request(host, client, counter):
     headers = f"Host: {host}\r\nConnection: close\r\n"
     if client.get("header"):
         headers += "Fullyloaded-Client: " + client["header"].replace("{n}", str(counter)) + "\r\n"
-    if client.get("cost") is None:
-        return f"GET /api/load HTTP/1.1\r\n{headers}\r\n".encode()
+    if client.get("path") or client.get("cost") is None:
+        return f"GET {client.get('path', '/api/load')} HTTP/1.1\r\n{headers}\r\n".encode()
     body = json.dumps({"password": f"p{counter}", "cost": client["cost"]})
     return (
         f"POST /api/hash HTTP/1.1\r\n{headers}Content-Type: application/json\r\n"
@@ -187,6 +188,8 @@ async def run(arguments):
             "ok_within_deadline": within,
             "ok_fraction": within / len(rows) if rows else None,
             "goodput": statuses.get("200", 0) / arguments.seconds,
+            "goodput_within_deadline": within / arguments.seconds,
+            "work_within_deadline": within * client.get("weight", 1),
             "latency": {status: summary(values) for status, values in by_status.items()},
             "reason_latency": {reason: summary(values) for reason, values in by_reason.items()},
         }
@@ -197,6 +200,8 @@ async def run(arguments):
             ]
     ping_ok = [seconds for status, seconds in ping_results if status == 200]
     report["ping"] = {"sent": len(ping_results), "failed": len(ping_results) - len(ping_ok), "latency": summary(ping_ok)}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report["generator_cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return report
 
 

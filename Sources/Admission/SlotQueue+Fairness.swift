@@ -63,7 +63,7 @@ extension SlotQueue {
     }
 
     private func probeIndex(_ key: UInt64, _ probe: Int) -> Int {
-        let slots = UInt64(storage.clientCapacity - 1)
+        let slots = UInt64(max(1, storage.clientCapacity - 1))
         return 1 + Int((key % slots + UInt64(probe)) % slots)
     }
 
@@ -321,15 +321,25 @@ extension SlotQueue {
     }
 
     /// Displaces waiting jobs of the clients most over their share, the newest first, until a
-    /// job at `cost` from `client` fits — or, if it cannot, displaces nothing.
+    /// job at `cost` from `client` fits with its own service time to spare, at most
+    /// `(1 − headroom) × N` (or at least fits, when there is no more to take fairly) — or, if it
+    /// cannot fit, displaces nothing.
     mutating func makeRoom(
         for client: Int, cost: Int, arrivedAt: Double, pid: Int32, now: Double, woken: inout WakeList
     ) -> RoomOutcome {
         let units = Self.units(ofCost: cost)
+        let elapsed = now - arrivedAt
+        // The newcomer goes to the back, where a machine that slows down hurts first: room is made
+        // for it and, while there is fair work to take, for its own service time more (at most
+        // the headroom's share of N again).
+        let service = estimate.seconds(forCost: cost)
+        let comfortable = policy.deadline * policy.headroom - min(service, policy.deadline * (1 - policy.headroom))
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ClientTableLimits.maximumDisplaced) { taken in
             var count = 0
             var overShare = false
+            var fitted: AdmissionPredictor.Prediction?
             while count < ClientTableLimits.maximumDisplaced {
+                if let fit = fitted, elapsed + fit.completesIn <= comfortable { break }
                 let choice = victim(for: client, units: units, now: now)
                 if count == 0 { overShare = choice.overShare }
                 guard let ticket = choice.ticket else { break }
@@ -337,26 +347,28 @@ extension SlotQueue {
                 taken[count] = ticket
                 count += 1
                 let (prediction, service) = predict(cost: cost, now: now)
-                guard policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) == .admit else {
-                    continue
+                if policy.decide(prediction, serviceSeconds: service, elapsed: elapsed) == .admit {
+                    fitted = prediction
                 }
-                for index in 0..<count {
-                    var job = storage[job: taken[index]]
-                    job.displaced = true
-                    storage[job: taken[index]] = job
-                    if let owner = job.client {
-                        var entry = storage[client: owner]
-                        entry.displaced &+= 1
-                        storage[client: owner] = entry
-                    }
-                    storage.record(.displaced(pid: job.pid))
-                    woken.append(taken[index])
-                }
-                return .made(prediction)
             }
-            // Not enough to be had: everything goes back as it was, in the order it came out.
-            for index in stride(from: count - 1, through: 0, by: -1) { rejoinQueue(taken[index], now: now) }
-            return .refused(overShare: overShare)
+            guard let fitted else {
+                // Not enough to be had: everything goes back as it was, in the order it came out.
+                for index in stride(from: count - 1, through: 0, by: -1) { rejoinQueue(taken[index], now: now) }
+                return .refused(overShare: overShare)
+            }
+            for index in 0..<count {
+                var job = storage[job: taken[index]]
+                job.displaced = true
+                storage[job: taken[index]] = job
+                if let owner = job.client {
+                    var entry = storage[client: owner]
+                    entry.displaced &+= 1
+                    storage[client: owner] = entry
+                }
+                storage.record(.displaced(pid: job.pid))
+                woken.append(taken[index])
+            }
+            return .made(fitted)
         }
     }
 

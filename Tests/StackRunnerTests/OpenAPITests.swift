@@ -85,4 +85,34 @@ struct OpenAPITests {
             #expect(api.contains("`\(code)`"), "Docs/api.md does not list \(code)")
         }
     }
+
+    @Test("every refusal reason the workers give is in the description, in the header's too, and in Docs/api.md")
+    func refusalReasonsMatchTheSources() throws {
+        let text = try String(contentsOfFile: Self.specification, encoding: .utf8)
+        let source = try String(
+            contentsOfFile: TestFiles.checkout + "/Sources/PasswordService/ExpensiveJob.swift", encoding: .utf8)
+        let enumeration =
+            try #require(source.components(separatedBy: "public enum OverloadReason").last)
+            .components(separatedBy: "\n}").first ?? ""
+        let given = Set(enumeration.matches(of: /case [a-zA-Z]+ = "([a-z_]+)"/).map { String($0.output.1) })
+        #expect(given.count == 5, "\(given)")
+        let body = try #require(text.components(separatedBy: "        reason:\n").last)
+        let listed = Set(
+            body.split(separator: "\n").drop { !$0.hasSuffix("enum:") }.dropFirst()
+                .prefix { $0.hasPrefix("            - ") }.map { String($0.dropFirst("            - ".count)) })
+        #expect(listed == given, "documented \(listed.sorted()), given \(given.sorted())")
+        let header = try #require(
+            text.components(separatedBy: "    Refusal:\n").last?.split(separator: "\n").first {
+                $0.contains("enum: [")
+            })
+        let inHeader = Set(
+            (header.split(separator: "[").last?.split(separator: "]").first ?? "").split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            })
+        #expect(inHeader == given, "the Fullyloaded-Refusal header lists \(inHeader.sorted())")
+        let api = try String(contentsOfFile: TestFiles.checkout + "/Docs/api.md", encoding: .utf8)
+        for reason in given {
+            #expect(api.contains("| `\(reason)` |"), "Docs/api.md does not list the reason \(reason)")
+        }
+    }
 }

@@ -1,0 +1,128 @@
+"""The report of fairness.sh: a markdown table per scenario (one row per system) and a plot
+(SVG, gnuplot) of the light clients' answers within N, scenario by scenario.
+Usage: fairness_report.py RESULTS_JSONL OUT_DIR STEM COST DEADLINE SECONDS"""
+import csv
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+path, out, stem, cost, deadline, seconds = sys.argv[1:]
+deadline, seconds = float(deadline), float(seconds)
+runs = [json.loads(line) for line in open(path) if line.strip()]
+systems = list(dict.fromkeys(r["system"] for r in runs))
+scenarios = list(dict.fromkeys(r["scenario"] for r in runs))
+
+
+def pick(values, q):
+    return values[min(len(values) - 1, int(q * len(values)))] if values else None
+
+
+def ms(value):
+    return "–" if value is None else f"{value * 1000:.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
+
+
+def figures(run):
+    clients = run["clients"]
+    light = {name: c for name, c in clients.items() if name.startswith("light")}
+    heavy = {name: c for name, c in clients.items() if not name.startswith("light")}
+    single = (run["single_before"] + run["single_after"]) / 2
+    capacity = run["cores"] / single
+    # Goodput in hashes at --cost: a job at another cost counts as its work in those.
+    work = sum(c["work_within_deadline"] for c in clients.values()) / seconds
+    return {
+        "light_min": min((c["ok_fraction"] or 0) for c in light.values()) if light else None,
+        "light_mean": sum((c["ok_fraction"] or 0) * c["sent"] for c in light.values())
+        / max(1, sum(c["sent"] for c in light.values())) if light else None,
+        "heavy_goodput": {name: c["goodput_within_deadline"] for name, c in heavy.items()},
+        "heavy_compute": {name: c["work_within_deadline"] * single for name, c in heavy.items()},
+        "goodput_ratio": work / capacity,
+        "capacity_before": run["cores"] / run["single_before"],
+        "capacity_after": run["cores"] / run["single_after"],
+        "ping_p99": pick(run["ping_times_at_nginx"], 0.99),
+        "ping_p99_client": run["ping"]["latency"]["p99"],
+        "ping_failed": run["ping"]["failed"],
+        "light_refusal_p99": pick(run["light_refusal_times"], 0.99),
+        "light_refusals": len(run["light_refusal_times"]),
+        "generator_cpu": run["generator_cpu_seconds"] / seconds,
+    }
+
+
+def spread(values):
+    values = list(values)
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    return max(abs(v - mean) for v in values) / mean if mean > 0 else None
+
+
+titles = {
+    "flood": "one client at 20× capacity, one light client at 0.25×",
+    "three": "three flooders at 10× each, twenty light clients at 0.02× each",
+    "costs": f"a flooder at cost {int(cost) + 2} and one at cost {cost}, 10× each in work",
+    "rotate": "an attacker at 20× rotating through the 256 addresses of one /24, a light client at 0.25×",
+    "storm": "one client in a closed loop of 64 connections, a light client at 0.25× open loop",
+}
+print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {runs[0]['cores']} cores; cost {cost}, "
+      f"N = {deadline:g} s, {seconds:g} s of arrivals per run; capacity = cores / single-hash time, measured just "
+      f"before and after each run.\n")
+rows = []
+for scenario in scenarios:
+    print(f"**{titles.get(scenario, scenario)}**\n")
+    print("| system | light clients: 200 within N (worst / all) | heavy clients' 200s within N per second | "
+          "goodput within N (of capacity) | light 503 p99 at nginx (count) | ping p99 at nginx / at the client (failed) | "
+          "capacity before → after | generator CPU |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for run in (r for r in runs if r["scenario"] == scenario):
+        f = figures(run)
+        heavy = f["heavy_goodput"]
+        heavy_text = ", ".join(f"{v:.1f}" for v in heavy.values()) if len(heavy) <= 3 else f"{len(heavy)} clients"
+        if scenario == "three" and heavy:
+            heavy_text += f" (±{100 * (spread(heavy.values()) or 0):.0f}%)"
+        if scenario == "costs":
+            compute = f["heavy_compute"]
+            heavy_text = ", ".join(f"{name}: {v:.1f} s of bcrypt" for name, v in compute.items())
+            heavy_text += f" in {seconds:g} s"
+            heavy_text += f" (±{100 * (spread(compute.values()) or 0):.0f}%)"
+        light = "–" if f["light_min"] is None else f"{f['light_min']:.2f} / {f['light_mean']:.2f}"
+        print(f"| {run['system']} | {light} | {heavy_text} | {f['goodput_ratio']:.2f} | "
+              f"{ms(f['light_refusal_p99'])} ({f['light_refusals']}) | {ms(f['ping_p99'])} / {ms(f['ping_p99_client'])} ({f['ping_failed']}) | "
+              f"{f['capacity_before']:.2f} → {f['capacity_after']:.2f}/s | {100 * f['generator_cpu']:.0f}% of a core |")
+        rows.append({"scenario": scenario, "system": run["system"], **{k: v for k, v in f.items() if not isinstance(v, dict)}})
+    print()
+
+csv_path = os.path.join(out, "data", stem + ".csv")
+with open(csv_path, "w", newline="") as handle:
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+    writer.writeheader()
+    writer.writerows(rows)
+print(f"data: {csv_path}")
+
+# The light clients' worst fraction of 200s within N, per scenario and system, as grouped bars.
+data_path = os.path.join(out, "data", stem + ".dat")
+with open(data_path, "w") as handle:
+    handle.write("scenario " + " ".join(systems) + "\n")
+    for scenario in scenarios:
+        values = []
+        for system in systems:
+            match = [r for r in rows if r["scenario"] == scenario and r["system"] == system]
+            value = match[0]["light_min"] if match and match[0]["light_min"] is not None else "?"
+            values.append(str(value))
+        handle.write(scenario + " " + " ".join(values) + "\n")
+svg = os.path.join(out, "fairness-light.svg")
+columns = ", ".join(f"'{data_path}' using {i + 2}:xtic(1) title '{system}'" for i, system in enumerate(systems))
+subprocess.run(["gnuplot"], check=True, text=True, input=f"""set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
+set output '{svg}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set datafile missing "?"
+set key outside right top
+set grid ytics
+set yrange [0:1.05]
+set ylabel "light clients' requests answered 200 within N (worst client)"
+set xlabel "scenario (cost {cost}, N = {deadline:g} s, open loop through nginx)"
+plot {columns}
+""")
+print(f"plot: {svg}")
