@@ -6,11 +6,11 @@
 # sleep, the CPU the client threads spent inside admission per job (their own thread clocks: what
 # levels are compared on, since a baseline taken seconds apart moves by a factor of two on a shared
 # machine), and voluntary context switches per job beyond the job's own sleep.
-# Usage: Deploy/bench/admission.sh [--levels "1:10 1:100 1:1000 1000:1000"] [--seconds 5] [--slots 64] [--processes 4]
+# Usage: Deploy/bench/admission.sh [--levels "0:10 1:10 1:1000 1000:1000"] (KEYS:QUEUED; 0 keys: fairness off) [--seconds 5] [--slots 64] [--processes 4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-LEVELS="1:10 1:100 1:1000 1000:1000" SECONDS_PER_LEVEL=5 SLOTS=64 PROCESSES=4
+LEVELS="0:10 1:10 1:1000 1000:1000" SECONDS_PER_LEVEL=5 SLOTS=64 PROCESSES=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --levels) LEVELS=$2; shift 2 ;;
@@ -41,7 +41,8 @@ done
 python3 -c '
 import json, sys
 rows = [json.loads(text) for text in sys.argv[1:]]
-low, high = rows[0], rows[-1]
+# The first level with fairness on against the last.
+low, high = next((r for r in rows if r["keys"] > 0), rows[0]), rows[-1]
 print("per-job admission CPU: %.1f µs at %d keys, %d queued; %.1f µs at %d keys, %d queued (%.2f×); wake-ups per job: %.2f at most" % (
     low["admission_cpu_microseconds_per_job"], low["keys"], low["queued"], high["admission_cpu_microseconds_per_job"],
     high["keys"], high["queued"],

@@ -12,7 +12,7 @@ statuses, the 503 reasons, latency percentiles per status and reason, and answer
         {"name": "light", "rate": 2, "sources": ["127.0.1.2"]}]'
 
 A client: name; rate (arrivals per second) or concurrency (closed loop); sources (addresses, or
-"A.B.C.0/24" for all 256 of a /24, rotated per request); path (GET it) or cost (POST /api/hash with
+"A.B.C.0/24" for all 256 of a /24, rotated per request; IPv6 sources connect to [::1]); path (GET it) or cost (POST /api/hash with
 that cost; with neither, GET /api/load at the service's cost); header (a Fullyloaded-Client value, "{n}" replaced
 by a request counter); weight (the work of one of its requests, in whatever unit the caller
 counts, 1 by default); start and stop (seconds into the run); or times (a list of seconds into the
@@ -24,7 +24,10 @@ import ipaddress
 import json
 import random
 import resource
+import socket
 import time
+
+IP_FREEBIND = 15  # linux/in.h
 
 
 def percentile(values, fraction):
@@ -61,7 +64,21 @@ async def one_request(host, port, source, request, timeout):
     try:
         async def exchange():
             nonlocal writer, reason
-            reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+            if ":" in source:
+                # An IPv6 source of a prefix routed to this machine (ip -6 route add local … dev lo):
+                # free-bound, as the address is on no interface, and to the front's [::1].
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+                sock.setblocking(False)
+                try:
+                    sock.bind((source, 0))
+                    await asyncio.get_running_loop().sock_connect(sock, ("::1", port))
+                except OSError:
+                    sock.close()
+                    raise
+                reader, writer = await asyncio.open_connection(sock=sock)
+            else:
+                reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
             writer.write(request)
             await writer.drain()
             head = await reader.readline()

@@ -12,18 +12,20 @@
 #   costs   a flooder sending cost --cost + 2 at 10× (in cost-(--cost) work) and one sending --cost at 10×
 #   rotate  an attacker at 20× rotating through all 256 addresses of one /24, a light client at 0.25×
 #   storm   one client in a closed loop of 64 connections (as ab -c 64), a light client at 0.25× open loop
+#   ipv6    an attacker at 20× rotating through 5,000 /64s of one IPv6 /48, a light client at 0.25×
+#           in another /48 (2001:db8::/32 is routed to loopback for the run; as root)
 #
 # Output: a table per scenario (stdout), a CSV, every run's report (JSON lines) and a plot (SVG) of
 # the light clients' answers within N.
 # Usage: Deploy/bench/fairness.sh [--quick] [--cost 12] [--deadline 2] [--seconds 20]
-#          [--scenarios "flood three costs rotate storm"] [--systems "fairness-on fairness-off php-fpm"]
+#          [--scenarios "flood three costs rotate storm ipv6"] [--systems "fairness-on fairness-off php-fpm"]
 #          [--binary PATH] [--out Docs]
 #   --quick: cost 8, N = 0.5 s, 4 s per run, scenarios "flood storm" — for tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 COST=12 DEADLINE=2 SECONDS_PER_RUN=20 OUT=Docs
-SCENARIOS="flood three costs rotate storm"
+SCENARIOS="flood three costs rotate storm ipv6"
 SYSTEMS="fairness-on fairness-off php-fpm"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,10 +49,17 @@ RESULTS="$RUN/results.jsonl"
 : >"$RESULTS"
 HIGH=$((COST + 2))
 
+# The ipv6 scenario's addresses: a documentation prefix routed to loopback while the run lasts.
+if [[ " $SCENARIOS " == *" ipv6 "* ]]; then
+  ip -6 route add local 2001:db8::/32 dev lo
+  trap 'ip -6 route del local 2001:db8::/32 dev lo 2>/dev/null || true; bench_cleanup' EXIT
+fi
+
 start_php() {
   start_php_fpm php 4
   start_reference_nginx php-nginx "    server {
         listen 127.0.0.1:$1 backlog=4096;
+        listen [::1]:$1 backlog=4096;
 $(php_locations "$RUN/php.sock")
     }"
   wait_http "http://127.0.0.1:$1/api/ping"
@@ -63,7 +72,7 @@ for system in $SYSTEMS; do
   case "$system" in
     fairness-on | fairness-off)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$HIGH" --deadline "$DEADLINE" \
-        --fairness "${system#fairness-}" ;;
+        --fairness "${system#fairness-}" --ipv6-loopback ;;
     php-fpm) ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac
@@ -94,6 +103,9 @@ elif scenario == "costs":
     clients = [at(f"cost-{high}", 10, ["127.0.2.1"], c=high), at(f"cost-{cost}", 10, ["127.0.3.1"])]
 elif scenario == "rotate":
     clients = [at("attacker", 20, ["127.0.0.0/24"]), light]
+elif scenario == "ipv6":
+    clients = [at("attacker", 20, [f"2001:db8:1:{i:x}::1" for i in range(5000)]),
+               at("light", 0.25, ["2001:db8:2::1"])]
 elif scenario == "storm":
     storm = {"name": "storm", "concurrency": 64, "sources": ["127.0.0.2"]}
     if system == "php-fpm":
@@ -134,7 +146,7 @@ for number, line in enumerate(open(log)):
         row = json.loads(line)
     except ValueError:
         continue
-    if row.get("remote", "").startswith("127.1.") and row.get("status") == 503 and row.get("refusal") in ("at_capacity", "over_share"):
+    if row.get("remote", "").startswith(("127.1.", "2001:db8:2:")) and row.get("status") == 503 and row.get("refusal") in ("at_capacity", "over_share"):
         light_refusals.append(row["request_time"])
     if row.get("uri") == "/api/ping":
         pings.append(row["request_time"])

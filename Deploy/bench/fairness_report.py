@@ -25,7 +25,8 @@ def ms(value):
 
 def figures(run):
     clients = run["clients"]
-    light = {name: c for name, c in clients.items() if name.startswith("light")}
+    # A light client at 0.02× may send nothing in a short run: it is left out, not counted as 0.
+    light = {name: c for name, c in clients.items() if name.startswith("light") and c["sent"] > 0}
     heavy = {name: c for name, c in clients.items() if not name.startswith("light")}
     single = (run["single_before"] + run["single_after"]) / 2
     capacity = run["cores"] / single
@@ -63,6 +64,7 @@ titles = {
     "costs": f"a flooder at cost {int(cost) + 2} and one at cost {cost}, 10× each in work",
     "rotate": "an attacker at 20× rotating through the 256 addresses of one /24, a light client at 0.25×",
     "storm": "one client in a closed loop of 64 connections, a light client at 0.25× open loop",
+    "ipv6": "an attacker at 20× rotating through 5,000 /64s of one IPv6 /48, a light client at 0.25× in another /48",
 }
 print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {runs[0]['cores']} cores; cost {cost}, "
       f"N = {deadline:g} s, {seconds:g} s of arrivals per run; capacity = cores / single-hash time, measured just "

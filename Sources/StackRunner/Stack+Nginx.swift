@@ -11,6 +11,8 @@ extension Stack {
             "RUNTIME_DIR": runtimeDirectory,
             "SHARE_DIR": configuration.shareDirectory,
             "HTTP_PORT": "\(configuration.httpPort)",
+            "IPV6_LISTEN": configuration.ipv6Loopback
+                ? "        listen [::1]:\(configuration.httpPort) backlog=4096;" : "",
             "UPSTREAMS": upstreams.render(),
             "MONITOR_SOCKET": monitorSocketPath,
             "USER_DIRECTIVE": geteuid() == 0 ? "user nobody nogroup;" : "",

@@ -6,6 +6,8 @@ import POSIXSupport
 public struct StackConfiguration: Sendable {
     /// The plain-HTTP port on 127.0.0.1.
     public var httpPort: UInt16 = 8080
+    /// Whether plain HTTP is served on [::1] too, on the same port.
+    public var ipv6Loopback = false
     /// The HTTPS (HTTP/2) port on 127.0.0.1, or `nil` for none.
     public var httpsPort: UInt16? = 8443
     /// Where the self-signed certificate for HTTPS is kept (made on first run).

@@ -15,6 +15,9 @@ struct UpCommand: ParsableCommand {
     @Option(help: "Plain-HTTP port on 127.0.0.1.")
     var httpPort: UInt16 = 8080
 
+    @Flag(help: "Serve plain HTTP on [::1] too, on --http-port (for clients on IPv6 addresses of this machine).")
+    var ipv6Loopback = false
+
     @Option(help: "HTTPS (HTTP/2) port on 127.0.0.1, with a self-signed certificate made on first run; 0: none.")
     var httpsPort: UInt16 = 8443
 
@@ -110,6 +113,7 @@ struct UpCommand: ParsableCommand {
         }
         var configuration = StackConfiguration(workers: workers, shareDirectory: share, executable: executable)
         configuration.httpPort = httpPort
+        configuration.ipv6Loopback = ipv6Loopback
         configuration.architecture = architecture
         configuration.deadline = admission.deadline
         configuration.hosts = hosts

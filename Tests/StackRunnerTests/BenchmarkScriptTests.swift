@@ -97,3 +97,38 @@ struct AdmissionBenchmarkScriptTests {
         #expect(jobs > 0, "\(row)")
     }
 }
+
+/// The fair-share benchmark (Deploy/bench/fairness.sh) end to end, in its quick mode.
+@Suite("fair-share benchmark", .serialized)
+struct FairnessBenchmarkScriptTests {
+    @Test("fairness.sh --quick runs its scenarios with fairness on and off and writes its tables, CSV and plot")
+    func quickRun() throws {
+        let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-fairness")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let systems = ["fairness-on", "fairness-off"]
+        let run = try Command.run(
+            "/bin/bash",
+            [
+                TestFiles.checkout + "/Deploy/bench/fairness.sh", "--quick", "--systems",
+                systems.joined(separator: " "),
+                "--binary", try TestBinary.path, "--out", out,
+            ])
+        #expect(run.status == 0, "\(run.output.suffix(3000))")
+        #expect(run.output.contains("**one client at 20× capacity, one light client at 0.25×**"), "\(run.output)")
+        #expect(run.output.contains("**one client in a closed loop of 64 connections"), "\(run.output)")
+        let data = try FileManager.default.contentsOfDirectory(atPath: out + "/data")
+        let csv = try #require(data.first { $0.hasPrefix("fairness-") && $0.hasSuffix(".csv") })
+        let lines = try String(contentsOfFile: out + "/data/" + csv, encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",").map(String.init)
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count == 2 * systems.count, "\(rows)")
+        for row in rows {
+            let field = { (name: String) in row[header.firstIndex(of: name)!] }
+            #expect(systems.contains(field("system")) && ["flood", "storm"].contains(field("scenario")), "\(row)")
+            // The light client sent and was measured; the hashing went on.
+            #expect(Double(field("light_min")) != nil && Double(field("goodput_ratio")) ?? 0 > 0, "\(row)")
+        }
+        let svg = try String(contentsOfFile: out + "/fairness-light.svg", encoding: .utf8)
+        for system in systems { #expect(svg.contains(">\(system)<"), "the plot lacks \(system)") }
+    }
+}
