@@ -96,7 +96,7 @@ for scenario in scenarios:
 
 csv_path = os.path.join(out, "data", stem + ".csv")
 with open(csv_path, "w", newline="") as handle:
-    writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
 print(f"data: {csv_path}")
