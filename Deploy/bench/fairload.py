@@ -22,28 +22,17 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import random
 import resource
 import socket
+import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from openloop import summary  # noqa: E402
+
 IP_FREEBIND = 15  # linux/in.h
-
-
-def percentile(values, fraction):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def summary(latencies):
-    return {
-        "count": len(latencies),
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "max": max(latencies) if latencies else None,
-    }
 
 
 def expand(sources):

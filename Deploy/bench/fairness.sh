@@ -55,16 +55,6 @@ if [[ " $SCENARIOS " == *" ipv6 "* ]]; then
   trap 'ip -6 route del local 2001:db8::/32 dev lo 2>/dev/null || true; bench_cleanup' EXIT
 fi
 
-start_php() {
-  start_php_fpm php 4
-  start_reference_nginx php-nginx "    server {
-        listen 127.0.0.1:$1 backlog=4096;
-        listen [::1]:$1 backlog=4096;
-$(php_locations "$RUN/php.sock")
-    }"
-  wait_http "http://127.0.0.1:$1/api/ping"
-}
-
 declare -A PORT
 for system in $SYSTEMS; do
   port=$(free_port)
@@ -119,7 +109,7 @@ for scenario in $SCENARIOS; do
   for system in $SYSTEMS; do
     # PHP-FPM runs fresh for each run and is stopped after it: left running, it would go on
     # hashing the requests still in its queue long after their clients gave up.
-    if [ "$system" = php-fpm ]; then start_php "${PORT[$system]}"; fi
+    if [ "$system" = php-fpm ]; then start_php_behind_nginx "${PORT[$system]}" "[::1]:${PORT[$system]}"; fi
     port=${PORT[$system]}
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous run drains
     before=$(calibrate "$COST" 5)

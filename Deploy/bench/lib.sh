@@ -104,6 +104,20 @@ CONF
   PIDS+=($!)
 }
 
+# start_php_behind_nginx PORT [ADDRESS:PORT …]: PHP-FPM (4 children) and its nginx, listening on
+# 127.0.0.1:PORT and on each further address given (e.g. [::1]:PORT).
+start_php_behind_nginx() {
+  local port=$1 more="" address
+  shift
+  for address in "$@"; do more+="        listen $address backlog=4096;"$'\n'; done
+  start_php_fpm php 4
+  start_reference_nginx php-nginx "    server {
+        listen 127.0.0.1:$port backlog=4096;
+${more}$(php_locations "$RUN/php.sock")
+    }"
+  wait_http "http://127.0.0.1:$port/api/ping"
+}
+
 # php_locations SOCKET: /api/ping and /api/load served by the PHP scripts.
 php_locations() {
   cat <<CONF

@@ -37,16 +37,6 @@ mkdir -p "$OUT/data"
 CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
 echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max" >"$CSV"
 
-# PHP-FPM with its nginx, last in the list of processes so that it can be restarted alone.
-start_php() {
-  start_php_fpm php 4
-  start_reference_nginx php-nginx "    server {
-        listen 127.0.0.1:$1 backlog=4096;
-$(php_locations "$RUN/php.sock")
-    }"
-  wait_http "http://127.0.0.1:$1/api/ping"
-}
-
 declare -A PORT
 for system in $SYSTEMS; do
   port=$(free_port)
@@ -67,7 +57,8 @@ for multiple in $MULTIPLES; do
     # PHP-FPM runs fresh for each level and is stopped after it: left running, it would go on
     # hashing the requests still in its queue long after their clients gave up, and take the
     # cores from whatever is measured next.
-    if [ "$system" = php-fpm ]; then start_php "${PORT[$system]}"; fi
+    # (Last in the list of processes, so that it can be stopped alone.)
+    if [ "$system" = php-fpm ]; then start_php_behind_nginx "${PORT[$system]}"; fi
     ab -q -n 8 -c 2 "http://127.0.0.1:${PORT[$system]}/api/load?cost=$COST" >/dev/null 2>&1 || true  # warm up
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
     python3 Deploy/bench/openloop.py --port "${PORT[$system]}" --path "/api/load?cost=$COST" --rate "$rate" \
