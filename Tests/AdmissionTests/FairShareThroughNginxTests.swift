@@ -100,13 +100,15 @@ struct FairShareThroughNginxTests {
         "a flood at 20× capacity: light clients in another /24 and in the flooder's own get ≥ 0.95 within N; fairness off, they do not"
     )
     func lightClientsBesideAFlood() throws {
-        // The light client asks half its /24's share; the neighbour shares the flooder's /24, whose
-        // share its two addresses split, and asks 0.4 of its quarter.
+        // The light client asks 0.15 of the capacity measured by one hash alone, the neighbour
+        // (which shares the flooder's /24, whose share its two addresses split) 0.06: under half
+        // their shares even when, beside a CPU hog and the load generator, the slots do only half
+        // of what that measure says.
         let setting = try Self.setting(multiple: 20)
         let clients = """
             [{"name": "flooder", "rate": \(20 * setting.capacity), "sources": ["127.0.0.2"]},
-             {"name": "light", "rate": \(0.25 * setting.capacity), "sources": ["127.0.1.2"]},
-             {"name": "neighbour", "rate": \(0.1 * setting.capacity), "sources": ["127.0.0.3"]}]
+             {"name": "light", "rate": \(0.15 * setting.capacity), "sources": ["127.0.1.2"]},
+             {"name": "neighbour", "rate": \(0.06 * setting.capacity), "sources": ["127.0.0.3"]}]
             """
         var lightFractions: [String: [Double]] = [:]
         for fairness in ["on", "off"] {
@@ -140,7 +142,7 @@ struct FairShareThroughNginxTests {
                 #expect(ok >= 0.95 * Double(sent), "\(context)")
                 // The flooder kept most of the rest, and was refused for being over its share.
                 let flooder = report.client("flooder")
-                #expect(flooder.goodput >= 0.3 * setting.capacity, "\(context)")
+                #expect(flooder.goodput >= 0.15 * setting.capacity, "\(context)")
                 #expect((flooder.reasons["over_share"] ?? 0) > 0 && (counters["displaced"] as? Int ?? 0) > 0)
                 #expect((flooder.reasons["at_capacity"] ?? 0) <= flooder.sent / 10, "\(context)")
             } else {
@@ -167,7 +169,7 @@ struct FairShareThroughNginxTests {
         let sources = (0..<2000).map { "\"2001:db8:f:\(String($0, radix: 16))::1\"" }.joined(separator: ",")
         let clients = """
             [{"name": "attacker", "rate": \(20 * setting.capacity), "sources": [\(sources)]},
-             {"name": "light", "rate": \(0.25 * setting.capacity), "sources": ["2001:db8:e::1"]}]
+             {"name": "light", "rate": \(0.15 * setting.capacity), "sources": ["2001:db8:e::1"]}]
             """
         let report = try Self.load(stack, clients: clients, seconds: 10, deadline: setting.deadline)
         let stats = try Self.stats(stack)
@@ -224,7 +226,7 @@ struct FairShareThroughNginxTests {
         let stack = try Self.stack(cost: setting.cost, deadline: setting.deadline)
         let clients = """
             [{"name": "storm", "concurrency": 64, "sources": ["127.0.0.2"]},
-             {"name": "light", "rate": \(0.25 * setting.capacity), "sources": ["127.0.1.2"]}]
+             {"name": "light", "rate": \(0.15 * setting.capacity), "sources": ["127.0.1.2"]}]
             """
         let report = try Self.load(stack, clients: clients, seconds: 8, deadline: setting.deadline)
         let stats = try Self.stats(stack)
