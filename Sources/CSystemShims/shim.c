@@ -2,6 +2,7 @@
 #include "CSystemShims.h"
 
 #include <pthread.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -53,4 +54,8 @@ int fl_epoll_wait(int epoll, int *fds, uint32_t *events, int capacity, int timeo
 
 int fl_accept_connection(int listener) {
     return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+}
+
+short fl_posix_spawn_setsid_flag(void) {
+    return POSIX_SPAWN_SETSID;
 }

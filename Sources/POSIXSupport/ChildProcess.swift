@@ -1,3 +1,5 @@
+import CSystemShims
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -55,15 +57,18 @@ public struct ChildProcess: Sendable {
             sigaddset(&defaults, signal)
         }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
+        // A session of its own, so a process group of its own too: a Ctrl-C at the terminal
+        // reaches the supervisor only, which then stops its children in order; and no
+        // controlling terminal, so that a child (which may run as a lesser user) cannot push
+        // input into the terminal of the root shell that started `up` (TIOCSTI).
         posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        // A process group of its own: a Ctrl-C at the terminal reaches the supervisor only, which
-        // then stops its children in order.
-        posix_spawnattr_setpgroup(&attributes, 0)
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | fl_posix_spawn_setsid_flag())
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // Nothing to read from the terminal either.
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         if let standardOutput {
             posix_spawn_file_actions_addopen(
                 &actions, 1, standardOutput, O_WRONLY | O_CREAT | O_APPEND, 0o644)

@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackHTTP
 import POSIXSupport
 import StackRunner
 import StackTestSupport
@@ -35,6 +36,53 @@ struct StackLifecycleTests {
         let left = (try? FileManager.default.contentsOfDirectory(atPath: stack.runtimeDirectory)) ?? []
         #expect(left.filter { $0.hasSuffix(".sock") || $0.hasSuffix(".pid") }.isEmpty, "left behind: \(left)")
         #expect(!LoopbackPort.isFree(stack.port) == false, "nginx still holds the port")
+    }
+
+    /// Session, controlling terminal (tty_nr) and stdin of a process, from /proc.
+    static func terminal(of pid: Int32) -> (session: Int32, tty: Int, stdin: String)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 4, let session = Int32(fields[3]), let tty = Int(fields[4]) else { return nil }
+        let stdin = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/0")) ?? "?"
+        return (session, tty, stdin)
+    }
+
+    @Test("run on a terminal, up's children have no controlling terminal (no TIOCSTI into it) and read nothing from it")
+    func childrenHaveNoTerminal() throws {
+        // `script` runs up on a pseudo-terminal of its own, as an operator's root shell would.
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-tty")
+        // A runtime directory up makes itself, as the user it runs as.
+        let runtime = directory + "-run"
+        let port = try LoopbackPort.ephemeral()
+        let command = [
+            try TestBinary.path, "up", "--http-port", "\(port)", "--https-port", "0", "--workers", "1", "--cost", "4",
+            "--runtime-dir", runtime, "--share-dir", TestFiles.checkout,
+        ].joined(separator: " ")
+        let terminal = try ChildProcess.spawn(
+            executable: "/usr/bin/script", arguments: ["-qefc", "exec " + command, "/dev/null"],
+            standardOutput: directory + "/out")
+        defer {
+            for pid in ProcessTable.processes(commandContaining: runtime) { kill(pid, SIGTERM) }
+            _ = try? terminal.wait(timeout: 10)
+        }
+        let client = LoopbackHTTPClient(port: port, timeout: 2)
+        let started = MonotonicClock.now
+        while (try? client.request("GET", "/api/ping").status) != 200, MonotonicClock.now - started < 30 {
+            usleep(100_000)
+        }
+        let up = try #require(ProcessTable.children(of: terminal.pid).first?.pid)
+        let upTerminal = try #require(Self.terminal(of: up))
+        #expect(upTerminal.tty != 0, "up itself runs on the pseudo-terminal")
+        let children = ProcessTable.children(of: up)
+        #expect(children.count >= 3, "nginx, a worker and the monitor")
+        for child in children {
+            let seen = try #require(Self.terminal(of: child.pid))
+            #expect(seen.tty == 0, "\(child.command): a controlling terminal")
+            #expect(seen.session == child.pid, "\(child.command): a session of its own")
+            #expect(seen.stdin == "/dev/null", "\(child.command): stdin \(seen.stdin)")
+        }
     }
 
     @Test(

@@ -109,4 +109,47 @@ struct WorkerConnectionTests {
         #expect(p99 <= 0.010, "ping p99 at nginx: \(p99) s")
         #expect(Self.threads(of: worker) == threadsBefore, "no thread was added or lost")
     }
+
+    @Test("a worker out of descriptors (EMFILE) keeps every thread, and accepts again once connections are closed")
+    func descriptorExhaustion() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-emfile")
+        let socket = directory + "/w.sock"
+        // 64 descriptors in all: the 200 connections below run the worker out of them.
+        let worker = try ChildProcess.spawn(
+            executable: "/usr/bin/prlimit",
+            arguments: [
+                "--nofile=64:64", "--", try TestBinary.path, "worker", "--listen", "unix:" + socket, "--threads", "8",
+                "--cost", "4", "--no-admission",
+            ], standardOutput: directory + "/worker.log")
+        defer {
+            kill(worker.pid, SIGTERM)
+            _ = try? worker.wait(timeout: 10)
+        }
+        let endpoint = SocketEndpoint.unix(path: socket)
+        let request = FastCGIRecords.request([("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/api/ping")])
+        func ping() -> Bool {
+            guard let answer = try? FastCGITestClient.exchange(endpoint, request, timeout: 3) else { return false }
+            return FastCGITestClient.standardOutput(of: answer).contains(#""ok":true"#)
+        }
+        let started = MonotonicClock.now
+        while !ping(), MonotonicClock.now - started < 10 { usleep(50_000) }
+        let threadsBefore = try #require(Self.threads(of: worker.pid))
+
+        var silent: [FileDescriptor] = []
+        for _ in 0..<200 {
+            guard let connection = try? endpoint.connect(timeout: 0.2) else { break }
+            silent.append(connection)
+        }
+        #expect(silent.count > 64, "more connections than the worker has descriptors")
+        usleep(500_000)
+        for connection in silent { connection.close() }
+        // Its descriptors free again, the worker serves, with every thread it had.
+        var served = false
+        let retried = MonotonicClock.now
+        while !served, MonotonicClock.now - retried < 5 { served = ping() }
+        #expect(served, "the worker answers again after running out of descriptors")
+        #expect(Self.threads(of: worker.pid) == threadsBefore)
+        let log = (try? String(contentsOfFile: directory + "/worker.log", encoding: .utf8)) ?? ""
+        #expect(!log.contains("fatal"), "\(log.suffix(2000))")
+    }
 }

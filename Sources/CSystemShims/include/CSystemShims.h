@@ -36,4 +36,8 @@ int fl_epoll_wait(int epoll, int *fds, uint32_t *events, int capacity, int timeo
 /// Swift's Glibc does not show). Returns the descriptor, or -1 with errno set.
 int fl_accept_connection(int listener);
 
+/// posix_spawn's flag that makes the child a session leader (POSIX_SPAWN_SETSID, a GNU
+/// extension Swift's Glibc does not show).
+short fl_posix_spawn_setsid_flag(void);
+
 #endif
