@@ -107,7 +107,8 @@ let package = Package(
             path: "Tests/RequestFuzzer", exclude: ["Seeds"], swiftSettings: strictSettings),
 
         .testTarget(
-            name: "AdmissionTests", dependencies: ["Admission", "StackTestSupport"], swiftSettings: strictSettings),
+            name: "AdmissionTests", dependencies: ["Admission", "CSharedState", "StackTestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "MonitorTests", dependencies: ["Monitor", "LoopbackHTTP", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONLoggingTests", dependencies: ["JSONLogging"], swiftSettings: strictSettings),

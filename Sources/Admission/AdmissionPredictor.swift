@@ -212,7 +212,8 @@ public struct AdmissionPolicy: Sendable, Equatable {
         if elapsed + prediction.completesIn <= deadline * headroom { return .admit }
         // Come back when the work ahead will have drained enough for this job to fit.
         let wait = prediction.startsIn - (deadline * headroom - serviceSeconds)
-        return .refuse(retryAfterSeconds: max(1, Int(wait.rounded(.up))))
+        // A day at most: figures read back from the segment may be anything, and must not trap.
+        return .refuse(retryAfterSeconds: wait.isFinite ? max(1, Int(min(wait, 86_400).rounded(.up))) : 86_400)
     }
 
     /// Time kept back from N for waking the request thread and writing the answer: 5% of N,

@@ -54,7 +54,7 @@ extension SegmentView {
 
     /// The queue waits of the latest jobs to get a slot, oldest first: (seconds before `now`, wait).
     func recentWaits(now: Double) -> [(age: Double, wait: Double)] {
-        let written = Int(shared.pointee.recent_next)
+        let written = Int(clamping: shared.pointee.recent_next)
         return (max(0, written - Int(FL_RECENT_WAITS))..<written).map { position in
             let recent = fl_segment_recent_wait(shared, UInt32(truncatingIfNeeded: position)).pointee
             return (now - Self.seconds(recent.at_ns), Self.seconds(recent.wait_ns))

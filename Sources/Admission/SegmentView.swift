@@ -5,17 +5,26 @@ import CSharedState
 /// worker table, all as Swift values. It exists only inside ``SharedSegment/withLockedView(_:)``;
 /// nothing above it touches the C layout.
 ///
-/// Values read back are used as they are only where a wrong one cannot take a decision out of
-/// bounds: indexes are taken modulo their tables, and the queue sanitises the estimate.
+/// Any process with the segment's uid can write to it, so nothing read back is trusted to be in
+/// range: the job ring's capacity is the one checked at mapping, indexes are taken modulo their
+/// tables, costs are clamped before they become powers of two, and the queue sanitises the
+/// estimate and bounds every walk of the ring. The worst a scribbled value can do is a wrong
+/// decision, answered as a refusal.
 struct SegmentView {
     /// The locked segment. Only the `SegmentView` files use it: the module imports the C layout
     /// nowhere else (with member import visibility on, nothing else can even name its fields).
     let shared: UnsafeMutablePointer<fl_segment>
+    /// Entries in the job ring, as checked when the segment was mapped.
+    let capacity: UInt32
 
     /// Only ``SharedSegment/withLockedView(_:)`` makes one, with the lock held.
-    init(locked shared: UnsafeMutablePointer<fl_segment>) {
+    init(locked shared: UnsafeMutablePointer<fl_segment>, capacity: UInt32) {
         self.shared = shared
+        self.capacity = max(1, capacity)
     }
+
+    /// The highest cost a job read back may have: 2^63 units is still a finite time.
+    static let highestCost = 63
 
     /// The layout version the segment was made with.
     var version: UInt32 { shared.pointee.version }
@@ -39,7 +48,7 @@ struct SegmentView {
 
 extension SegmentView: SlotQueueStorage {
     var slots: Int { Int(min(shared.pointee.slots, FL_MAX_SLOTS)) }
-    var jobCapacity: Int { Int(shared.pointee.job_capacity) }
+    var jobCapacity: Int { Int(capacity) }
 
     var unitSeconds: Double {
         get { shared.pointee.unit_seconds }
@@ -86,10 +95,11 @@ extension SegmentView: SlotQueueStorage {
 
     subscript(job ticket: UInt64) -> QueueEntry {
         get {
-            let job = fl_segment_job(shared, ticket).pointee
-            let signal = fl_load_acquire(fl_segment_granted(shared, ticket))
+            let job = fl_segment_job(shared, ticket, capacity).pointee
+            let signal = fl_load_acquire(fl_segment_granted(shared, ticket, capacity))
             return QueueEntry(
-                state: QueueEntry.State(rawValue: job.state) ?? .free, pid: job.pid, cost: Int(job.cost),
+                state: QueueEntry.State(rawValue: job.state) ?? .free, pid: job.pid,
+                cost: Int(min(job.cost, UInt32(Self.highestCost))),
                 ticket: job.ticket, arrivedAt: Self.seconds(job.arrival_ns), admittedAt: Self.seconds(job.admitted_ns),
                 startedAt: Self.seconds(job.started_ns), runningSlot: Int(job.running_slot),
                 granted: signal == FL_JOB_GRANTED.rawValue,
@@ -98,7 +108,7 @@ extension SegmentView: SlotQueueStorage {
                 displaced: signal == FL_JOB_DISPLACED.rawValue)
         }
         nonmutating set {
-            let job = fl_segment_job(shared, ticket)
+            let job = fl_segment_job(shared, ticket, capacity)
             job.pointee.state = newValue.state.rawValue
             job.pointee.pid = newValue.pid
             job.pointee.cost = UInt32(clamping: newValue.cost)
@@ -113,7 +123,7 @@ extension SegmentView: SlotQueueStorage {
             // Last, and with release ordering: the waiter reads it without the lock.
             let signal =
                 newValue.granted ? FL_JOB_GRANTED : newValue.displaced ? FL_JOB_DISPLACED : FL_JOB_WAITING
-            fl_store_release(fl_segment_granted(shared, ticket), signal.rawValue)
+            fl_store_release(fl_segment_granted(shared, ticket, capacity), signal.rawValue)
         }
     }
 
@@ -212,7 +222,8 @@ extension SegmentView: SlotQueueStorage {
         get {
             let entry = fl_segment_running(shared, UInt32(index) % FL_MAX_SLOTS).pointee
             return RunningEntry(
-                ticket: entry.ticket, cost: Int(entry.cost), pid: entry.pid, startedAt: Self.seconds(entry.started_ns))
+                ticket: entry.ticket, cost: Int(min(entry.cost, UInt32(Self.highestCost))), pid: entry.pid,
+                startedAt: Self.seconds(entry.started_ns))
         }
         nonmutating set {
             fl_segment_running(shared, UInt32(index) % FL_MAX_SLOTS).pointee = fl_running(

@@ -93,7 +93,7 @@ extension SharedSegment {
         segment.pointee.grant_ticket = 1
         segment.pointee.key_seed = randomSeed()
         segment.pointee.waiting_clients = -1
-        SegmentView(locked: segment)[client: Int(FL_OVERFLOW_CLIENT)] = .overflow
+        SegmentView(locked: segment, capacity: UInt32(capacity))[client: Int(FL_OVERFLOW_CLIENT)] = .overflow
         fl_store_release(&segment.pointee.ready, 1)
     }
 

@@ -98,7 +98,7 @@ public final class SharedSegment: @unchecked Sendable {
         }
         pointer = mapped!.0
         size = mapped!.1
-        jobCapacity = Int(pointer.pointee.job_capacity)
+        jobCapacity = Self.jobCapacity(ofMapping: size)
         self.outcome = outcome
         withLockedView { $0.configure(slots: slots, deadline: deadline) }
     }
@@ -107,7 +107,7 @@ public final class SharedSegment: @unchecked Sendable {
         self.name = name
         self.pointer = pointer
         self.size = size
-        self.jobCapacity = Int(pointer.pointee.job_capacity)
+        self.jobCapacity = Self.jobCapacity(ofMapping: size)
         self.outcome = .attached
     }
 
@@ -134,6 +134,13 @@ public final class SharedSegment: @unchecked Sendable {
         munmap(pointer, size)
     }
 
+    /// The job ring a mapping of `size` bytes holds: what the mapping says, not the header field,
+    /// which another process may rewrite after it was checked.
+    static func jobCapacity(ofMapping size: Int) -> Int {
+        let header = Int(fl_segment_size(0))
+        return max(1, (size - header) / (Int(fl_segment_size(1)) - header))
+    }
+
     /// The client table's hash key (written once, before the segment was marked ready).
     var keySeed: UInt64 { pointer.pointee.key_seed }
 
@@ -150,14 +157,14 @@ public final class SharedSegment: @unchecked Sendable {
         let status = fl_segment_lock(pointer)
         precondition(status == 0 || status == 1, "pthread_mutex_lock on the shared segment failed: \(status)")
         defer { fl_segment_unlock(pointer) }
-        var view = SegmentView(locked: pointer)
+        var view = SegmentView(locked: pointer, capacity: UInt32(jobCapacity))
         return body(&view)
     }
 
     /// Sleeps until the waiter of `ticket` is handed its slot, at most `timeout` seconds;
     /// returns whether it was (read without the lock: the word is set last as the slot is handed over).
     func waitForGrant(ticket: UInt64, timeout: Double) -> Bool {
-        let word = fl_segment_granted(pointer, ticket)
+        let word = fl_segment_granted(pointer, ticket, UInt32(jobCapacity))
         _ = fl_futex_wait(word, 0, SegmentView.nanoseconds(timeout) + 1)
         return fl_load_acquire(word) == 1
     }
@@ -166,7 +173,8 @@ public final class SharedSegment: @unchecked Sendable {
     func wakeGranted(_ tickets: WakeList) {
         guard !tickets.isEmpty else { return }
         fl_increment(fl_segment_generation(pointer))
-        tickets.forEachTicket { _ = fl_futex_wake(fl_segment_granted(pointer, $0), 1) }
+        let capacity = UInt32(jobCapacity)
+        tickets.forEachTicket { _ = fl_futex_wake(fl_segment_granted(pointer, $0, capacity), 1) }
     }
 
     /// Counts one cheap request answered by the worker at `index` in the table, without the lock.

@@ -60,7 +60,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
                 prediction, 1, arrivedAt: arrivedAt, pid: pid, late: false, overShare: false, client: client,
                 mayHold: mayHold, now: now)
         }
-        storage.nextTicket += 1
+        storage.nextTicket &+= 1
         storage.record(.admitted)
         storage[job: ticket] = QueueEntry(
             state: .queued, pid: pid, cost: cost, ticket: ticket, arrivedAt: arrivedAt, admittedAt: now,
@@ -166,6 +166,12 @@ struct SlotQueue<Storage: SlotQueueStorage> {
 
     /// Hands free slots to waiting jobs in ticket order; their tickets go to `woken`.
     mutating func grantWaiting(now: Double, woken: inout WakeList) {
+        // The ring holds at most its capacity of tickets: never walk further back than that,
+        // whatever the tickets read.
+        let capacity = UInt64(storage.jobCapacity)
+        if storage.grantTicket < storage.nextTicket, storage.nextTicket - storage.grantTicket > capacity {
+            storage.grantTicket = storage.nextTicket - capacity
+        }
         while storage.runningCount < storage.slots, storage.grantTicket < storage.nextTicket {
             let ticket = storage.grantTicket
             var job = storage[job: ticket]

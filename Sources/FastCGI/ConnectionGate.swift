@@ -171,9 +171,11 @@ final class ConnectionGate: @unchecked Sendable {
 
     private func run() {
         defer { closeAll() }
+        var nextSweep = 0.0
         while !ready.withLock({ $0.stopping }) {
+            let untilSweep = max(0, min(100, Int32(((nextSweep - MonotonicClock.now) * 1000).rounded(.up))))
             do {
-                try poll.wait(milliseconds: 100) { descriptor, events in
+                try poll.wait(milliseconds: untilSweep) { descriptor, events in
                     if descriptor == listener.rawValue {
                         acceptAll()
                     } else {
@@ -184,14 +186,18 @@ final class ConnectionGate: @unchecked Sendable {
                 usleep(10_000)
             }
             takeBackReturned()
-            sweep(now: MonotonicClock.now)
+            // Every 50 ms, not after every event: the walk is over every connection held. At
+            // most a batch is closed at a time, so that connections opened together (an attack
+            // renewing hundreds at once) do not stall the requests of the others as they expire.
+            let now = MonotonicClock.now
+            if now >= nextSweep { nextSweep = now + (sweep(now: now) ? 0.002 : 0.05) }
         }
     }
 
     private func acceptAll() {
         let now = MonotonicClock.now
         guard listening, now >= acceptPausedUntil else { return }
-        for _ in 0..<64 {
+        for _ in 0..<Self.batch {
             switch listener.acceptConnection() {
             case .success(let descriptor):
                 admit(descriptor, now: now)
@@ -287,14 +293,22 @@ final class ConnectionGate: @unchecked Sendable {
         }
     }
 
-    private func sweep(now: Double) {
+    /// Closes connections past their deadline, a batch at most; returns whether more may be left.
+    private func sweep(now: Double) -> Bool {
         if !listening, now >= acceptPausedUntil {
             if (try? poll.add(listener.rawValue, events: .readable)) != nil { listening = true }
         }
+        var expired: [Int32] = []
         for (descriptor, connection) in connections where now >= connection.deadline(limits) {
-            forget(descriptor, .timedOut)
+            expired.append(descriptor)
+            if expired.count == Self.batch { break }
         }
+        for descriptor in expired { forget(descriptor, .timedOut) }
+        return expired.count == Self.batch
     }
+
+    /// Connections accepted, or closed past their deadline, before the gate looks at others' events again.
+    static let batch = 32
 
     /// Makes room: the oldest connection still waiting for its first request, else the kept
     /// connection idle longest.

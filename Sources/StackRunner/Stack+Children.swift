@@ -31,20 +31,28 @@ extension Stack {
             for index in 0..<configuration.workerCount {
                 let name = configuration.hosts == 1 ? "worker \(index)" : "host \(host) worker \(index)"
                 let file = configuration.hosts == 1 ? "worker-\(index)" : "host-\(host)-worker-\(index)"
-                let endpoint: SocketEndpoint
                 if configuration.hosts == 1 {
-                    endpoint = .unix(path: "\(runtimeDirectory)/\(file).sock")
-                } else {
-                    do {
-                        endpoint = .tcp(host: "127.0.0.1", port: try LoopbackPort.ephemeral())
-                    } catch {
-                        throw .system(error)
-                    }
+                    let endpoint = SocketEndpoint.unix(path: "\(runtimeDirectory)/\(file).sock")
+                    slots.append(
+                        ChildSlot(
+                            name: name, logName: "\(file).log", endpoint: endpoint,
+                            arguments: ["worker", "--listen", "\(endpoint)"] + workerArguments(host: host)))
+                    continue
                 }
-                slots.append(
-                    ChildSlot(
-                        name: name, logName: "\(file).log", endpoint: endpoint,
-                        arguments: ["worker", "--listen", "\(endpoint)"] + workerArguments(host: host)))
+                // TCP, as on other hosts: the port is bound here, once, and each start of the
+                // worker inherits it (descriptor 3).
+                do {
+                    let endpoint = SocketEndpoint.tcp(host: "127.0.0.1", port: try LoopbackPort.ephemeral())
+                    let listener = try endpoint.listen(backlog: 4096)
+                    slots.append(
+                        ChildSlot(
+                            name: name, logName: "\(file).log", endpoint: endpoint,
+                            arguments: ["worker", "--listen", "fd:3"] + workerArguments(host: host),
+                            listener: listener))
+                } catch {
+                    for slot in slots { slot.listener?.close() }
+                    throw .system(error)
+                }
             }
         }
         return slots
@@ -77,7 +85,8 @@ extension Stack {
         do {
             let process = try ChildProcess.spawn(
                 executable: configuration.executable, arguments: child.arguments,
-                standardOutput: "\(runtimeDirectory)/\(child.logName)")
+                standardOutput: "\(runtimeDirectory)/\(child.logName)",
+                inheritedDescriptors: child.listener.map { [$0.rawValue] } ?? [])
             child.process = process
             log.info(
                 restarted ? "restarted" : "started",
@@ -95,7 +104,12 @@ extension Stack {
                 if let status = try reap(child.process) {
                     throw .childFailed(name: child.name, status: status, logTail: tail(of: child.logName))
                 }
-                if let socket = try? child.endpoint.connect(timeout: 1) {
+                if child.listener != nil {
+                    // Its socket is ours and accepts from the start: ready is what it says.
+                    let log =
+                        (try? String(contentsOfFile: runtimeDirectory + "/" + child.logName, encoding: .utf8)) ?? ""
+                    if log.contains(#""event":"ready""#) { break }
+                } else if let socket = try? child.endpoint.connect(timeout: 1) {
                     socket.close()
                     break
                 }

@@ -19,6 +19,10 @@ public final class Stack {
         var endpoint: SocketEndpoint
         var arguments: [String]
         var process: ChildProcess?
+        /// A listening socket the stack holds for the child's whole life and hands to every
+        /// start of it (as systemd does): a TCP worker's port is never free between a worker
+        /// and the next, for another local user to bind and receive nginx's requests.
+        var listener: FileDescriptor?
     }
 
     /// The configuration it runs.
@@ -111,6 +115,8 @@ public final class Stack {
                 _ = try? process.stop(signal: SIGTERM, grace: 10)
                 workers[index].process = nil
             }
+            workers[index].listener?.close()
+            workers[index].listener = nil
         }
         for orphan in orphans { _ = try? orphan.stop(signal: SIGKILL, grace: 1) }
         orphans = []

@@ -218,4 +218,40 @@ struct MultiHostTests {
         #expect(hosts.map { $0["name"] as? String ?? "" } == ["host 0", "host 1", "host 2"])
         #expect(hosts.allSatisfy { $0["reachable"] as? Bool == true && $0["workers"] as? Int == 1 }, "\(hosts)")
     }
+
+    @Test(
+        "up --hosts: a TCP worker's port stays bound while the worker restarts; another user binding it in the gap gets nothing"
+    )
+    func portHeldAcrossRestart() throws {
+        let stack = try TestStack(workers: 1, cost: 4, arguments: ["--hosts", "2"])
+        defer { _ = try? stack.stop() }
+        let config = try String(contentsOfFile: stack.runtimeDirectory + "/nginx.conf", encoding: .utf8)
+        let ports = Set(
+            config.split(separator: "\n").compactMap { line -> UInt16? in
+                guard let range = line.range(of: "server 127.0.0.1:") else { return nil }
+                return UInt16(line[range.upperBound...].prefix { $0.isNumber })
+            })
+        #expect(ports.count == 2, "two TCP workers in nginx.conf: \(ports)")
+        let before = Set(stack.workerProcessIDs)
+        for pid in before { kill(pid, SIGKILL) }
+        // Until new workers are up, try to take the ports, as a local user waiting for the gap would.
+        var bound = 0
+        var attempts = 0
+        let started = MonotonicClock.now
+        while Set(stack.workerProcessIDs).subtracting(before).count < before.count, MonotonicClock.now - started < 10 {
+            for port in ports {
+                if let taken = try? SocketEndpoint.tcp(host: "127.0.0.1", port: port).listen(backlog: 1) {
+                    taken.close()
+                    bound += 1
+                }
+                attempts += 1
+            }
+            usleep(2_000)
+        }
+        #expect(attempts > 10, "the restart left a gap to try in")
+        #expect(bound == 0, "the port was free \(bound) times of \(attempts) while the worker restarted")
+        // Requests on the port reach the worker that took over.
+        let client = stack.client()
+        for _ in 0..<10 { #expect(try client.request("GET", "/api/load").status == 200) }
+    }
 }

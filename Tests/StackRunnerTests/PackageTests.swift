@@ -11,6 +11,49 @@ struct PackageTests {
         "no-manual-page", "systemd-service-file-refers-to-unusual-wantedby-target",
     ]
 
+    /// Runs postinst configure with `getent` answering `account` for the fullyloaded user, and
+    /// `adduser` and `mkdir` that only record being called (and stop the script there).
+    static func postinst(account: String) throws -> (status: Int32, output: String, reached: String) {
+        let shims = try TestFiles.makeTemporaryDirectory(prefix: "fl-postinst")
+        defer { try? FileManager.default.removeItem(atPath: shims) }
+        let record = shims + "/reached"
+        let scripts = [
+            "getent": "#!/bin/sh\n[ \"$1 $2\" = 'passwd fullyloaded' ] && [ -n '\(account)' ] && echo '\(account)'\n",
+            "adduser": "#!/bin/sh\necho adduser >> \(record); exit 3\n",
+            "mkdir": "#!/bin/sh\necho mkdir >> \(record); exit 3\n",
+        ]
+        for (name, text) in scripts {
+            _ = FileManager.default.createFile(
+                atPath: shims + "/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+        }
+        let run = try Command.run(
+            "/usr/bin/env",
+            ["PATH=\(shims):/usr/bin:/bin", "/bin/sh", TestFiles.checkout + "/Deploy/debian/postinst", "configure"])
+        let reached = (try? String(contentsOfFile: record, encoding: .utf8)) ?? ""
+        return (run.status, run.output, reached)
+    }
+
+    @Test(
+        "postinst refuses an existing fullyloaded account that is a login user or root's uid, before it changes anything"
+    )
+    func postinstRefusesLoginAccounts() throws {
+        for account in [
+            "fullyloaded:x:1000:1000:someone:/home/fullyloaded:/bin/bash",
+            "fullyloaded:x:0:0:root twin:/root:/usr/sbin/nologin",
+            "fullyloaded:x:998:998::/nonexistent:/bin/bash",
+        ] {
+            let run = try Self.postinst(account: account)
+            #expect(run.status != 0, "\(account)")
+            #expect(run.output.contains("is not a system account"), "\(account): \(run.output)")
+            #expect(run.reached.isEmpty, "\(account): went on to \(run.reached)")
+        }
+        // A system account is used as it is; no account is made with adduser.
+        let system = try Self.postinst(account: "fullyloaded:x:998:998::/nonexistent:/usr/sbin/nologin")
+        #expect(system.reached == "mkdir\n", "\(system.output)")
+        let none = try Self.postinst(account: "")
+        #expect(none.reached == "adduser\n", "\(none.output)")
+    }
+
     @Test(
         "package.sh builds a .deb with the Swift runtime linked in, conffiles for what operators edit, and lintian finds no error"
     )

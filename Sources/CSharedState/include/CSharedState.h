@@ -194,9 +194,11 @@ int fl_random_seed(uint64_t *seed);
 /** Wakes at most `count` threads of any process sleeping on word. */
 int fl_futex_wake(uint32_t *word, int32_t count);
 
-/** Accessors: Swift sees C arrays as tuples. */
-static inline fl_job *fl_segment_job(fl_segment *segment, uint64_t ticket) {
-    return &segment->jobs[ticket % segment->job_capacity];
+/** Accessors: Swift sees C arrays as tuples. The job ring's capacity is the one checked when the
+ *  segment was mapped, never the field as it reads now: another process could have set that to 0
+ *  or past the mapping. */
+static inline fl_job *fl_segment_job(fl_segment *segment, uint64_t ticket, uint32_t capacity) {
+    return &segment->jobs[ticket % capacity];
 }
 static inline fl_running *fl_segment_running(fl_segment *segment, uint32_t index) { return &segment->running[index]; }
 static inline uint32_t *fl_segment_queued_by_cost(fl_segment *segment, uint32_t cost) {
@@ -211,8 +213,8 @@ static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32
 }
 static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
 static inline uint32_t *fl_segment_generation(fl_segment *segment) { return &segment->generation; }
-static inline uint32_t *fl_segment_granted(fl_segment *segment, uint64_t ticket) {
-    return &fl_segment_job(segment, ticket)->granted;
+static inline uint32_t *fl_segment_granted(fl_segment *segment, uint64_t ticket, uint32_t capacity) {
+    return &fl_segment_job(segment, ticket, capacity)->granted;
 }
 static inline uint64_t *fl_segment_worker_pings(fl_segment *segment, uint32_t index) {
     return &segment->workers[index % FL_MAX_WORKERS].pings;
