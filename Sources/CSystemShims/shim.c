@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -58,4 +59,8 @@ int fl_accept_connection(int listener) {
 
 short fl_posix_spawn_setsid_flag(void) {
     return POSIX_SPAWN_SETSID;
+}
+
+int fl_drop_controlling_terminal(int terminal) {
+    return ioctl(terminal, TIOCNOTTY);
 }

@@ -38,12 +38,16 @@ public struct ChildProcess: Sendable {
     ///   - environment: the child's environment; `nil` inherits the parent's.
     ///   - standardOutput: a file to send stdout and stderr to (appended); `nil` inherits them.
     ///   - inheritedDescriptors: descriptors to place at 3, 4, … in the child (socket activation).
+    ///   - newSession: a session of its own (no controlling terminal), not only a process group.
+    ///     A session is also a CPU scheduling group of its own where the kernel groups by session
+    ///     (autogroup): its threads' nice values then weigh only against each other.
     public static func spawn(
         executable: String,
         arguments: [String],
         environment: [String: String]? = nil,
         standardOutput: String? = nil,
-        inheritedDescriptors: [Int32] = []
+        inheritedDescriptors: [Int32] = [],
+        newSession: Bool = false
     ) throws(SystemCallError) -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -57,12 +61,16 @@ public struct ChildProcess: Sendable {
             sigaddset(&defaults, signal)
         }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        // A session of its own, so a process group of its own too: a Ctrl-C at the terminal
-        // reaches the supervisor only, which then stops its children in order; and no
-        // controlling terminal, so that a child (which may run as a lesser user) cannot push
-        // input into the terminal of the root shell that started `up` (TIOCSTI).
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | fl_posix_spawn_setsid_flag())
+        // A process group of its own: a Ctrl-C at the terminal reaches the supervisor only,
+        // which then stops its children in order.
+        var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newSession {
+            flags |= fl_posix_spawn_setsid_flag()
+        } else {
+            flags |= Int16(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, flags)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -144,5 +152,31 @@ public struct ChildProcess: Sendable {
         if let status = try wait(timeout: grace) { return status }
         send(SIGKILL)
         return try wait(timeout: 10) ?? .signaled(SIGKILL)
+    }
+}
+
+/// The controlling terminal of the process, which its children inherit.
+public enum ControllingTerminal {
+    /// What ``detach()`` did.
+    public enum Outcome: Equatable, Sendable {
+        /// There was none.
+        case none
+        /// This process no longer has one; its process group is unchanged, so the terminal's
+        /// Ctrl-C still reaches it.
+        case detached
+        /// This process leads the terminal's session, and giving the terminal up would hang up
+        /// the session: it keeps it, and its children must be started in sessions of their own.
+        case sessionLeader
+    }
+
+    /// Gives up the controlling terminal, so that no child started after this inherits it: a
+    /// child (which may run as a lesser user) could otherwise push input into the terminal of
+    /// the root shell that started this process (TIOCSTI works on one's controlling terminal).
+    public static func detach() -> Outcome {
+        let terminal = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard terminal >= 0 else { return .none }
+        defer { close(terminal) }
+        if getsid(0) == getpid() { return .sessionLeader }
+        return fl_drop_controlling_terminal(terminal) == 0 ? .detached : .sessionLeader
     }
 }

@@ -86,7 +86,7 @@ extension Stack {
             let process = try ChildProcess.spawn(
                 executable: configuration.executable, arguments: child.arguments,
                 standardOutput: "\(runtimeDirectory)/\(child.logName)",
-                inheritedDescriptors: child.listener.map { [$0.rawValue] } ?? [])
+                inheritedDescriptors: child.listener.map { [$0.rawValue] } ?? [], newSession: childrenNeedSessions)
             child.process = process
             log.info(
                 restarted ? "restarted" : "started",

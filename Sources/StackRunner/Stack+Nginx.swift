@@ -58,7 +58,7 @@ extension Stack {
             nginx = try ChildProcess.spawn(
                 executable: configuration.nginxExecutable,
                 arguments: ["-p", runtimeDirectory, "-c", configPath, "-e", runtimeDirectory + "/nginx-error.log"],
-                standardOutput: runtimeDirectory + "/nginx.out")
+                standardOutput: runtimeDirectory + "/nginx.out", newSession: childrenNeedSessions)
         } catch {
             throw .system(error)
         }

@@ -36,6 +36,9 @@ public final class Stack {
     var nginx: ChildProcess?
     /// Children killed for not listening whose exit is still to be reaped.
     var orphans: [ChildProcess] = []
+    /// Whether children start in sessions of their own: only when this process leads the
+    /// session of a terminal it could not give up.
+    var childrenNeedSessions = false
     let log = Logger(label: "up")
 
     /// Creates a stack; nothing starts until ``start()``.
@@ -73,6 +76,10 @@ public final class Stack {
                 throw .portInUse(https, option: "--https-port")
             }
         }
+        // No child may inherit the terminal of the shell that started us (TIOCSTI). Children stay
+        // in this session where they can: one CPU scheduling group (autogroup), in which the
+        // compute threads' niceness yields to nginx and the request threads.
+        childrenNeedSessions = ControllingTerminal.detach() == .sessionLeader
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             runtime = try RuntimeDirectory(given: configuration.runtimeDirectory)

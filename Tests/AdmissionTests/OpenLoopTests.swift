@@ -83,10 +83,19 @@ struct OpenLoopTests {
         #expect(report.achievedRate >= 0.9 * rate, "the load generator fell behind: \(context)")
         #expect(report.pingSent >= 900)
         #expect(report.pingFailed == 0, "\(context)")
-        #expect(report.pingP99 <= 0.010, "ping p99 \(report.pingP99) s: \(context)")
+        // By nginx's clock, as the rest: the load generator's own event loop, a thousand
+        // connections a second on these same cores, adds its delays to what it measures.
+        let log = stack.accessLog
+        let pings = log.filter { $0["uri"] as? String == "/api/ping" }.map {
+            $0["request_time"] as? Double ?? .infinity
+        }
+        .sorted()
+        let pingP99 = pings.isEmpty ? .infinity : pings[min(pings.count - 1, pings.count * 99 / 100)]
+        #expect(pings.count >= report.pingSent, "nginx logged every ping")
+        #expect(pingP99 <= 0.010, "ping p99 at nginx \(pingP99) s (at the generator \(report.pingP99) s): \(context)")
         #expect(Set(report.statuses.keys).isSubset(of: ["200", "503"]), "\(context)")
 
-        let answers = Self.expensive(stack.accessLog)
+        let answers = Self.expensive(log)
         #expect(answers.count == report.statuses.values.reduce(0, +), "nginx logged every request")
         let slowest = answers.map(\.seconds).max() ?? .infinity
         #expect(slowest <= setting.deadline + 0.05, "an answer left \(slowest) s after nginx received it")

@@ -49,9 +49,12 @@ struct StackLifecycleTests {
         return (session, tty, stdin)
     }
 
-    @Test("run on a terminal, up's children have no controlling terminal (no TIOCSTI into it) and read nothing from it")
+    @Test(
+        "run on a terminal, up gives it up before starting children: none has a controlling terminal (no TIOCSTI into it) or reads from it, and all stay in up's session (one CPU scheduling group)"
+    )
     func childrenHaveNoTerminal() throws {
-        // `script` runs up on a pseudo-terminal of its own, as an operator's root shell would.
+        // `script` runs a shell on a pseudo-terminal of its own, which starts up, as an
+        // operator's root shell would (the trailing `true` keeps the shell from exec'ing up).
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-tty")
         // A runtime directory up makes itself, as the user it runs as.
         let runtime = directory + "-run"
@@ -61,7 +64,7 @@ struct StackLifecycleTests {
             "--runtime-dir", runtime, "--share-dir", TestFiles.checkout,
         ].joined(separator: " ")
         let terminal = try ChildProcess.spawn(
-            executable: "/usr/bin/script", arguments: ["-qefc", "exec " + command, "/dev/null"],
+            executable: "/usr/bin/script", arguments: ["-qefc", command + "; true", "/dev/null"],
             standardOutput: directory + "/out")
         defer {
             for pid in ProcessTable.processes(commandContaining: runtime) { kill(pid, SIGTERM) }
@@ -72,15 +75,17 @@ struct StackLifecycleTests {
         while (try? client.request("GET", "/api/ping").status) != 200, MonotonicClock.now - started < 30 {
             usleep(100_000)
         }
-        let up = try #require(ProcessTable.children(of: terminal.pid).first?.pid)
+        let shell = try #require(ProcessTable.children(of: terminal.pid).first?.pid)
+        #expect(try #require(Self.terminal(of: shell)).tty != 0, "the shell runs on the pseudo-terminal")
+        let up = try #require(ProcessTable.children(of: shell).first?.pid)
         let upTerminal = try #require(Self.terminal(of: up))
-        #expect(upTerminal.tty != 0, "up itself runs on the pseudo-terminal")
+        #expect(upTerminal.tty == 0, "up gave the terminal up")
         let children = ProcessTable.children(of: up)
         #expect(children.count >= 3, "nginx, a worker and the monitor")
         for child in children {
             let seen = try #require(Self.terminal(of: child.pid))
             #expect(seen.tty == 0, "\(child.command): a controlling terminal")
-            #expect(seen.session == child.pid, "\(child.command): a session of its own")
+            #expect(seen.session == upTerminal.session, "\(child.command): another session")
             #expect(seen.stdin == "/dev/null", "\(child.command): stdin \(seen.stdin)")
         }
     }

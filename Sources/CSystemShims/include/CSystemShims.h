@@ -36,6 +36,10 @@ int fl_epoll_wait(int epoll, int *fds, uint32_t *events, int capacity, int timeo
 /// Swift's Glibc does not show). Returns the descriptor, or -1 with errno set.
 int fl_accept_connection(int listener);
 
+/// Gives up the calling process's controlling terminal, `terminal` (TIOCNOTTY; ioctl is variadic).
+/// Returns 0 or -1 with errno set.
+int fl_drop_controlling_terminal(int terminal);
+
 /// posix_spawn's flag that makes the child a session leader (POSIX_SPAWN_SETSID, a GNU
 /// extension Swift's Glibc does not show).
 short fl_posix_spawn_setsid_flag(void);
