@@ -5,10 +5,6 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny")
 ]
 
-/// The request path (the connection gate, admission) is built optimised in debug builds too: the
-/// test suite runs the debug binary, and its latency tests time the same code production runs.
-let requestPathSettings: [SwiftSetting] = strictSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 let package = Package(
     name: "fullyloaded",
     products: [
@@ -53,7 +49,7 @@ let package = Package(
         // The small blocking HTTP/1.1 client: the monitor's ping probe, `up`'s readiness checks, tests.
         .target(name: "LoopbackHTTP", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         // libfcgi, wrapped: the accept loop, request threads, peers allowed on TCP.
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: requestPathSettings),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
         // libxcrypt's bcrypt, OpenSSL's salt and constant-time compare, wiping secrets.
         .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
         // Routes, validation and JSON answers, without I/O: a new route or input rule goes here

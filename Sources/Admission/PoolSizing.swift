@@ -1,18 +1,14 @@
 /// How a worker's request threads are shared out, and the nginx numbers that follow from it:
 /// the one place these are derived, for the worker, `fullyloaded up` and the production site.
 ///
-/// A thread serves one request at a time; a connection nginx keeps waits for its next request
-/// in the worker's connection gate, holding no thread. So of `requestThreads`, at most half go
-/// to expensive requests (waiting for a slot, or held back as paced refusals — of those, at
-/// most half), and the other half or more is always free for pings and stats, whatever the
-/// load. The connections nginx keeps (two upstreams, cheap and expensive, in every nginx
-/// process) are bounded too, to a quarter of the threads, far below the gate's limit.
+/// libfcgi serves one connection per thread, and an idle connection nginx keeps pins a thread.
+/// So of `requestThreads`: at most half go to expensive requests (waiting for a slot, or held
+/// back as paced refusals — of those, at most half), at most a quarter are pinned by the
+/// connections nginx keeps (two upstreams, cheap and expensive, in every nginx process), and
+/// the last quarter or more is always free for pings and stats, whatever the load.
 public struct PoolSizing: Sendable, Equatable {
     /// Request threads per worker unless told otherwise (`worker`, `up`, the production units).
     public static let defaultRequestThreads = 512
-
-    /// Idle connections all nginx processes together keep to one worker, at the most.
-    public static let maximumKeptConnections = 256
 
     /// Request threads per worker.
     public var requestThreads: Int
@@ -36,14 +32,13 @@ public struct PoolSizing: Sendable, Equatable {
     /// single-threaded worker can keep none (one kept connection would shut every other out),
     /// and too few threads for many nginx processes keep none either.
     public var keptConnectionsPerUpstream: Int? {
-        // At most 256 for a worker in all, a third of what its connection gate holds.
-        let kept = min(requestThreads / 8, Self.maximumKeptConnections / 2) / nginxProcesses
+        let kept = requestThreads / (8 * nginxProcesses)
         return kept >= 1 ? kept : nil
     }
 
-    /// Idle connections all nginx processes keep to one worker, at the most.
-    public var keptConnections: Int { 2 * (keptConnectionsPerUpstream ?? 0) * nginxProcesses }
+    /// Threads that idle kept connections may pin at the most.
+    public var pinnedThreads: Int { 2 * (keptConnectionsPerUpstream ?? 0) * nginxProcesses }
 
-    /// Threads no expensive request can take: the cheap routes' own.
-    public var cheapThreads: Int { requestThreads - expensiveRequests }
+    /// Threads no expensive request and no idle connection can take: the cheap routes' own.
+    public var cheapThreads: Int { requestThreads - expensiveRequests - pinnedThreads }
 }

@@ -2,13 +2,12 @@
 #include "CSystemShims.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,33 +33,21 @@ int fl_set_thread_name(pthread_t thread, const char *name) {
     return pthread_setname_np(thread, name);
 }
 
-int fl_epoll_control(int epoll, int operation, int fd, uint32_t events) {
-    struct epoll_event event;
-    memset(&event, 0, sizeof event);
-    event.events = events;
-    event.data.fd = fd;
-    return epoll_ctl(epoll, operation, fd, &event);
-}
+static void fl_ignore_signal(int signal) { (void)signal; }
 
-int fl_epoll_wait(int epoll, int *fds, uint32_t *events, int capacity, int timeout_milliseconds) {
-    struct epoll_event ready[64];
-    if (capacity > 64) capacity = 64;
-    int count = epoll_wait(epoll, ready, capacity, timeout_milliseconds);
-    for (int index = 0; index < count; index++) {
-        fds[index] = ready[index].data.fd;
-        events[index] = ready[index].events;
-    }
-    return count;
-}
-
-int fl_accept_connection(int listener) {
-    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-}
-
-short fl_posix_spawn_setsid_flag(void) {
-    return POSIX_SPAWN_SETSID;
+int fl_install_interrupting_signal(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fl_ignore_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    return sigaction(signal, &action, NULL);
 }
 
 int fl_drop_controlling_terminal(int terminal) {
     return ioctl(terminal, TIOCNOTTY);
+}
+
+short fl_posix_spawn_setsid_flag(void) {
+    return POSIX_SPAWN_SETSID;
 }

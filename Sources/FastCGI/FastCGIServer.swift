@@ -6,38 +6,50 @@ import Synchronization
     import Glibc
 #endif
 
-/// A FastCGI server on libfcgi: a pool of request threads fed by one ``ConnectionGate``.
+/// A thread-per-connection FastCGI server on libfcgi.
 ///
-/// libfcgi reads a request with blocking reads and no timeout, and closes a connection by
-/// reading from its peer for up to two seconds at a time; left to accept on its own, every
-/// silent or dribbling connection would pin a request thread. So the gate accepts, checks the
-/// peer, and hands a connection to a thread only once its whole request is buffered, and a
-/// thread ends each request without letting libfcgi close the connection: a connection nginx
-/// keeps goes back to the gate, any other is closed here. A thread is never parked on an idle
-/// connection, so `threadCount` is how many requests are handled at once.
+/// Every thread blocks in `FCGX_Accept_r`; with nginx's `fastcgi_keep_conn on`, each connection
+/// nginx keeps pins one thread, so `threadCount` must exceed the connections nginx keeps.
 public final class FastCGIServer: Sendable {
     /// Makes the request handler of one thread; called once on that thread, so a handler may own
     /// per-thread scratch (a bcrypt hasher) without locks.
     public typealias HandlerFactory = @Sendable () -> (borrowing FastCGIRequest) -> Void
 
-    /// What ``stop(grace:)`` does to the listening socket.
+    /// How ``stop(grace:)`` keeps new connections from being accepted.
     public enum StopMode: Sendable {
-        /// shutdown(2) it: connects are refused at once and go to another worker. For a socket
-        /// this process made and nothing else uses.
+        /// shutdown(2) the listening socket: connects are refused at once and go to another
+        /// worker. For a socket this process made and nothing else uses.
         case shutDownListener
-        /// Stop accepting and leave the socket intact, so connections wait in its queue for the
-        /// next process. For a socket inherited from systemd.
-        case leaveListenerIntact
+        /// Interrupt the threads waiting in accept and leave the socket intact, so connections
+        /// wait in its queue for the next process. For a socket inherited from systemd.
+        case interruptAcceptingThreads
+    }
+
+    /// One request thread, as ``stop(grace:)`` sees it.
+    private final class RequestThread: Sendable {
+        let thread: pthread_t
+        /// Inside the handler: never interrupted, its request must finish.
+        let handling = Atomic<Bool>(false)
+        let ended = Atomic<Bool>(false)
+
+        init(thread: pthread_t) {
+            self.thread = thread
+        }
     }
 
     private let listener: FileDescriptor
     private let threadCount: Int
     private let makeHandler: HandlerFactory
     private let stopMode: StopMode
-    private let gate: ConnectionGate
+    private let interrupter: ThreadInterrupter
+    private let requestThreads = Mutex<[RequestThread]>([])
     private let inFlight = Atomic<Int>(0)
     private let served = Atomic<Int>(0)
     private let running = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let allowedPeers: [AddressRange]?
+    private let refused = Atomic<Int>(0)
+    private let onRefusedPeer: (@Sendable (String) -> Void)?
 
     private static let initialise: Void = {
         // Signals are blocked by the caller before this; FCGX_Init's own handlers never run.
@@ -48,25 +60,25 @@ public final class FastCGIServer: Sendable {
     ///
     /// - Parameters:
     ///   - allowedPeers: for a TCP socket, the only addresses whose connections are served; any
-    ///     other peer's connection (or one whose address cannot be read) is closed at accept,
-    ///     before anything is read, and reported to `onRefusedPeer`. `nil`: no check, for a unix
-    ///     socket, whose file mode says who may connect.
+    ///     other peer's connection (or one whose address cannot be read) is closed unanswered and
+    ///     reported to `onRefusedPeer`. `nil`: no check, for a unix socket, whose file mode says
+    ///     who may connect.
     public init(
         listener: FileDescriptor, threadCount: Int, stopMode: StopMode = .shutDownListener,
         allowedPeers: [AddressRange]? = nil, onRefusedPeer: (@Sendable (String) -> Void)? = nil,
         makeHandler: @escaping HandlerFactory
     ) throws(SystemCallError) {
         self.listener = listener
+        self.allowedPeers = allowedPeers
+        self.onRefusedPeer = onRefusedPeer
         self.threadCount = threadCount
         self.stopMode = stopMode
         self.makeHandler = makeHandler
-        gate = try ConnectionGate(
-            listener: listener, limits: ConnectionGate.Limits(), allowedPeers: allowedPeers,
-            onRefusedPeer: onRefusedPeer)
+        interrupter = try ThreadInterrupter()
     }
 
     deinit {
-        // Every request thread and the gate's hold the server, so none is left using the socket.
+        // Every request thread holds the server, so none is left using the socket.
         listener.close()
     }
 
@@ -76,20 +88,15 @@ public final class FastCGIServer: Sendable {
     /// Request threads that have not ended (all of them until ``stop(grace:)``).
     public var threadsRunning: Int { running.load(ordering: .acquiring) }
 
-    /// Connections closed at accept because their peer is not an allowed address.
-    public var peersRefused: Int { gate.peersRefused }
-
-    /// Connections closed unserved: silent or slow past the deadline, not a FastCGI request,
-    /// too large, pushed out at the connection limit, or from a peer not allowed.
-    public var connectionsDropped: Int { gate.connectionsDropped }
+    /// Connections closed unanswered because their peer is not an allowed address.
+    public var peersRefused: Int { refused.load(ordering: .relaxed) }
 
     /// Requests answered since the server started.
     public var requestsServed: Int { served.load(ordering: .relaxed) }
 
-    /// Starts the gate's thread and the request threads, and returns.
+    /// Starts the request threads and returns.
     public func start() throws(SystemCallError) {
         _ = Self.initialise
-        try gate.start()
         for index in 0..<threadCount {
             running.add(1, ordering: .relaxed)
             do {
@@ -106,67 +113,73 @@ public final class FastCGIServer: Sendable {
 
     private func serve() {
         let handler = makeHandler()
+        let me = RequestThread(thread: pthread_self())
+        requestThreads.withLock { $0.append(me) }
+        defer { me.ended.store(true, ordering: .releasing) }
+        var flags: Int32 = 0
+        if (try? interrupter.allowInCallingThread()) != nil { flags = FCGI_FAIL_ACCEPT_ON_INTR }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
-        // No listening socket of libfcgi's own: every connection comes from the gate, and one
-        // that libfcgi gives up on ends its accept call instead of starting an accept of its own.
-        guard FCGX_InitRequest(request, -1, 0) == 0 else { return }
-        while let connection = gate.nextReadyConnection() {
-            request.pointee.ipcFd = connection
-            // So that the accept's opening finish leaves the connection open.
-            request.pointee.keepConnection = 1
-            guard FCGX_Accept_r(request) >= 0 else {
-                // libfcgi refused what the scan let through, and closed the connection.
-                request.pointee.ipcFd = -1
+        guard FCGX_InitRequest(request, listener.rawValue, flags) == 0 else { return }
+        while !stopping.load(ordering: .acquiring) {
+            let accepted = FCGX_Accept_r(request)
+            if accepted == -EINTR { continue }
+            guard accepted >= 0 else { break }
+            if !peerIsAllowed(request) {
+                // Closed before anything is answered; libfcgi's writes at finish fail on the
+                // shut-down socket, and the connection is not kept.
+                request.pointee.keepConnection = 0
+                shutdown(request.pointee.ipcFd, Int32(SHUT_RDWR))
+                FCGX_Finish_r(request)
                 continue
             }
+            me.handling.store(true, ordering: .releasing)
             inFlight.add(1, ordering: .relaxed)
             handler(FastCGIRequest(raw: request))
-            served.add(1, ordering: .relaxed)  // before the answer's last bytes: whoever sees them sees the count
-            let kept = finish(request)
+            FCGX_Finish_r(request)
             inFlight.subtract(1, ordering: .relaxed)
-            if let kept { gate.keep(kept) }
+            served.add(1, ordering: .relaxed)
+            me.handling.store(false, ordering: .releasing)
         }
         FCGX_Free(request, 1)
     }
 
-    /// Ends a request without letting libfcgi close its connection: sends the rest of the
-    /// answer, and returns the connection if the peer keeps it and nothing failed; otherwise
-    /// closes it (a plain close) and returns `nil`.
-    private func finish(_ request: UnsafeMutablePointer<FCGX_Request>) -> Int32? {
-        let input = request.pointee.in
-        // The body's unread rest is already buffered: read it, so a kept connection stays in step.
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { chunk in
-            while FCGX_GetStr(chunk.baseAddress, Int32(chunk.count), input) > 0 {}
+    private func peerIsAllowed(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
+        guard let allowedPeers else { return true }
+        let peer = AddressRange.peerAddress(ofSocket: request.pointee.ipcFd)
+        if let peer, allowedPeers.containsAddress(peer) { return true }
+        refused.add(1, ordering: .relaxed)
+        onRefusedPeer?(peer.map { AddressRange(address: $0).description } ?? "an unknown address")
+        return false
+    }
+
+    /// Wakes every thread that is not handling a request (waiting in accept, or parked on a
+    /// kept-alive connection), so that it sees `stopping` and ends.
+    private func interruptWaitingThreads() {
+        for thread in requestThreads.withLock({ $0 })
+        where !thread.ended.load(ordering: .acquiring) && !thread.handling.load(ordering: .acquiring) {
+            interrupter.interrupt(thread.thread)
         }
-        let sent = FCGX_FClose(request.pointee.err) == 0 && FCGX_FClose(request.pointee.out) == 0
-        let keep = sent && FCGX_GetError(input) == 0 && request.pointee.keepConnection != 0
-        FCGX_ClearError(input)
-        FCGX_ClearError(request.pointee.out)
-        FCGX_ClearError(request.pointee.err)
-        request.pointee.keepConnection = 1
-        FCGX_Finish_r(request)  // frees the streams; with no error left and keep set, closes nothing
-        let connection = request.pointee.ipcFd
-        request.pointee.ipcFd = -1
-        guard connection >= 0 else { return nil }
-        if keep { return connection }
-        _ = Glibc.close(connection)
-        return nil
     }
 
     /// Stops accepting, lets requests in flight finish (at most `grace` seconds), and returns
     /// whether all of them did.
     ///
-    /// Connections with a whole request already buffered are still answered; idle ones, and
-    /// ones still arriving, are closed (nginx retries a request on a kept connection that closed).
-    /// It returns only once every request thread has ended, or at `grace`.
+    /// Every thread waiting for a request is woken — blocked in accept, or parked on a connection
+    /// nginx keeps — by shutting the listening socket down (a socket of our own) and by
+    /// interrupting those threads, again each round, since one can check `stopping` just before a
+    /// signal and enter accept just after it. It returns only once every thread has ended: a
+    /// request read from a kept connection just as the stop began is answered, not cut off by
+    /// the process exiting under it.
     public func stop(grace: Double) -> Bool {
+        stopping.store(true, ordering: .releasing)
         if stopMode == .shutDownListener { listener.shutdown() }
-        gate.stop()
         let deadline = MonotonicClock.now + grace
-        while running.load(ordering: .acquiring) > 0 || !gate.hasEnded {
+        interruptWaitingThreads()
+        while running.load(ordering: .acquiring) > 0 {
             if MonotonicClock.now >= deadline { return inFlight.load(ordering: .relaxed) == 0 }
             usleep(2_000)
+            interruptWaitingThreads()
         }
         return true
     }

@@ -1,4 +1,3 @@
-import CSystemShims
 import Synchronization
 
 #if canImport(Glibc)
@@ -230,15 +229,5 @@ public enum LoopbackPort {
         let socket = try SocketEndpoint.tcp(host: "127.0.0.1", port: 0).listen(backlog: 1)
         defer { socket.close() }
         return try socket.boundPort()
-    }
-}
-
-extension FileDescriptor {
-    /// Accepts one connection from this listening socket: a blocking, close-on-exec descriptor
-    /// for the caller to own, or the error (`EAGAIN` on a non-blocking socket with none waiting).
-    public func acceptConnection() -> Result<Int32, SystemCallError> {
-        let descriptor = fl_accept_connection(rawValue)
-        if descriptor < 0 { return .failure(SystemCallError(call: "accept4", errno: errno)) }
-        return .success(descriptor)
     }
 }

@@ -51,7 +51,7 @@ public struct WorkerProcess: Sendable {
         // A socket from systemd outlives this process and goes to the next one: stop accepting
         // without shutting it down. Our own socket is shut down, so nginx goes elsewhere at once.
         let stopMode: FastCGIServer.StopMode =
-            if case .inheritedDescriptor = configuration.listen { .leaveListenerIntact } else {
+            if case .inheritedDescriptor = configuration.listen { .interruptAcceptingThreads } else {
                 .shutDownListener
             }
         let sizing = PoolSizing(requestThreads: configuration.requestThreads, nginxProcesses: 1)

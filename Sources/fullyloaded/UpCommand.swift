@@ -72,7 +72,7 @@ struct UpCommand: ParsableCommand {
 
     @Option(
         help:
-            "Request threads per worker (half at most for expensive requests, the rest kept for cheap ones).")
+            "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
     var threads = PoolSizing.defaultRequestThreads
 
     @Option(help: "Replace each worker after about this many requests (0: never).")

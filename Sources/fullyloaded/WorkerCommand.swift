@@ -21,7 +21,7 @@ struct WorkerCommand: ParsableCommand {
     )
     var listen: String
 
-    @Option(help: "Request threads: requests handled at once (idle connections hold none).")
+    @Option(help: "Request threads; must exceed the connections nginx keeps to this worker.")
     var threads = PoolSizing.defaultRequestThreads
 
     @Option(

@@ -3,8 +3,6 @@
 
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/types.h>
 
 /// The calling thread's kernel id (gettid), which Swift cannot reach through the variadic syscall().
@@ -24,17 +22,9 @@ int fl_set_thread_niceness(int niceness);
 /// Names a thread for ps/top (at most 15 bytes are kept).
 int fl_set_thread_name(pthread_t thread, const char *name);
 
-/// Adds, changes or removes `fd` in an epoll set, with the descriptor as the event's data
-/// (struct epoll_event is packed, which Swift does not lay out). Returns 0 or -1 with errno set.
-int fl_epoll_control(int epoll, int operation, int fd, uint32_t events);
-
-/// Waits for events on an epoll set: at most `capacity` of them into `fds` and `events`.
-/// Returns how many, or -1 with errno set.
-int fl_epoll_wait(int epoll, int *fds, uint32_t *events, int capacity, int timeout_milliseconds);
-
-/// Accepts a connection on `listener`, close-on-exec and blocking (accept4 is a GNU extension
-/// Swift's Glibc does not show). Returns the descriptor, or -1 with errno set.
-int fl_accept_connection(int listener);
+/// Installs a handler that does nothing for `signal`, without SA_RESTART: a thread that gets the
+/// signal returns from a blocking call with EINTR. Returns 0 or -1 with errno set.
+int fl_install_interrupting_signal(int signal);
 
 /// Gives up the calling process's controlling terminal, `terminal` (TIOCNOTTY; ioctl is variadic).
 /// Returns 0 or -1 with errno set.
