@@ -372,17 +372,14 @@ extension SlotQueue {
         }
     }
 
-    /// The newest waiting job of the client with the most recent work, if taking it is fair to
+    /// The newest waiting job of the client most over its share, if taking it is fair to
     /// `client` (whose next job weighs `units`), and whether `client` itself is over its share.
     ///
-    /// First among groups: a group may take from the group with the most recent work that has a
-    /// job waiting, if that one keeps at least as much as the newcomer's group then has. That is
-    /// max-min fairness whatever the equal part is: a light client that just sent a burst takes
-    /// from a flood even while many other light clients, each asking little, pull the equal part
-    /// down. If no group may be taken from, the same among the leaves of the newcomer's group,
-    /// which leaves every other group as it was. A client refused with nothing to take is over
-    /// its share if it has more than an equal part of the active groups' (or of its group's
-    /// leaves') recent work: its refusal says so, and is paced by its own budget.
+    /// First among groups: a group with less recent work than an equal part of the active
+    /// groups' may take from the group with the most recent work that has a job waiting, if that
+    /// one keeps at least as much as the newcomer's group then has. If the newcomer's group is
+    /// itself over its part, then the same among the leaves of its group, which leaves every
+    /// other group as it was.
     private func victim(for client: Int, units: UInt64, now: Double) -> (ticket: UInt64?, overShare: Bool) {
         let leaf = storage[client: client]
         let groupIndex = leaf.parent
@@ -392,18 +389,24 @@ extension SlotQueue {
         let groups = storage.activeGroups + (group.groupWork == 0 ? 1 : 0)
         if groups > 1 {
             let need = recentWork(ofGroup: groupIndex, now: now) + weight
-            if let ticket = heaviestWaiting(outside: groupIndex, need: need, now: now) { return (ticket, false) }
             let active =
                 activeRecentWork(now: now) + (group.groupWork == 0 ? recentWork(ofGroup: groupIndex, now: now) : 0)
-            overShare = need > (active + weight) / Double(groups)
+            if need <= (active + weight) / Double(groups) {
+                if let ticket = heaviestWaiting(outside: groupIndex, need: need, now: now) { return (ticket, false) }
+            } else {
+                overShare = true
+            }
         }
         let leaves = group.activeLeaves + (leaf.work == 0 ? 1 : 0)
         if leaves > 1 {
             let need = recentWork(ofClient: client, now: now) + weight
-            if let ticket = heaviestWaiting(inside: groupIndex, besides: client, need: need, now: now) {
-                return (ticket, false)
+            if need <= (recentWork(ofGroup: groupIndex, now: now) + weight) / Double(leaves) {
+                if let ticket = heaviestWaiting(inside: groupIndex, besides: client, need: need, now: now) {
+                    return (ticket, false)
+                }
+            } else {
+                overShare = true
             }
-            overShare = overShare || need > (recentWork(ofGroup: groupIndex, now: now) + weight) / Double(leaves)
         }
         return (nil, overShare)
     }

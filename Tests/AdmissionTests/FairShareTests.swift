@@ -228,35 +228,6 @@ struct FairShareTests {
     }
 
     @Test(
-        "max-min whatever the equal part: beside sixteen clients that ask one job each, a burst of five still takes from the flood"
-    )
-    func burstBesideManyLightClients() throws {
-        // N = 8: 57 jobs of 0.125 s fit. The flood fills the queue, sixteen light clients take a
-        // place each, then one more client sends five: more than an equal part of the eighteen
-        // clients' recent work (about 3.4 jobs), far less than the flood's.
-        var queue = Self.makeQueue(deadline: 8)
-        let flooder = Self.client("198.51.100.1")
-        while Self.offer(&queue, flooder, now: 100).ticket != nil {}
-        for index in 0..<16 {
-            #expect(Self.offer(&queue, Self.client("203.0.\(index).9"), now: 100).ticket != nil)
-        }
-        // The flood takes whatever room the light clients' displacements left, until it has no
-        // one to take from: with far more than an equal part, it is over its share.
-        var refused = Self.offer(&queue, flooder, now: 100)
-        while refused.ticket != nil { refused = Self.offer(&queue, flooder, now: 100) }
-        #expect(refused.reason == .overShare)
-        let displacedBefore = Self.entry(&queue, flooder, now: 100).displaced
-        let burst = Self.client("192.0.2.7")
-        for job in 0..<5 {
-            #expect(Self.offer(&queue, burst, now: 100).ticket != nil, "job \(job) of the burst")
-        }
-        Self.checkCounts(queue)
-        #expect(Self.entry(&queue, burst, now: 100).admitted == 5)
-        // Each of its jobs took a waiting place of the flood's, or the service time to spare that the one before made.
-        #expect(Self.entry(&queue, flooder, now: 100).displaced >= displacedBefore + 3)
-    }
-
-    @Test(
         "nothing running is interrupted: when only running work stands in the way, the newcomer is refused at capacity")
     func runningIsNeverDisplaced() throws {
         var queue = Self.makeQueue(slots: 2, service: 0.5)
