@@ -56,6 +56,8 @@ public struct AdmissionSnapshot: Sendable {
         public var trackedKeys: Int
         /// The clients with the most recent compute time, most first.
         public var top: [Client]
+        /// The entry every key that found no room in the table shares (nil where the table has none).
+        public var overflow: Client?
     }
 
     /// Queue waits of the jobs that got a slot recently: (seconds ago, wait in seconds), newest last.
@@ -172,17 +174,19 @@ public struct AdmissionSnapshot: Sendable {
                 + "\"paced_refusals\":\(pacedRefusals),\"late_arrivals\":\(lateArrivals),"
                 + "\"refused_at_capacity\":\(refusedAtCapacity),\"refused_over_share\":\(refusedOverShare),"
                 + "\"displaced\":\(displaced),\"key_overflows\":\(keyOverflows)}")
-        let top = fairShare.top.map { client in
+        let clientJSON = { (client: FairShare.Client) in
             "{\"client\":\"\(client.label)\",\"share\":\(number(client.share)),\"served_seconds\":\(number(client.servedSeconds)),"
                 + "\"recent_work_seconds\":\(number(client.recentWorkSeconds)),"
                 + "\"queued\":\(client.queued),\"running\":\(client.running),\"admitted\":\(client.admitted),"
                 + "\"refused_at_capacity\":\(client.refusedAtCapacity),\"refused_over_share\":\(client.refusedOverShare),"
                 + "\"displaced\":\(client.displaced)}"
         }
+        let top = fairShare.top.map(clientJSON)
+        let overflow = fairShare.overflow.map { ",\"overflow\":\(clientJSON($0))" } ?? ""
         member(
             "fair_share",
             "{\"active_groups\":\(fairShare.activeGroups),\"active_clients\":\(fairShare.activeClients),"
-                + "\"tracked_keys\":\(fairShare.trackedKeys),\"top\":[\(top.joined(separator: ","))]}")
+                + "\"tracked_keys\":\(fairShare.trackedKeys),\"top\":[\(top.joined(separator: ","))]\(overflow)}")
         let bounds = LatencyBuckets.boundsMilliseconds.map { $0.isFinite ? String(Int($0)) : "null" }.joined(
             separator: ",")
         member("histogram_bounds_ms", "[\(bounds)]")

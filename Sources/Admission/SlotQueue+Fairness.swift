@@ -20,10 +20,11 @@ enum ClientTableLimits {
 ///
 /// Max-min fairness in the manner of "longest queue drop", judged by rate: every client's
 /// recent admitted work (decaying with a half-life of 2 N) stands for the share of the compute
-/// slots' time it is taking. When a job would not fit, a client with less recent work than the
-/// one with the most takes the place of that one's newest waiting job, as long as, after the
-/// swap, it still has no more than that one. So clients that ask less than an equal part get all
-/// they ask, and those that ask more split the rest equally. Work is 2^cost per job, so a
+/// slots' time it is taking. When a job would not fit, a client under an equal part of the
+/// active clients' recent work takes the place of the newest waiting job of the one with the
+/// most, if that one is over the equal part and, after the swap, still has no less than the
+/// newcomer. So clients that ask less than an equal part get all they ask (none of them is ever
+/// displaced), and those that ask more split the rest equally. Work is 2^cost per job, so a
 /// cost-14 job weighs four cost-12 jobs. Fairness is first among groups (a /24, a /48, a named
 /// user), then among the leaves of a group (an address, a /64). Only waiting jobs are displaced:
 /// nothing running is interrupted, and the newcomer still goes to the back of the queue, with a
@@ -375,11 +376,15 @@ extension SlotQueue {
     /// The newest waiting job of the client most over its share, if taking it is fair to
     /// `client` (whose next job weighs `units`), and whether `client` itself is over its share.
     ///
-    /// First among groups: a group with less recent work than an equal part of the active
-    /// groups' may take from the group with the most recent work that has a job waiting, if that
-    /// one keeps at least as much as the newcomer's group then has. If the newcomer's group is
-    /// itself over its part, then the same among the leaves of its group, which leaves every
-    /// other group as it was.
+    /// First among groups: a group may take from the group with the most recent work that has a
+    /// job waiting, if that one is over an equal part of the active groups' recent work and keeps
+    /// at least as much as the newcomer's group then has. That is max-min fairness wherever the
+    /// equal part lies: a light client that just sent a burst takes from a flood even while many
+    /// other light clients, each asking little, pull the equal part down to theirs; and a client
+    /// under the equal part is never taken from. If no group may be taken from, the same among
+    /// the leaves of the newcomer's group, which leaves every other group as it was. A client
+    /// refused with nothing to take is over its share if it has more than an equal part: its
+    /// refusal says so, and is paced by its own budget.
     private func victim(for client: Int, units: UInt64, now: Double) -> (ticket: UInt64?, overShare: Bool) {
         let leaf = storage[client: client]
         let groupIndex = leaf.parent
@@ -391,29 +396,30 @@ extension SlotQueue {
             let need = recentWork(ofGroup: groupIndex, now: now) + weight
             let active =
                 activeRecentWork(now: now) + (group.groupWork == 0 ? recentWork(ofGroup: groupIndex, now: now) : 0)
-            if need <= (active + weight) / Double(groups) {
-                if let ticket = heaviestWaiting(outside: groupIndex, need: need, now: now) { return (ticket, false) }
-            } else {
-                overShare = true
+            let equalPart = (active + weight) / Double(groups)
+            if let ticket = heaviestWaiting(outside: groupIndex, need: need, over: equalPart, now: now) {
+                return (ticket, false)
             }
+            overShare = need > equalPart
         }
         let leaves = group.activeLeaves + (leaf.work == 0 ? 1 : 0)
         if leaves > 1 {
             let need = recentWork(ofClient: client, now: now) + weight
-            if need <= (recentWork(ofGroup: groupIndex, now: now) + weight) / Double(leaves) {
-                if let ticket = heaviestWaiting(inside: groupIndex, besides: client, need: need, now: now) {
-                    return (ticket, false)
-                }
-            } else {
-                overShare = true
+            let equalPart = (recentWork(ofGroup: groupIndex, now: now) + weight) / Double(leaves)
+            if let ticket = heaviestWaiting(inside: groupIndex, besides: client, need: need, over: equalPart, now: now)
+            {
+                return (ticket, false)
             }
+            overShare = overShare || need > equalPart
         }
         return (nil, overShare)
     }
 
     /// The newest waiting job of the heaviest leaf of the group with the most recent work other
-    /// than `excluded`, if that group keeps at least `need` without it.
-    private func heaviestWaiting(outside excluded: Int, need: Double, now: Double) -> UInt64? {
+    /// than `excluded`, if that group is over the equal part `share` and keeps at least `need`
+    /// without it. A group under the equal part asks less than its share, and gets all it asks:
+    /// another light client never takes its place.
+    private func heaviestWaiting(outside excluded: Int, need: Double, over share: Double, now: Double) -> UInt64? {
         var heaviest = -1
         var heaviestWork = 0.0
         var index = storage.waitingClients
@@ -431,17 +437,19 @@ extension SlotQueue {
             steps += 1
         }
         guard heaviest >= 0, let (ticket, weight) = newestWaiting(inside: heaviest, besides: -1, now: now),
-            heaviestWork - weight >= need
+            heaviestWork > share, heaviestWork - weight >= need
         else { return nil }
         return ticket
     }
 
     /// The newest waiting job of the leaf of `group` (other than `besides`) with the most recent
-    /// work, if that leaf keeps at least `need` without it.
-    private func heaviestWaiting(inside group: Int, besides: Int, need: Double, now: Double) -> UInt64? {
-        guard let (ticket, weight) = newestWaiting(inside: group, besides: besides, now: now),
-            recentWork(ofClient: storage[job: ticket].client ?? 0, now: now) - weight >= need
-        else { return nil }
+    /// work, if that leaf is over the equal part `share` and keeps at least `need` without it.
+    private func heaviestWaiting(inside group: Int, besides: Int, need: Double, over share: Double, now: Double)
+        -> UInt64?
+    {
+        guard let (ticket, weight) = newestWaiting(inside: group, besides: besides, now: now) else { return nil }
+        let work = recentWork(ofClient: storage[job: ticket].client ?? 0, now: now)
+        guard work > share, work - weight >= need else { return nil }
         return ticket
     }
 
@@ -474,10 +482,11 @@ extension SlotQueue {
 
 extension SlotQueue {
     /// The fair share as `/api/stats` and the monitor show it: how many clients are active, how
-    /// many keys the table holds, and the `top` clients by recent compute time, keys hashed.
+    /// many keys the table holds, the `top` clients by recent compute time, keys hashed, and the
+    /// overflow entry that newcomers share when the table is full.
     func fairShareFigures(now: Double, top count: Int = 5) -> AdmissionSnapshot.FairShare {
         var figures = AdmissionSnapshot.FairShare(
-            activeGroups: storage.activeGroups, activeClients: 0, trackedKeys: 0, top: [])
+            activeGroups: storage.activeGroups, activeClients: 0, trackedKeys: 0, top: [], overflow: nil)
         let total = Self.decayed(storage.servedTotal, from: storage.servedTotalAt, to: now)
         var top: [AdmissionSnapshot.FairShare.Client] = []
         for index in 0..<storage.clientCapacity {
@@ -489,13 +498,9 @@ extension SlotQueue {
                 && now - entry.lastActive > clientIdleSeconds
             if !idle && index != 0 { figures.trackedKeys += 1 }
             let served = Self.decayed(entry.served, from: entry.servedAt, to: now)
+            let client = clientFigures(index, servedTotal: total, now: now)
+            if index == 0 { figures.overflow = client }
             guard served > 0 || entry.work > 0 else { continue }
-            let client = AdmissionSnapshot.FairShare.Client(
-                label: ClientKey.label(kind: entry.kind, key: entry.key),
-                share: total > 0 ? min(1, served / total) : 0, servedSeconds: served,
-                recentWorkSeconds: recentWork(ofClient: index, now: now) * estimate.unitSeconds, queued: entry.queued,
-                running: entry.running, admitted: entry.admitted, refusedAtCapacity: entry.refusedAtCapacity,
-                refusedOverShare: entry.refusedOverShare, displaced: entry.displaced)
             if top.count < count || served > top[top.count - 1].servedSeconds {
                 let position = top.firstIndex { $0.servedSeconds < served } ?? top.count
                 top.insert(client, at: position)
@@ -504,5 +509,18 @@ extension SlotQueue {
         }
         figures.top = top
         return figures
+    }
+
+    private func clientFigures(_ index: Int, servedTotal total: Double, now: Double)
+        -> AdmissionSnapshot.FairShare.Client
+    {
+        let entry = storage[client: index]
+        let served = Self.decayed(entry.served, from: entry.servedAt, to: now)
+        return AdmissionSnapshot.FairShare.Client(
+            label: ClientKey.label(kind: entry.kind, key: entry.key),
+            share: total > 0 ? min(1, served / total) : 0, servedSeconds: served,
+            recentWorkSeconds: recentWork(ofClient: index, now: now) * estimate.unitSeconds, queued: entry.queued,
+            running: entry.running, admitted: entry.admitted, refusedAtCapacity: entry.refusedAtCapacity,
+            refusedOverShare: entry.refusedOverShare, displaced: entry.displaced)
     }
 }

@@ -228,6 +228,35 @@ struct FairShareTests {
     }
 
     @Test(
+        "max-min whatever the equal part: beside sixteen clients that ask one job each, a burst of five still takes from the flood"
+    )
+    func burstBesideManyLightClients() throws {
+        // N = 8: 57 jobs of 0.125 s fit. The flood fills the queue, sixteen light clients take a
+        // place each, then one more client sends five: more than an equal part of the eighteen
+        // clients' recent work (about 3.4 jobs), far less than the flood's.
+        var queue = Self.makeQueue(deadline: 8)
+        let flooder = Self.client("198.51.100.1")
+        while Self.offer(&queue, flooder, now: 100).ticket != nil {}
+        for index in 0..<16 {
+            #expect(Self.offer(&queue, Self.client("203.0.\(index).9"), now: 100).ticket != nil)
+        }
+        // The flood takes whatever room the light clients' displacements left, until it has no
+        // one to take from: with far more than an equal part, it is over its share.
+        var refused = Self.offer(&queue, flooder, now: 100)
+        while refused.ticket != nil { refused = Self.offer(&queue, flooder, now: 100) }
+        #expect(refused.reason == .overShare)
+        let displacedBefore = Self.entry(&queue, flooder, now: 100).displaced
+        let burst = Self.client("192.0.2.7")
+        for job in 0..<5 {
+            #expect(Self.offer(&queue, burst, now: 100).ticket != nil, "job \(job) of the burst")
+        }
+        Self.checkCounts(queue)
+        #expect(Self.entry(&queue, burst, now: 100).admitted == 5)
+        // Each of its jobs took a waiting place of the flood's, or the service time to spare that the one before made.
+        #expect(Self.entry(&queue, flooder, now: 100).displaced >= displacedBefore + 3)
+    }
+
+    @Test(
         "nothing running is interrupted: when only running work stands in the way, the newcomer is refused at capacity")
     func runningIsNeverDisplaced() throws {
         var queue = Self.makeQueue(slots: 2, service: 0.5)
@@ -413,6 +442,28 @@ struct FairShareTests {
         }
         let served = results.map(\.served).reduce(0, +)
         #expect(served >= 0.97 * 58, "\(results)")
+        Self.checkCounts(queue)
+    }
+
+    @Test(
+        "three flooders at 10× and twenty light clients in /24s of their own: no light job is refused or displaced, not even after a burst"
+    )
+    func lightClientsBesideThreeFlooders() throws {
+        // One slot, 1/16 s a job: 16 jobs a second. Each light client asks 0.02× (0.32 jobs a
+        // second), Poisson, so some of them send several within a few N: a light client with a
+        // waiting job is still under its share, and another light client may not take its place.
+        var queue = Self.makeQueue(slots: 1, deadline: 1, service: 0.0625)
+        let flooders = (0..<3).map { (key: Self.client("198.51.\(100 + $0).1"), interval: 1.0 / 160, cost: 4) }
+        let light = (0..<20).map { (key: Self.client("203.0.\($0).9"), interval: 1.0 / 0.32, cost: 4) }
+        let results = Self.simulate(&queue, clients: flooders + light, seconds: 120, service: { _ in 0.0625 })
+        let lightResults = results[3...]
+        #expect(lightResults.map(\.offered).reduce(0, +) > 600)
+        for (index, result) in lightResults.enumerated() {
+            #expect(result.turnedAway == 0 && result.answered == result.offered, "light client \(index): \(result)")
+        }
+        let served = results[0..<3].map(\.served)
+        let mean = served.reduce(0, +) / 3
+        #expect(served.allSatisfy { abs($0 - mean) <= 0.15 * mean }, "flooders' compute seconds: \(served)")
         Self.checkCounts(queue)
     }
 
