@@ -192,12 +192,31 @@ boot
 wait_for_ping || fail "no HTTPS ping after the reboot"
 step "systemctl reboot: booted again and serving HTTPS"
 
+# Another local user takes the segment's old name in world-writable /dev/shm (and its lock)
+# before the service starts: it has no effect, the segment is in a directory only the service's
+# user may write.
+in_container systemctl stop fullyloaded.target 'fullyloaded-worker@*.socket' 'fullyloaded-worker@*.service' \
+  fullyloaded-monitor.service
+in_container setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \
+  'umask 077; : >/dev/shm/fullyloaded; : >/dev/shm/fullyloaded.lock; : >/run/fullyloaded/segment/admission' 2>/dev/null || true
+[ "$(in_container stat -c %U /dev/shm/fullyloaded)" = nobody ] || fail "nobody could not make /dev/shm/fullyloaded"
+in_container sh -c '[ "$(stat -c %U /run/fullyloaded/segment/admission)" = fullyloaded ]' ||
+  fail "the segment is not the service's after nobody tried its directory"
+in_container systemctl start fullyloaded.target
+wait_for_ping || fail "no HTTPS ping with /dev/shm/fullyloaded taken by nobody"
+hash=$(in_network curl -sk -H 'Content-Type: application/json' -d '{"password":"squatted"}' https://127.0.0.1/api/hash)
+case "$hash" in *'"hash":"$2b$12$'*) ;; *) fail "hash with /dev/shm/fullyloaded taken by nobody: $hash" ;; esac
+[ "$(in_container stat -c '%U %a' /run/fullyloaded/segment)" = "fullyloaded 700" ] ||
+  fail "segment directory is $(in_container stat -c '%U %a' /run/fullyloaded/segment)"
+in_container rm -f /dev/shm/fullyloaded /dev/shm/fullyloaded.lock
+step "/dev/shm/fullyloaded taken by nobody first: the service serves from /run/fullyloaded/segment (fullyloaded, 0700)"
+
 # Purge: nothing of the package is left.
 in_container env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq fullyloaded >"$cache/purge.log" 2>&1 ||
   { tail -20 "$cache/purge.log"; fail "apt purge"; }
 left=$(in_container sh -c 'ls -d /usr/bin/fullyloaded /usr/share/fullyloaded /etc/nginx/fullyloaded /etc/default/fullyloaded \
   /etc/nginx/sites-available/fullyloaded /etc/nginx/sites-enabled/fullyloaded /etc/nginx/snippets/fullyloaded-* \
-  /lib/systemd/system/fullyloaded* /etc/systemd/system/*.wants/fullyloaded* /dev/shm/fullyloaded* 2>/dev/null; \
+  /lib/systemd/system/fullyloaded* /etc/systemd/system/*.wants/fullyloaded* /dev/shm/fullyloaded* /run/fullyloaded/segment 2>/dev/null; \
   getent passwd fullyloaded; getent group fullyloaded; true')
 [ -z "$left" ] || fail "purge left: $left"
 in_container nginx -t >/dev/null 2>&1 || fail "nginx's configuration is broken after the purge"

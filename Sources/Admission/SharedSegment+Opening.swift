@@ -25,17 +25,65 @@ extension SharedSegment {
         return nil
     }
 
-    /// Opens or creates a shared-memory object only this user may use; returns it and its size.
-    static func openObject(_ name: String) throws(SystemCallError) -> (descriptor: FileDescriptor, size: Int) {
+    /// The directory and the file name of a segment's path, which must be absolute.
+    static func splitPath(_ path: String) throws(SystemCallError) -> (directory: String, file: String) {
+        guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/") else {
+            throw SystemCallError(call: "segment \(path): not an absolute path", errno: EINVAL)
+        }
+        let file = String(path[path.index(after: slash)...])
+        guard !file.isEmpty, file != ".", file != ".." else {
+            throw SystemCallError(call: "segment \(path): no file name", errno: EINVAL)
+        }
+        return (slash == path.startIndex ? "/" : String(path[..<slash]), file)
+    }
+
+    /// Why a directory must not hold a segment: anyone but this user or root may write it, so
+    /// another user could put an object of their own there first, or swap ours.
+    static func directoryProblem(_ status: stat) -> String? {
+        if status.st_uid != geteuid() && status.st_uid != 0 { return "owned by uid \(status.st_uid)" }
+        if status.st_mode & 0o022 != 0 {
+            return "writable by others (mode \(String(status.st_mode & 0o7777, radix: 8)))"
+        }
+        return nil
+    }
+
+    /// Opens the directory a segment lives in, if only this user or root may write it; the
+    /// segment and its lock are then opened relative to it, so that it cannot be swapped after
+    /// the check.
+    static func openDirectory(_ directory: String) throws(SystemCallError) -> FileDescriptor {
         let descriptor = FileDescriptor(
-            adopting: try systemCall("shm_open(\(name))") {
-                shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            adopting: try systemCall("open(\(directory))") {
+                open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
             })
         var status = stat()
         do throws(SystemCallError) {
+            try systemCall("fstat(\(directory))") { fstat(descriptor.rawValue, &status) }
+            if let problem = directoryProblem(status) {
+                throw SystemCallError(call: "segment directory \(directory): \(problem); refusing it", errno: EPERM)
+            }
+        } catch {
+            descriptor.close()
+            throw error
+        }
+        return descriptor
+    }
+
+    /// Opens (`create`: or creates, 0600) the file `name` in `directory`, if it is a plain file
+    /// only this user may use; returns it and its size.
+    static func openObject(_ name: String, in directory: FileDescriptor, create: Bool = true) throws(SystemCallError)
+        -> (descriptor: FileDescriptor, size: Int)
+    {
+        let flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0)
+        let descriptor = FileDescriptor(
+            adopting: try systemCall("openat(\(name))") { openat(directory.rawValue, name, flags, 0o600) })
+        var status = stat()
+        do throws(SystemCallError) {
             try systemCall("fstat(\(name))") { fstat(descriptor.rawValue, &status) }
+            if status.st_mode & S_IFMT != S_IFREG {
+                throw SystemCallError(call: "openat(\(name)): not a plain file; refusing it", errno: EPERM)
+            }
             if let problem = ownershipProblem(status) {
-                throw SystemCallError(call: "shm_open(\(name)): \(problem); refusing it", errno: EPERM)
+                throw SystemCallError(call: "openat(\(name)): \(problem); refusing it", errno: EPERM)
             }
         } catch {
             descriptor.close()

@@ -5,20 +5,23 @@ import POSIXSupport
     import Glibc
 #endif
 
-/// The POSIX shared-memory segment that every worker of a host maps: the global job queue,
-/// the service-time estimate, counters and the worker table (layout in `CSharedState.h`).
+/// The shared segment that every worker of a host maps: the global job queue, the service-time
+/// estimate, counters and the worker table (layout in `CSharedState.h`). It is a file in a
+/// directory only the service's user (or root) may write, on tmpfs in practice (`/run/…`), never
+/// in world-writable `/dev/shm`, where any local user could take its name first.
 ///
-/// Opening is serialised by an flock on a sidecar object, so that one process creates and
+/// Opening is serialised by an flock on a sidecar file, so that one process creates and
 /// initialises the segment while the others wait; a segment of another layout version, of the
 /// wrong size, or left half-initialised by a creator that died is replaced, and said so. Nothing
-/// in it is trusted before it is checked: an object another user owns, or that others may
-/// write, is refused outright, and every value read back is range-checked where it is used.
+/// in it is trusted before it is checked: a directory others may write, or a file another user
+/// owns or others may write, is refused outright, and every value read back is range-checked
+/// where it is used.
 ///
 /// Sendable by hand: the mapping is shared with other processes anyway, and every access goes
 /// through its lock (``withLockedView(_:)``) or an atomic (the futex words, the ping counters).
 public final class SharedSegment: @unchecked Sendable {
-    /// The shared-memory object's name, e.g. `/fullyloaded`.
-    public let name: String
+    /// The segment's file, e.g. `/run/fullyloaded/segment/admission`.
+    public let path: String
     private let pointer: UnsafeMutablePointer<fl_segment>
     /// Bytes mapped.
     public let size: Int
@@ -44,20 +47,23 @@ public final class SharedSegment: @unchecked Sendable {
     /// How this process came to use the segment.
     public let outcome: OpenOutcome
 
-    /// Opens `name`, creating it with `slots`, `deadline`, `initialEstimate` and a job ring of
-    /// `jobCapacity` entries if it does not exist; an existing valid segment keeps its ring and
-    /// takes this process's `slots` and `deadline`.
+    /// Opens the segment at `path`, creating it with `slots`, `deadline`, `initialEstimate` and
+    /// a job ring of `jobCapacity` entries if it does not exist; an existing valid segment keeps
+    /// its ring and takes this process's `slots` and `deadline`.
     public init(
-        name: String, slots: Int, deadline: Double, initialEstimate: ServiceTimeEstimate,
+        path: String, slots: Int, deadline: Double, initialEstimate: ServiceTimeEstimate,
         jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound
     ) throws(SystemCallError) {
-        self.name = name
-        let lock = try Self.openObject(name + ".lock").descriptor
+        self.path = path
+        let (directoryPath, name) = try Self.splitPath(path)
+        let directory = try Self.openDirectory(directoryPath)
+        defer { directory.close() }
+        let lock = try Self.openObject(name + ".lock", in: directory).descriptor
         defer { lock.close() }
-        try systemCall("flock(\(name).lock)") { flock(lock.rawValue, LOCK_EX) }
+        try systemCall("flock(\(path).lock)") { flock(lock.rawValue, LOCK_EX) }
         defer { flock(lock.rawValue, LOCK_UN) }
 
-        var object = try Self.openObject(name)
+        var object = try Self.openObject(name, in: directory)
         defer { object.descriptor.close() }
         var outcome = OpenOutcome.attached
         var mapped: (UnsafeMutablePointer<fl_segment>, Int)?
@@ -77,14 +83,14 @@ public final class SharedSegment: @unchecked Sendable {
         if case .replaced = outcome {
             // Processes still mapping the old segment keep it; it disappears with them.
             object.descriptor.close()
-            shm_unlink(name)
-            object = try Self.openObject(name)
+            unlinkat(directory.rawValue, name, 0)
+            object = try Self.openObject(name, in: directory)
         }
         if mapped == nil {
             let capacity = min(max(requested, Self.jobCapacityRange.lowerBound), Self.jobCapacityRange.upperBound)
             let size = Int(fl_segment_size(UInt32(capacity)))
             let descriptor = object.descriptor
-            try systemCall("ftruncate(\(name))") { ftruncate(descriptor.rawValue, off_t(size)) }
+            try systemCall("ftruncate(\(path))") { ftruncate(descriptor.rawValue, off_t(size)) }
             let fresh = try Self.map(descriptor, size: size)
             do {
                 try Self.initialise(
@@ -103,8 +109,8 @@ public final class SharedSegment: @unchecked Sendable {
         withLockedView { $0.configure(slots: slots, deadline: deadline) }
     }
 
-    private init(name: String, pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
-        self.name = name
+    private init(path: String, pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
+        self.path = path
         self.pointer = pointer
         self.size = size
         self.jobCapacity = Self.jobCapacity(ofMapping: size)
@@ -112,22 +118,21 @@ public final class SharedSegment: @unchecked Sendable {
     }
 
     /// Maps an existing, valid segment without changing it (the monitor's view); `nil` when there
-    /// is none yet, it is not one this binary can read, or it is not this user's alone.
-    public static func attach(name: String) -> SharedSegment? {
-        let raw = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
-        guard raw >= 0 else { return nil }
-        let descriptor = FileDescriptor(adopting: raw)
-        defer { descriptor.close() }
-        var status = stat()
-        guard fstat(descriptor.rawValue, &status) == 0, ownershipProblem(status) == nil,
-            Int(status.st_size) >= MemoryLayout<fl_segment>.size,
-            let mapped = try? map(descriptor, size: Int(status.st_size))
+    /// is none yet, it is not one this binary can read, or it or its directory is not this
+    /// user's alone.
+    public static func attach(path: String) -> SharedSegment? {
+        guard let (directoryPath, name) = try? splitPath(path),
+            let directory = try? openDirectory(directoryPath)
         else { return nil }
-        guard problem(with: mapped, size: Int(status.st_size)) == nil else {
-            munmap(mapped, Int(status.st_size))
+        defer { directory.close() }
+        guard let (descriptor, size) = try? openObject(name, in: directory, create: false) else { return nil }
+        defer { descriptor.close() }
+        guard size >= MemoryLayout<fl_segment>.size, let mapped = try? map(descriptor, size: size) else { return nil }
+        guard problem(with: mapped, size: size) == nil else {
+            munmap(mapped, size)
             return nil
         }
-        return SharedSegment(name: name, pointer: mapped, size: Int(status.st_size))
+        return SharedSegment(path: path, pointer: mapped, size: size)
     }
 
     deinit {
@@ -144,10 +149,10 @@ public final class SharedSegment: @unchecked Sendable {
     /// The client table's hash key (written once, before the segment was marked ready).
     var keySeed: UInt64 { pointer.pointee.key_seed }
 
-    /// Removes the named segment (and its lock object); processes mapping it keep their mapping.
-    public static func unlink(name: String) {
-        shm_unlink(name)
-        shm_unlink(name + ".lock")
+    /// Removes the segment at `path` (and its lock file); processes mapping it keep their mapping.
+    public static func unlink(path: String) {
+        Glibc.unlink(path)
+        Glibc.unlink(path + ".lock")
     }
 
     /// Runs `body` with the segment locked, on its Swift view. A lock left by a process that

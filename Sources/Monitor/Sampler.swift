@@ -6,7 +6,7 @@ import POSIXSupport
 /// Takes the dashboard's samples: CPU from /proc/stat, the shared segment's queue and counters,
 /// and a real ping through nginx, the latency a user would feel.
 public final class Sampler {
-    private let segmentName: String
+    private let segmentPath: String
     private var segment: SharedSegment?
     private let ping: LoopbackHTTPClient
     private let predictionCost: Int
@@ -16,7 +16,7 @@ public final class Sampler {
     /// whose one or two hashes would make the rate jump in steps of 4 per second.
     private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64, reasons: [UInt64])] = []
 
-    /// Creates a sampler for the segment `segmentName`, pinging through nginx at `ping`.
+    /// Creates a sampler for the segment at `segmentPath`, pinging through nginx at `ping`.
     /// Another host's monitor, read for the host list.
     public struct Peer: Sendable {
         public var name: String
@@ -37,12 +37,12 @@ public final class Sampler {
     }()
 
     public init(
-        segmentName: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String,
+        segmentPath: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String,
         hostName: String = "localhost", peers: [Peer] = []
     ) {
         self.hostName = hostName
         self.peers = peers
-        self.segmentName = segmentName
+        self.segmentPath = segmentPath
         self.ping = ping
         self.predictionCost = predictionCost
         self.architecture = architecture
@@ -54,7 +54,7 @@ public final class Sampler {
     /// Takes one sample; rates are per second since the previous call.
     public func sample() -> MonitorSample {
         // Read only: the monitor never registers, it takes no part in the queue.
-        if segment == nil { segment = SharedSegment.attach(name: segmentName) }
+        if segment == nil { segment = SharedSegment.attach(path: segmentPath) }
         let started = MonotonicClock.now
         let pingOK = (try? ping.request("GET", "/api/ping").status) == 200
         let pingMilliseconds = pingOK ? (MonotonicClock.now - started) * 1000 : nil

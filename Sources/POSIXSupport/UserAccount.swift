@@ -22,18 +22,15 @@ public struct UserAccount: Sendable {
         groupID = entry.pointee.pw_gid
     }
 
-    /// Gives the directory at `path` to this account, mode 0700, through its descriptor: never
-    /// through a symbolic link, and only a directory that is root's or already this account's.
+    /// Gives the directory at `path` (made if missing) to this account, mode 0700, through its
+    /// descriptor: the path is walked from `/` without following a link (``DirectoryPath``), every
+    /// directory above it root's and closed to others, and the directory itself root's or already
+    /// this account's. So no other user can have pointed it at a directory of root's.
     public func takeOwnership(ofDirectory path: String) throws(SystemCallError) {
-        let directory = try systemCall("open(\(path))") { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        defer { close(directory) }
-        var status = stat()
-        try systemCall("fstat(\(path))") { fstat(directory, &status) }
-        guard status.st_uid == 0 || status.st_uid == userID else {
-            throw SystemCallError(call: "take \(path) (owned by uid \(status.st_uid))", errno: EPERM)
-        }
-        try systemCall("fchown(\(path))") { fchown(directory, userID, groupID) }
-        try systemCall("fchmod(\(path))") { fchmod(directory, 0o700) }
+        let directory = try DirectoryPath.open(path, creating: true, lastOwner: userID)
+        defer { directory.close() }
+        try systemCall("fchown(\(path))") { fchown(directory.rawValue, userID, groupID) }
+        try systemCall("fchmod(\(path))") { fchmod(directory.rawValue, 0o700) }
     }
 
     /// Becomes this account for good: supplementary groups dropped, then group, then user.

@@ -6,10 +6,14 @@ import POSIXSupport
 #endif
 
 /// The directory a stack keeps its sockets, configuration, logs and nginx's temporary files in:
-/// private to the user the stack runs as, and removed on stop when the stack made it.
+/// private to the user the stack runs as, and removed on stop when the stack made it. Beside it,
+/// a private directory on tmpfs for the workers' shared segments, always the stack's own.
 final class RuntimeDirectory {
     /// Where it is.
     let path: String
+    /// Where the shared segments are: a fresh directory of this user's alone, in `/dev/shm`
+    /// (tmpfs, as a mapping shared by every worker wants) where it can be made, else in `path`.
+    private(set) var segmentDirectory = ""
     /// Whether the stack made it, and so removes it.
     private var owned: Bool
 
@@ -51,6 +55,17 @@ final class RuntimeDirectory {
                 let (uid, gid) = (nobody.pointee.pw_uid, nobody.pointee.pw_gid)
                 try systemCall("chown(\(temporary))") { chown(temporary, uid, gid) }
             }
+            // A random name no other user can have taken first (mkdtemp makes it, 0700).
+            var template = Array("/dev/shm/fullyloaded.XXXXXX".utf8CString)
+            if mkdtemp(&template) != nil {
+                segmentDirectory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            } else {
+                let fallback = path + "/segments"
+                if mkdir(fallback, 0o700) == -1 && errno != EEXIST {
+                    throw SystemCallError(call: "mkdir(\(fallback))", errno: errno)
+                }
+                segmentDirectory = fallback
+            }
         } catch {
             throw .system(error)
         }
@@ -58,6 +73,10 @@ final class RuntimeDirectory {
 
     /// Removes the directory if the stack made it; a second call does nothing.
     func remove() {
+        if segmentDirectory.hasPrefix("/dev/shm/") {
+            try? FileManager.default.removeItem(atPath: segmentDirectory)
+            segmentDirectory = ""
+        }
         guard owned else { return }
         owned = false
         try? FileManager.default.removeItem(atPath: path)

@@ -35,15 +35,6 @@ public struct SelfSignedCertificate: Sendable {
     /// this user's and writable by nobody else; the files must be this user's regular files.
     public init(directory: String, openssl: String = "/usr/bin/openssl") throws(StackError) {
         self.directory = directory
-        let files = FileManager.default
-        if !files.fileExists(atPath: directory) {
-            do {
-                try files.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw .invalidConfiguration("cannot create \(directory): \(error)")
-            }
-        }
         let folder = try Self.openOwnedDirectory(directory)
         defer { close(folder) }
         if faccessat(folder, Self.keyName, F_OK, AT_SYMLINK_NOFOLLOW) != 0
@@ -123,10 +114,19 @@ public struct SelfSignedCertificate: Sendable {
         unlink(log)
     }
 
-    /// Opens a folder that must be this user's and writable by nobody else.
+    /// Opens (or makes, 0700) a folder that must be this user's and writable by nobody else, on a
+    /// path no other user can have steered (``DirectoryPath``): as root, neither a link nor a
+    /// directory of another user's anywhere on it. The pair is then made and read by name, which
+    /// leads where the descriptor does.
     private static func openOwnedDirectory(_ path: String) throws(StackError) -> Int32 {
-        let folder = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard folder >= 0 else { throw .system(SystemCallError(call: "open(\(path))", errno: errno)) }
+        let folder: Int32
+        do {
+            folder = try DirectoryPath.open(path, creating: true).releaseOwnership()
+        } catch {
+            throw .invalidConfiguration(
+                "\(error); it must be uid \(geteuid())'s and writable by nobody else, on a path only root and uid "
+                    + "\(geteuid()) can change: remove it, or pass --tls-dir")
+        }
         var status = stat()
         guard fstat(folder, &status) == 0 else {
             close(folder)

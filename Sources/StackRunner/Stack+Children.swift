@@ -9,7 +9,7 @@ extension Stack {
             "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
             "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.threadsPerWorker)",
             "--execution", configuration.architecture.execution,
-            "--exit-with-parent", "--shm-name", segmentName(host: host),
+            "--exit-with-parent", "--segment", segmentPath(host: host),
         ] + recycling + configuration.workerOptions
     }
 
@@ -72,7 +72,7 @@ extension Stack {
                 logName: host == 0 ? "monitor.log" : "monitor-\(host).log",
                 endpoint: .unix(path: sockets[host]),
                 arguments: [
-                    "monitor", "--listen", "unix:\(sockets[host])", "--shm-name", segmentName(host: host),
+                    "monitor", "--listen", "unix:\(sockets[host])", "--segment", segmentPath(host: host),
                     "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
                     "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
                     "--host-name", configuration.hosts > 1 ? "host \(host)" : "localhost",

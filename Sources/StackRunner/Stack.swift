@@ -46,14 +46,13 @@ public final class Stack {
         self.configuration = configuration
     }
 
-    /// The shared-memory segment of this stack's workers, named after its runtime directory so
-    /// that two stacks on one machine keep separate promises.
-    public var segmentName: String { segmentName(host: 0) }
+    /// The shared segment of this stack's workers, in a private directory of its own, so that
+    /// two stacks on one machine keep separate promises and no other user can take its name.
+    public var segmentPath: String { segmentPath(host: 0) }
 
     /// The segment of one rehearsal host (`--hosts`): each keeps its own promise.
-    public func segmentName(host: Int) -> String {
-        "/fullyloaded." + (runtimeDirectory.split(separator: "/").last.map(String.init) ?? "up")
-            + (host == 0 ? "" : "-h\(host)")
+    public func segmentPath(host: Int) -> String {
+        (runtime?.segmentDirectory ?? "") + "/admission" + (host == 0 ? "" : "-h\(host)")
     }
 
     /// The URL the stack serves.
@@ -128,7 +127,7 @@ public final class Stack {
         for orphan in orphans { _ = try? orphan.stop(signal: SIGKILL, grace: 1) }
         orphans = []
         if !runtimeDirectory.isEmpty {
-            for host in 0..<configuration.hosts { SharedSegment.unlink(name: segmentName(host: host)) }
+            for host in 0..<configuration.hosts { SharedSegment.unlink(path: segmentPath(host: host)) }
         }
         runtime?.remove()
         log.info("stopped")

@@ -16,13 +16,16 @@ public final class TestStack: @unchecked Sendable {
     /// Where `up` writes its stdout and stderr.
     public let logPath: String
 
-    /// Starts `fullyloaded up` with `arguments` added, and waits until `/api/ping` answers through nginx.
-    public init(workers: Int = 2, cost: Int = 5, arguments: [String] = []) throws {
+    /// Starts `fullyloaded up` with `arguments` added, and waits until `/api/ping` answers through
+    /// nginx; `runtimeDirectory`, when given, is a fresh path for `--runtime-dir`.
+    public init(workers: Int = 2, cost: Int = 5, arguments: [String] = [], runtimeDirectory given: String? = nil)
+        throws
+    {
         port = try LoopbackPort.ephemeral()
         var https = try LoopbackPort.ephemeral()
         while https == port { https = try LoopbackPort.ephemeral() }
         httpsPort = https
-        runtimeDirectory = try TestFiles.makeTemporaryDirectory(prefix: "fl-stack")
+        runtimeDirectory = try given ?? TestFiles.makeTemporaryDirectory(prefix: "fl-stack")
         logPath = runtimeDirectory + ".log"
         process = try ChildProcess.spawn(
             executable: try TestBinary.path,
@@ -65,6 +68,16 @@ public final class TestStack: @unchecked Sendable {
 
     /// The processes `up` started (nginx master and workers), from /proc.
     public var childProcesses: [(pid: Int32, command: String)] { ProcessTable.children(of: process.pid) }
+
+    /// The shared segments the workers map (their `--segment`), one per host, sorted.
+    public var segmentPaths: [String] {
+        var paths = Set<String>()
+        for (_, command) in childProcesses where command.contains(" worker ") {
+            let words = command.split(separator: " ").map(String.init)
+            if let flag = words.firstIndex(of: "--segment"), flag + 1 < words.count { paths.insert(words[flag + 1]) }
+        }
+        return paths.sorted()
+    }
 
     /// The worker processes' pids.
     public var workerProcessIDs: [Int32] {

@@ -76,8 +76,8 @@ public struct WorkerConfiguration: Sendable {
 
 /// How a worker keeps the N-second promise with the other workers of its host.
 public struct AdmissionSettings: Sendable {
-    /// The shared-memory segment's name (one per host, or per `fullyloaded up`).
-    public var segmentName: String
+    /// The shared segment's file (one per host, or per `fullyloaded up`).
+    public var segmentPath: String
     /// Compute slots shared by all workers of the host (default: cores).
     public var computeSlots: Int
     /// N, in seconds.
@@ -98,12 +98,12 @@ public struct AdmissionSettings: Sendable {
 
     /// Creates settings.
     public init(
-        segmentName: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
+        segmentPath: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
         initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
         refusalRate: Double = 0, fairness: Bool = true
     ) {
         self.fairness = fairness
-        self.segmentName = segmentName
+        self.segmentPath = segmentPath
         self.computeSlots = computeSlots
         self.deadline = deadline
         self.headroom = headroom

@@ -192,15 +192,15 @@ public struct WorkerProcess: Sendable {
         }
         let shortest = estimate.seconds(forCost: configuration.service.allowedCosts.lowerBound)
         let segment = try SharedSegment(
-            name: settings.segmentName, slots: settings.computeSlots, deadline: settings.deadline,
+            path: settings.segmentPath, slots: settings.computeSlots, deadline: settings.deadline,
             initialEstimate: estimate,
             jobCapacity: SharedSegment.jobCapacity(
                 slots: settings.computeSlots, deadline: settings.deadline, shortestServiceSeconds: shortest))
         switch segment.outcome {
-        case .created: log.info("segment created", metadata: ["name": "\(settings.segmentName)"])
-        case .attached: log.info("segment attached", metadata: ["name": "\(settings.segmentName)"])
+        case .created: log.info("segment created", metadata: ["path": "\(settings.segmentPath)"])
+        case .attached: log.info("segment attached", metadata: ["path": "\(settings.segmentPath)"])
         case .replaced(let reason):
-            log.info("segment replaced", metadata: ["name": "\(settings.segmentName)", "reason": "\(reason)"])
+            log.info("segment replaced", metadata: ["path": "\(settings.segmentPath)", "reason": "\(reason)"])
         }
         let controller = AdmissionController(
             segment: segment,

@@ -57,15 +57,20 @@ struct AdmissionBenchCommand: ParsableCommand {
     var baseline = false
 
     func run() throws {
-        if let child { return try runClient(segmentName: child) }
-        let name = "/fl-admission-bench.\(getpid())"
+        if let child { return try runClient(segmentPath: child) }
+        // A private directory on tmpfs, as the workers' is.
+        var template = Array("/dev/shm/fl-admission-bench.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw SystemCallError(call: "mkdtemp", errno: errno) }
+        let directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        defer { rmdir(directory) }
+        let name = directory + "/segment"
         let segment = try SharedSegment(
-            name: name, slots: slots, deadline: 3600, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-6),
+            path: name, slots: slots, deadline: 3600, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-6),
             jobCapacity: 4 * (slots + queued))
-        defer { SharedSegment.unlink(name: name) }
+        defer { SharedSegment.unlink(path: name) }
         _ = segment
-        let measured = try runClients(segmentName: name, clients: slots + queued, baseline: false)
-        let base = try runClients(segmentName: name, clients: slots, baseline: true)
+        let measured = try runClients(segmentPath: name, clients: slots + queued, baseline: false)
+        let base = try runClients(segmentPath: name, clients: slots, baseline: true)
         let perJob = measured.jobs > 0 ? measured.cpu / measured.jobs * 1e6 : 0
         let basePerJob = base.jobs > 0 ? base.cpu / base.jobs * 1e6 : 0
         let wakeups =
@@ -85,7 +90,7 @@ struct AdmissionBenchCommand: ParsableCommand {
     }
 
     /// Runs `clients` client threads spread over the processes; their jobs, CPU and switches.
-    private func runClients(segmentName name: String, clients: Int, baseline: Bool) throws -> (
+    private func runClients(segmentPath name: String, clients: Int, baseline: Bool) throws -> (
         jobs: Double, cpu: Double, switches: Double, admissionCPU: Double
     ) {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
@@ -122,9 +127,9 @@ struct AdmissionBenchCommand: ParsableCommand {
     }
 
     /// One client process: `threads` threads looping through admission; reports its own usage.
-    private func runClient(segmentName: String) throws {
+    private func runClient(segmentPath: String) throws {
         let segment = try SharedSegment(
-            name: segmentName, slots: slots, deadline: 3600, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-6))
+            path: segmentPath, slots: slots, deadline: 3600, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-6))
         let controller = AdmissionController(
             segment: segment, policy: AdmissionPolicy(deadline: 3600, headroom: 1, fairness: keys > 0))
         let started = MonotonicClock.now

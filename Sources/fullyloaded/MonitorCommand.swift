@@ -16,8 +16,11 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "Where to listen: unix:/path or host:port (nginx proxies /ws and /metrics here).")
     var listen: String
 
-    @Option(help: "The shared-memory segment of this host's workers.")
-    var shmName = "/fullyloaded"
+    @Option(
+        help:
+            "The shared segment of this host's workers: a file in a directory only this user or root may write, on tmpfs."
+    )
+    var segment = "/run/fullyloaded/segment/admission"
 
     @Option(help: "nginx's plain-HTTP port on 127.0.0.1, for the ping probe.")
     var pingPort: UInt16 = 8080
@@ -85,13 +88,13 @@ struct MonitorCommand: ParsableCommand {
 
         let broadcaster = SampleBroadcaster()
         let metrics = MonitorMetrics()
-        let (interval, shmName, pingPort, cost, architecture, hostName) = (
-            interval, shmName, pingPort, cost, architecture, hostName
+        let (interval, segment, pingPort, cost, architecture, hostName) = (
+            interval, segment, pingPort, cost, architecture, hostName
         )
         // A thread of its own: the ping probe blocks, and must not hold up the server's event loops.
         try PlatformThread.startDetached(name: "sampler") {
             let sampler = Sampler(
-                segmentName: shmName, ping: LoopbackHTTPClient(port: pingPort, timeout: 1), predictionCost: cost,
+                segmentPath: segment, ping: LoopbackHTTPClient(port: pingPort, timeout: 1), predictionCost: cost,
                 architecture: architecture, hostName: hostName, peers: peers)
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -177,10 +177,7 @@ struct UpCommand: ParsableCommand {
         if configuration.httpsPort != nil {
             configuration.certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
         }
-        if let runtimeDir {
-            try FileManager.default.createDirectory(atPath: runtimeDir, withIntermediateDirectories: true)
-            try account.takeOwnership(ofDirectory: runtimeDir)
-        }
+        if let runtimeDir { try account.takeOwnership(ofDirectory: runtimeDir) }
         try account.become()
         Logger(label: "up").info("dropped root", metadata: ["user": "\(user)"])
     }

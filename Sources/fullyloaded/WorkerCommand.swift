@@ -49,8 +49,11 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var admission: AdmissionOptions
 
-    @Option(help: "The shared-memory segment of this host's workers.")
-    var shmName = "/fullyloaded"
+    @Option(
+        help:
+            "The shared segment of this host's workers: a file in a directory only this user or root may write, on tmpfs."
+    )
+    var segment = "/run/fullyloaded/segment/admission"
 
     @Flag(help: "Run bcrypt inline on the request thread, with no queue, no admission control and no shared segment.")
     var noAdmission = false
@@ -103,11 +106,11 @@ struct WorkerCommand: ParsableCommand {
         // Before the first request: from here on its memory may hold passwords.
         try forbidCoreDumps()
         if exitWithParent { try setParentDeathSignal(SIGTERM) }
-        guard shmName.hasPrefix("/"), shmName.count > 1, !shmName.dropFirst().contains("/") else {
-            throw ValidationError("--shm-name must look like /name")
+        guard segment.hasPrefix("/"), !segment.hasSuffix("/") else {
+            throw ValidationError("--segment must be an absolute file path")
         }
         let settings = AdmissionSettings(
-            segmentName: shmName, computeSlots: admission.slots, deadline: admission.deadline,
+            segmentPath: segment, computeSlots: admission.slots, deadline: admission.deadline,
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
             refusalRate: admission.refusalRate * Double(admission.slots), fairness: admission.fairness == .on)

@@ -95,7 +95,7 @@ struct AdmissionQueueTests {
     func fullRingRefuses() throws {
         let temporary = TemporarySegment()
         let segment = try SharedSegment(
-            name: temporary.name, slots: 1, deadline: 1000, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-9),
+            path: temporary.path, slots: 1, deadline: 1000, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-9),
             jobCapacity: 1)
         #expect(segment.jobCapacity == SharedSegment.jobCapacityRange.lowerBound)
         let controller = AdmissionController(segment: segment, policy: AdmissionPolicy(deadline: 1000))
@@ -131,13 +131,13 @@ struct AdmissionQueueTests {
     @Test("a segment others may write is refused with a clear error")
     func writableSegmentRefused() throws {
         let temporary = TemporarySegment()
-        let descriptor = shm_open(temporary.name, O_RDWR | O_CREAT, 0o600)
+        let descriptor = temporary.create()
         try #require(descriptor >= 0)
         fchmod(descriptor, 0o666)
         close(descriptor)
         let error = #expect(throws: SystemCallError.self) { _ = try temporary.open() }
         #expect(error?.description.contains("mode 666") == true, "\(String(describing: error))")
-        #expect(SharedSegment.attach(name: temporary.name) == nil)
+        #expect(SharedSegment.attach(path: temporary.path) == nil)
     }
 
     @Test(
@@ -145,12 +145,12 @@ struct AdmissionQueueTests {
         .enabled(if: geteuid() == 0, "only root can plant an object owned by another user"))
     func foreignSegmentRefused() throws {
         let temporary = TemporarySegment()
-        let descriptor = shm_open(temporary.name, O_RDWR | O_CREAT, 0o600)
+        let descriptor = temporary.create()
         try #require(descriptor >= 0)
         fchown(descriptor, 65534, 65534)
         close(descriptor)
         let error = #expect(throws: SystemCallError.self) { _ = try temporary.open() }
         #expect(error?.description.contains("owned by uid 65534") == true, "\(String(describing: error))")
-        #expect(SharedSegment.attach(name: temporary.name) == nil)
+        #expect(SharedSegment.attach(path: temporary.path) == nil)
     }
 }

@@ -55,8 +55,7 @@ struct SegmentCorruptionTests {
     func scribbledFields() throws {
         let stack = try TestStack(workers: 2, cost: 4)
         defer { _ = try? stack.stop() }
-        let name = stack.runtimeDirectory.split(separator: "/").last.map(String.init) ?? ""
-        let scribbler = try Scribbler(path: "/dev/shm/fullyloaded.\(name)")
+        let scribbler = try Scribbler(path: try #require(stack.segmentPaths.first))
         let workers = Set(stack.workerProcessIDs)
         let client = stack.client(timeout: 10)
         func requests(_ what: String) throws {

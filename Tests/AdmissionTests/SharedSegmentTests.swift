@@ -9,19 +9,35 @@ import Testing
     import Glibc
 #endif
 
-/// A segment name of its own for each test, removed afterwards.
+/// A segment of its own for each test, in a private directory on tmpfs, removed afterwards.
 final class TemporarySegment {
-    let name = "/fl-test.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-    deinit { SharedSegment.unlink(name: name) }
+    let directory: String
+    let path: String
+
+    init() {
+        var template = Array("/dev/shm/fl-test.XXXXXX".utf8CString)
+        let made = mkdtemp(&template) != nil
+        precondition(made, "mkdtemp in /dev/shm failed: \(errno)")
+        directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        path = directory + "/segment"
+    }
+
+    deinit {
+        SharedSegment.unlink(path: path)
+        rmdir(directory)
+    }
 
     func open(slots: Int = 2, deadline: Double = 1) throws -> SharedSegment {
         try SharedSegment(
-            name: name, slots: slots, deadline: deadline, initialEstimate: ServiceTimeEstimate(unitSeconds: 0.001))
+            path: path, slots: slots, deadline: deadline, initialEstimate: ServiceTimeEstimate(unitSeconds: 0.001))
     }
+
+    /// Creates the segment's file by hand (as another process could have), 0600.
+    func create() -> Int32 { Glibc.open(path, O_RDWR | O_CREAT, 0o600) }
 
     /// Overwrites bytes of the shared object directly, as another binary or a crash could have.
     func poke(offset: Int, bytes: [UInt8]) throws {
-        let descriptor = shm_open(name, O_RDWR, 0)
+        let descriptor = Glibc.open(path, O_RDWR)
         try #require(descriptor >= 0)
         defer { close(descriptor) }
         _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
@@ -61,7 +77,7 @@ struct SharedSegmentTests {
     @Test("a segment of the wrong size or with garbage is replaced")
     func corrupt() throws {
         let temporary = TemporarySegment()
-        let descriptor = shm_open(temporary.name, O_RDWR | O_CREAT, 0o600)
+        let descriptor = temporary.create()
         ftruncate(descriptor, 100)
         close(descriptor)
         guard case .replaced(let reason) = try temporary.open().outcome else {

@@ -22,7 +22,7 @@ struct MonitorDescriptorTests {
             executable: try TestBinary.path,
             arguments: [
                 "monitor", "--listen", "127.0.0.1:\(port)", "--ping-port", "1", "--peer", "dead=127.0.0.1:2",
-                "--peer", "gone=unix:/nonexistent/monitor.sock", "--shm-name", "/fl-test-none.\(getpid())",
+                "--peer", "gone=unix:/nonexistent/monitor.sock", "--segment", "/nonexistent/fl-test-none.\(getpid())",
                 "--interval", "0.05",
             ],
             standardOutput: "/dev/null")
@@ -57,8 +57,8 @@ struct MonitorDescriptorTests {
             let monitor = try ChildProcess.spawn(
                 executable: try TestBinary.path,
                 arguments: [
-                    "monitor", "--listen", "unix:\(path)", "--ping-port", "1", "--shm-name",
-                    "/fl-test-none.\(getpid())",
+                    "monitor", "--listen", "unix:\(path)", "--ping-port", "1", "--segment",
+                    "/nonexistent/fl-test-none.\(getpid())",
                 ] + extra,
                 standardOutput: "/dev/null")
             defer { _ = try? monitor.stop(grace: 5) }

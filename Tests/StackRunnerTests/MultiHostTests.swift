@@ -51,8 +51,8 @@ struct MultiHostTests {
         init(deadline: Double, hostDeadlines: [Double], workerOptions: [String] = []) throws {
             hosts = try NamespaceHosts(count: hostDeadlines.count)
             let tag = UInt32.random(in: 0...UInt32.max)
-            segments = hostDeadlines.indices.map { "/fl-multihost-\(getpid())-\(tag)-\($0)" }
             let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-multihost")
+            segments = hostDeadlines.indices.map { "\(directory)/segment-\(tag)-\($0)" }
             var started: [ChildProcess] = []
             for (index, hostDeadline) in hostDeadlines.enumerated() {
                 started.append(
@@ -63,7 +63,7 @@ struct MultiHostTests {
                             "64",
                             "--cost", "6", "--compute-slots", "1", "--deadline", "\(hostDeadline)",
                             // The front, as this host sees it: the only peer it serves.
-                            "--shm-name", segments[index], "--allow-peer", "10.213.\(index + 1).1",
+                            "--segment", segments[index], "--allow-peer", "10.213.\(index + 1).1",
                         ] + workerOptions, log: "\(directory)/host-\(index).log"))
             }
             workers = started
@@ -83,7 +83,9 @@ struct MultiHostTests {
 
         deinit {
             for worker in workers { _ = try? worker.stop(grace: 5) }
-            for segment in segments { try? FileManager.default.removeItem(atPath: "/dev/shm" + segment) }
+            for segment in segments {
+                for file in [segment, segment + ".lock"] { try? FileManager.default.removeItem(atPath: file) }
+            }
         }
     }
 
@@ -205,10 +207,10 @@ struct MultiHostTests {
             if let pid = try client.request("GET", "/api/ping").json["pid"] as? Int { pids.insert(pid) }
         }
         #expect(pids.count == 3, "pings answered by \(pids)")
-        let name = stack.runtimeDirectory.split(separator: "/").last.map(String.init) ?? ""
-        for suffix in ["", "-h1", "-h2"] {
-            #expect(FileManager.default.fileExists(atPath: "/dev/shm/fullyloaded.\(name)\(suffix)"), "segment\(suffix)")
-        }
+        // A segment per host, each a file of its own in the stack's private directory.
+        let segments = stack.segmentPaths
+        #expect(segments.count == 3 && Set(segments.map { ($0 as NSString).deletingLastPathComponent }).count == 1)
+        for segment in segments { #expect(FileManager.default.fileExists(atPath: segment), "\(segment)") }
         let socket = try WebSocketTestClient(port: stack.port, path: "/ws")
         var hosts: [[String: Any]] = []
         for _ in 0..<8 where hosts.count < 3 || hosts.contains(where: { $0["reachable"] as? Bool != true }) {

@@ -23,8 +23,14 @@ struct PackageTests {
             "mkdir": "#!/bin/sh\necho mkdir >> \(record); exit 3\n",
         ]
         for (name, text) in scripts {
-            _ = FileManager.default.createFile(
-                atPath: shims + "/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+            // Written through a close-on-exec descriptor: a process another test forks meanwhile
+            // must not hold it open for writing, or running the shim fails (ETXTBSY).
+            let file = open(shims + "/" + name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+            try #require(file >= 0)
+            let bytes = Array(text.utf8)
+            let written = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+            close(file)
+            try #require(written == bytes.count)
         }
         let run = try Command.run(
             "/usr/bin/env",

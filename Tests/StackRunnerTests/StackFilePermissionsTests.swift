@@ -30,6 +30,41 @@ struct StackFilePermissionsTests {
         #expect(try stack.client().request("GET", "/api/ping").status == 200)
     }
 
+    @Test(
+        "the shared segment's old name in /dev/shm, taken first by another user, changes nothing: up maps a file in a private directory of its own"
+    )
+    func squattedSegmentName() throws {
+        // The name earlier versions derived from the runtime directory, taken before up starts:
+        // by another user as root can plant it, or writable by everyone otherwise. Either made
+        // every worker refuse to start.
+        let runtime = "/tmp/fl-squat.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let squatted = "/dev/shm/fullyloaded." + (runtime as NSString).lastPathComponent
+        for path in [squatted, squatted + ".lock"] {
+            let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+            try #require(descriptor >= 0, "\(path): errno \(errno)")
+            if geteuid() == 0 { fchown(descriptor, 65534, 65534) } else { fchmod(descriptor, 0o666) }
+            close(descriptor)
+        }
+        defer { for path in [squatted, squatted + ".lock"] { unlink(path) } }
+        let stack = try TestStack(workers: 2, cost: 4, runtimeDirectory: runtime)
+        defer { _ = try? stack.stop() }
+        let response = try stack.client().request(
+            "POST", "/api/hash", body: Array(#"{"password":"squatted","cost":4}"#.utf8))
+        #expect(response.status == 200, "\(response)")
+        let segment = try #require(stack.segmentPaths.first)
+        #expect(segment != squatted && !segment.hasPrefix(squatted))
+        let directory = (segment as NSString).deletingLastPathComponent
+        var status = stat()
+        // The stack's user's: as root, the user up drops to.
+        let user = geteuid() == 0 ? getpwnam("nobody").map { $0.pointee.pw_uid } ?? 65534 : geteuid()
+        #expect(lstat(directory, &status) == 0 && status.st_uid == user, "\(directory): uid \(status.st_uid)")
+        #expect(status.st_mode & 0o7777 == 0o700 && status.st_mode & S_IFMT == S_IFDIR, "\(directory)")
+        #expect(Self.mode(segment) == 0o600 && Self.mode(segment + ".lock") == 0o600)
+        // Stopped, it leaves nothing behind in /dev/shm.
+        #expect(try stack.stop() == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: directory), "\(directory) left")
+    }
+
     /// Runs `up` as root with `--tls-dir directory` and returns how it ended and what it said.
     static func upAsRoot(tlsDirectory: String) throws -> (status: POSIXSupport.ExitStatus?, log: String) {
         let log = try TestFiles.makeTemporaryDirectory(prefix: "fl-up") + "/up.log"
@@ -71,6 +106,57 @@ struct StackFilePermissionsTests {
         let linked = try Self.upAsRoot(tlsDirectory: folder)
         #expect(linked.status != nil && linked.status != .exited(0), "\(linked.log)")
         #expect(stat(secret, &status) == 0 && status.st_uid == 0 && status.st_mode & 0o777 == 0o600)
+    }
+
+    /// Runs `up` as root with `arguments` added and returns how it ended and what it said.
+    static func upAsRoot(_ arguments: [String]) throws -> (status: POSIXSupport.ExitStatus?, log: String) {
+        let log = try TestFiles.makeTemporaryDirectory(prefix: "fl-up") + "/up.log"
+        let up = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: [
+                "up", "--http-port", "\(try LoopbackPort.ephemeral())", "--https-port",
+                "\(try LoopbackPort.ephemeral())", "--workers", "1", "--threads", "16", "--cost", "4",
+            ] + arguments,
+            standardOutput: log)
+        let status = try up.wait(timeout: 20)
+        if status == nil { _ = try? up.stop(grace: 5) }
+        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    @Test(
+        "as root, --runtime-dir and --tls-dir through a link or a directory another user owns are refused: nothing of root's is handed over or written",
+        .enabled(if: geteuid() == 0, "only root can run up as root and make files as another user"))
+    func rootPathsAreWalked() throws {
+        let tag = "\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        // nobody's folder in /tmp, and in it a link of nobody's to /tmp: the path
+        // /tmp/fl-p.TAG/l/fl-target.TAG leads to /tmp/fl-target.TAG, which root would make and hand over.
+        let folder = "/tmp/fl-p.\(tag)"
+        mkdir(folder, 0o755)
+        chown(folder, 65534, 65534)
+        symlink("/tmp", folder + "/l")
+        lchown(folder + "/l", 65534, 65534)
+        let target = "/tmp/fl-target.\(tag)"
+        defer {
+            for path in [folder + "/l", folder + "/run", folder] { _ = remove(path) }
+            _ = remove(target)
+            _ = remove(target + "-tls")
+        }
+        var status = stat()
+        for arguments in [
+            ["--runtime-dir", folder + "/l/fl-target.\(tag)"],
+            ["--tls-dir", folder + "/l/fl-target.\(tag)-tls"],
+            // A real directory, but nobody's: between a check and a use it could swap what is in it.
+            ["--runtime-dir", folder + "/run"],
+        ] {
+            let run = try Self.upAsRoot(arguments)
+            #expect(run.status != nil && run.status != .exited(0), "\(arguments): \(run.log)")
+            #expect(run.log.contains("refusing it"), "\(arguments): \(run.log)")
+        }
+        // Nothing made or handed over where the link leads, nor below nobody's folder.
+        #expect(lstat(target, &status) != 0, "\(target) exists, owned by uid \(status.st_uid)")
+        #expect(lstat(target + "-tls", &status) != 0, "\(target)-tls exists")
+        #expect(
+            lstat(folder + "/run", &status) != 0 || status.st_uid == 0, "nobody's folder got a directory of nobody's")
     }
 
     @Test(

@@ -121,15 +121,15 @@ struct SystemdActivationTests {
     func watchdogNeedsProgress() throws {
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-sd")
         let listener = try NotifyListener(path: directory + "/notify")
-        let name = "/fl-test-watchdog.\(getpid())"
-        defer { SharedSegment.unlink(name: name) }
+        let name = directory + "/segment"
+        defer { SharedSegment.unlink(path: name) }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = directory + "/notify"
         environment["WATCHDOG_USEC"] = "400000"  // beats every 0.2 s while the heartbeat gets round
         let worker = try ChildProcess.spawn(
             executable: try TestBinary.path,
             arguments: [
-                "worker", "--listen", "unix:\(directory)/w.sock", "--threads", "2", "--shm-name", name, "--cost", "4",
+                "worker", "--listen", "unix:\(directory)/w.sock", "--threads", "2", "--segment", name, "--cost", "4",
                 "--estimate-seconds", "0.001",
             ],
             environment: environment, standardOutput: directory + "/worker.log")
@@ -137,7 +137,7 @@ struct SystemdActivationTests {
         #expect(listener.next()?.contains("READY=1") == true)
         // The worker's segment, held by this process as a worker stuck on its lock would hold it.
         let segment = try SharedSegment(
-            name: name, slots: 2, deadline: 2, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-5))
+            path: name, slots: 2, deadline: 2, initialEstimate: ServiceTimeEstimate(unitSeconds: 1e-5))
         let holder = Thread { segment.withLockedView { _ in _ = usleep(3_000_000) } }
         let heldAt = MonotonicClock.now
         holder.start()
