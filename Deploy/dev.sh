@@ -81,19 +81,49 @@ fuzz() {
     -max_len=6000 -timeout=10 -print_final_stats=1 "$corpus"
 }
 
+# As root, nothing of a checkout runs or is built unless no one but root can change it — or the
+# user who ran sudo, who has root already; their checkout is then built as them.
+build_user=""
+if [ "$(id -u)" -eq 0 ]; then
+  owner=$(stat -c %U .)
+  if [ "$owner" != root ] && [ "$owner" != "${SUDO_USER:-}" ]; then
+    echo "$PWD is $owner's: as root, dev.sh would build and run $owner's code as root." >&2
+    echo "Run it as $owner (Deploy/dev.sh up needs no root), or from a checkout of root's." >&2
+    exit 1
+  fi
+  unsafe=$( (find . -maxdepth 0 -perm /022 -print
+    find Package.swift Package.resolved Sources Tests Deploy nginx -perm /022 -not -type l -print 2>/dev/null) |
+    head -1 || true)
+  if [ -n "$unsafe" ]; then
+    echo "$PWD/${unsafe#./} is writable by group or others: refusing to build or run it as root; chmod -R go-w the checkout" >&2
+    exit 1
+  fi
+  # (A .build root made earlier stays root's to build in.)
+  if [ "$owner" != root ] && { [ ! -e .build ] || [ "$(stat -c %U .build)" = "$owner" ]; }; then build_user=$owner; fi
+fi
+
+# `swift build` as the checkout's owner when that is the sudo user, so that .build stays theirs.
+swift_build() {
+  if [ -n "$build_user" ]; then
+    runuser -u "$build_user" -- env PATH="$PATH" HOME="$(getent passwd "$build_user" | cut -d: -f6)" swift build "$@"
+  else
+    swift build "$@"
+  fi
+}
+
 command=${1:-}
 shift || true
 case "$command" in
   up)
     install_missing
-    swift build -c release --product fullyloaded >&2
-    exec "$(swift build -c release --show-bin-path)/fullyloaded" up "$@"
+    swift_build -c release --product fullyloaded >&2
+    exec "$(swift_build -c release --show-bin-path)/fullyloaded" up "$@"
     ;;
   release-binary)
-    # Builds the release binary and prints its path: what the benchmarks and install.sh run.
+    # Builds the release binary and prints its path: what the benchmarks and package.sh run.
     install_missing
-    swift build -c release --product fullyloaded >&2
-    echo "$(swift build -c release --show-bin-path)/fullyloaded"
+    swift_build -c release --product fullyloaded >&2
+    echo "$(swift_build -c release --show-bin-path)/fullyloaded"
     ;;
   test)
     install_missing

@@ -61,6 +61,67 @@ struct PackageTests {
     }
 
     @Test(
+        "install.sh and dev.sh as root run nothing of a checkout another user owns or others may write: the planted dev.sh never runs",
+        .enabled(if: geteuid() == 0, "runs install.sh as root"))
+    func installRefusesOthersCheckouts() throws {
+        let checkout = try TestFiles.makeTemporaryDirectory(prefix: "fl-checkout")
+        defer { try? FileManager.default.removeItem(atPath: checkout) }
+        let mark = checkout + ".ran"
+        defer { try? FileManager.default.removeItem(atPath: mark) }
+        chmod(checkout, 0o755)
+        for directory in ["Deploy", "Sources", "nginx"] { mkdir(checkout + "/" + directory, 0o755) }
+        _ = FileManager.default.createFile(atPath: checkout + "/Package.swift", contents: Data("// swift\n".utf8))
+        try FileManager.default.copyItem(
+            atPath: TestFiles.checkout + "/Deploy/install.sh", toPath: checkout + "/Deploy/install.sh")
+        // What another user planted: run as root, it would leave the mark.
+        for name in ["dev.sh", "package.sh"] {
+            _ = FileManager.default.createFile(
+                atPath: checkout + "/Deploy/" + name, contents: Data("touch \(mark); exit 1\n".utf8),
+                attributes: [.posixPermissions: 0o755])
+        }
+        func install() throws -> Command.Outcome {
+            try Command.run("/bin/bash", [checkout + "/Deploy/install.sh"])
+        }
+        func chownAll(_ uid: uid_t) throws {
+            for path in try FileManager.default.subpathsOfDirectory(atPath: checkout) + [""] {
+                lchown(checkout + "/" + path, uid, uid)
+            }
+        }
+        // Another user's checkout.
+        try chownAll(65534)
+        let others = try install()
+        #expect(others.status != 0 && others.output.contains("is owned by nobody"), "\(others.output)")
+        #expect(!FileManager.default.fileExists(atPath: mark), "the planted dev.sh ran as root")
+        // Root's, but one script writable by its group.
+        try chownAll(0)
+        chmod(checkout + "/Deploy/dev.sh", 0o775)
+        let writable = try install()
+        #expect(writable.status != 0 && writable.output.contains("writable by group or others"), "\(writable.output)")
+        #expect(!FileManager.default.fileExists(atPath: mark), "the planted dev.sh ran as root")
+        // dev.sh as root in another user's checkout (not the sudo user's) stops before it runs or builds anything.
+        try FileManager.default.removeItem(atPath: checkout + "/Deploy/dev.sh")
+        try FileManager.default.copyItem(
+            atPath: TestFiles.checkout + "/Deploy/dev.sh", toPath: checkout + "/Deploy/dev.sh")
+        _ = FileManager.default.createFile(
+            atPath: checkout + "/Package.swift", contents: Data("// swift-tools-version:6.0\n\(mark)\n".utf8))
+        try chownAll(65534)
+        let up = try Command.run("/usr/bin/env", ["-u", "SUDO_USER", "/bin/bash", checkout + "/Deploy/dev.sh", "up"])
+        #expect(up.status != 0 && up.output.contains("is nobody's"), "\(up.output)")
+        try chownAll(0)
+        for name in ["dev.sh"] {
+            try FileManager.default.removeItem(atPath: checkout + "/Deploy/" + name)
+            _ = FileManager.default.createFile(
+                atPath: checkout + "/Deploy/" + name, contents: Data("touch \(mark); exit 1\n".utf8),
+                attributes: [.posixPermissions: 0o755])
+        }
+        // Root's alone: then it is root's own code, and runs (the mark shows the test would see it).
+        chmod(checkout + "/Deploy/dev.sh", 0o755)
+        let own = try install()
+        #expect(own.status != 0)
+        #expect(FileManager.default.fileExists(atPath: mark), "\(own.output)")
+    }
+
+    @Test(
         "package.sh builds a .deb with the Swift runtime linked in, conffiles for what operators edit, and lintian finds no error"
     )
     func packageBuildsAndPassesLintian() throws {
