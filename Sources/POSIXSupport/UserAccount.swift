@@ -22,6 +22,32 @@ public struct UserAccount: Sendable {
         groupID = entry.pointee.pw_gid
     }
 
+    /// Whether other daemons may run as this account too (`nobody`): then they could read and
+    /// signal whatever runs as it.
+    public var isShared: Bool { name == "nobody" || userID == 65534 }
+
+    /// Whether it is a system account: a uid below 1000 other than root's.
+    public var isSystemAccount: Bool { userID != 0 && userID < 1000 }
+
+    /// Makes a system account `name` with a group of its own, no home and no login shell
+    /// (`useradd --system`), and returns it.
+    public static func createSystemAccount(named name: String, comment: String) throws(SystemCallError)
+        -> UserAccount
+    {
+        let process = try ChildProcess.spawn(
+            executable: "/usr/sbin/useradd",
+            arguments: [
+                "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+                "/usr/sbin/nologin", "--comment", comment, name,
+            ], standardOutput: "/dev/null")
+        let status = try process.wait(timeout: 30)
+        guard status == .exited(0) else {
+            if status == nil { _ = try? process.stop(grace: 1) }
+            throw SystemCallError(call: "useradd \(name) (\(status.map { "\($0)" } ?? "timed out"))", errno: EPERM)
+        }
+        return try UserAccount(named: name)
+    }
+
     /// Gives the directory at `path` (made if missing) to this account, mode 0700, through its
     /// descriptor: the path is walked from `/` without following a link (``DirectoryPath``), every
     /// directory above it root's and closed to others, and the directory itself root's or already

@@ -46,8 +46,20 @@ struct UpCommand: ParsableCommand {
         }
     }
 
-    @Option(help: "When started as root: the user that nginx, the workers and the monitor run as.")
-    var user = "nobody"
+    @Option(
+        help:
+            "When started as root: the user that nginx, the workers and the monitor run as. The default is made on first run (a system account); one other daemons share, such as nobody, needs --shared-user."
+    )
+    var user = UpCommand.defaultUser
+
+    @Flag(
+        help: "When started as root: allow a --user other daemons share (nobody): they could read what the stack keeps."
+    )
+    var sharedUser = false
+
+    /// The account `up` as root runs its children as, of its own: not the package's `fullyloaded`,
+    /// whose service runs beside it, nor `nobody`, which other daemons share.
+    static let defaultUser = "fullyloaded-up"
 
     @Option(
         help:
@@ -158,12 +170,31 @@ struct UpCommand: ParsableCommand {
         }
     }
 
+    /// The `--user` account: made if it is the default and missing; root's refused, and one
+    /// other daemons share refused unless `--shared-user`.
+    private func runAccount() throws -> UserAccount {
+        let account: UserAccount
+        if getpwnam(user) == nil, user == Self.defaultUser {
+            account = try UserAccount.createSystemAccount(named: user, comment: "fullyloaded up")
+            Logger(label: "up").info("made its user", metadata: ["user": "\(user)", "uid": "\(account.userID)"])
+        } else {
+            account = try UserAccount(named: user)
+        }
+        if account.userID == 0 { throw ValidationError("--user \(user) is root: up runs nothing as root") }
+        if account.isShared && !sharedUser {
+            throw ValidationError(
+                "--user \(user) is shared with other daemons, which could read the stack's sockets, segment and key: "
+                    + "leave --user out (up makes \(Self.defaultUser)) or pass --shared-user")
+        }
+        return account
+    }
+
     /// Nothing in the stack needs root (its ports are above 1024): read what only root may read,
     /// and become `--user` before anything starts. Root gives the user nothing it will touch again:
     /// the certificate stays root's (the stack gets a copy in memory), and a `--runtime-dir`
     /// handed over must be a directory nobody else owns, changed through its descriptor.
     private func dropRoot(_ configuration: inout StackConfiguration) throws {
-        let account = try UserAccount(named: user)
+        let account = try runAccount()
         if tlsDir == nil {
             configuration.tlsDirectory = "/var/lib/fullyloaded/tls"
             // Earlier versions handed this folder to --user: what is in it now is that user's

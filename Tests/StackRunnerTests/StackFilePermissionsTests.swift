@@ -56,7 +56,7 @@ struct StackFilePermissionsTests {
         let directory = (segment as NSString).deletingLastPathComponent
         var status = stat()
         // The stack's user's: as root, the user up drops to.
-        let user = geteuid() == 0 ? getpwnam("nobody").map { $0.pointee.pw_uid } ?? 65534 : geteuid()
+        let user = geteuid() == 0 ? getpwnam("fullyloaded-up").map { $0.pointee.pw_uid } ?? 0 : geteuid()
         #expect(lstat(directory, &status) == 0 && status.st_uid == user, "\(directory): uid \(status.st_uid)")
         #expect(status.st_mode & 0o7777 == 0o700 && status.st_mode & S_IFMT == S_IFDIR, "\(directory)")
         #expect(Self.mode(segment) == 0o600 && Self.mode(segment + ".lock") == 0o600)

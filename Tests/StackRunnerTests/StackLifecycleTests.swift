@@ -91,10 +91,16 @@ struct StackLifecycleTests {
     }
 
     @Test(
-        "started as root, up drops to nobody before starting nginx, workers and monitor", .enabled(if: geteuid() == 0))
+        "started as root, up drops to a system account of its own before starting nginx, workers and monitor",
+        .enabled(if: geteuid() == 0))
     func dropsRoot() throws {
         let stack = try TestStack(workers: 2)
         defer { _ = try? stack.stop() }
+        // Made on first run: a system account, no login shell, not nobody's uid.
+        let entry = try #require(getpwnam("fullyloaded-up"), "no fullyloaded-up account")
+        let uid = entry.pointee.pw_uid
+        #expect(uid != 0 && uid < 1000 && uid != 65534, "uid \(uid)")
+        #expect(String(cString: entry.pointee.pw_shell).hasSuffix("nologin"))
         func userID(_ pid: Int32) -> String? {
             let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             return status?.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init)
@@ -103,12 +109,38 @@ struct StackLifecycleTests {
         #expect(processes.count >= 5)
         for pid in processes {
             let uid = try #require(userID(pid))
-            // Real, effective, saved and filesystem ids all 65534: no way back to root.
+            // Real, effective, saved and filesystem ids all its own: no way back to root.
             #expect(
-                uid.split(whereSeparator: \.isWhitespace).dropFirst().allSatisfy { $0 == "65534" }, "\(pid): \(uid)")
+                uid.split(whereSeparator: \.isWhitespace).dropFirst().allSatisfy { $0 == "\(entry.pointee.pw_uid)" },
+                "\(pid): \(uid)")
         }
         #expect(stack.log.contains(#""event":"dropped root""#))
         #expect(try stack.client().request("GET", "/api/ping").status == 200)
+    }
+
+    @Test(
+        "as root, --user nobody (shared with other daemons) is refused unless --shared-user, and root itself always",
+        .enabled(if: geteuid() == 0))
+    func sharedUserRefused() throws {
+        for (arguments, message) in [
+            (["--user", "nobody"], "is shared with other daemons"), (["--user", "root"], "is root"),
+        ] {
+            let log = try TestFiles.makeTemporaryDirectory(prefix: "fl-user") + "/up.log"
+            let up = try ChildProcess.spawn(
+                executable: try TestBinary.path,
+                arguments: ["up", "--http-port", "\(try LoopbackPort.ephemeral())", "--https-port", "0"] + arguments,
+                standardOutput: log)
+            let status = try up.wait(timeout: 20)
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status != nil && status != .exited(0), "\(arguments): \(output)")
+            #expect(output.contains(message), "\(arguments): \(output)")
+            #expect(!output.contains(#""event":"ready""#), "\(arguments): \(output)")
+        }
+        let stack = try TestStack(workers: 1, arguments: ["--user", "nobody", "--shared-user"])
+        defer { _ = try? stack.stop() }
+        let pid = try #require(stack.workerProcessIDs.first)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t65534\t65534\t65534\t65534"), "\(status)")
     }
 
     @Test(
