@@ -45,6 +45,7 @@ cp -R nginx "$stage/usr/share/fullyloaded/nginx"
 
 install -d "$stage/lib/systemd/system"
 install -m 0644 Deploy/systemd/* "$stage/lib/systemd/system/"
+install -D -m 0644 Deploy/debian/tmpfiles.conf "$stage/usr/lib/tmpfiles.d/fullyloaded.conf"
 
 install -d "$stage/etc/nginx/sites-available" "$stage/etc/nginx/snippets" "$stage/etc/default"
 install -m 0644 nginx/sites/fullyloaded.conf "$stage/etc/nginx/sites-available/fullyloaded"

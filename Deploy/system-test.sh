@@ -116,7 +116,14 @@ done
 step "active: $units"
 # The monitor's socket is nginx's to reach (0660 in www-data): /metrics comes through it.
 [ "$(status_of http://127.0.0.1:8080/metrics)" = "200 1.1" ] || fail "/metrics through the monitor: $(status_of http://127.0.0.1:8080/metrics)"
-step "the monitor answers through nginx (/metrics)"
+# …through a directory only nginx's group may pass (tmpfiles.d), not by running in nginx's group.
+monitor=$(in_container systemctl show -p MainPID --value fullyloaded-monitor.service)
+groups=$(in_container sh -c "grep -E '^(Gid|Groups):' /proc/$monitor/status | tr -s '\t ' ' '")
+www=$(in_container getent group www-data | cut -d: -f3)
+case " $(printf '%s' "$groups" | tr '\n' ' ') " in *" $www "*) fail "the monitor runs in www-data ($groups)" ;; esac
+[ "$(in_container stat -c '%U %G %a' /run/fullyloaded-monitor)" = "fullyloaded www-data 750" ] ||
+  fail "the monitor's socket directory is $(in_container stat -c '%U %G %a' /run/fullyloaded-monitor)"
+step "the monitor answers through nginx (/metrics), in a group of its own (not www-data); its socket's directory fullyloaded:www-data 0750"
 
 # Socket activation: a stopped worker is started again by a request reaching its socket.
 stopped=$(in_container systemctl show -p MainPID --value fullyloaded-worker@0.service)
@@ -190,7 +197,9 @@ wait "$nspawn" || code=$?
 [ "$code" -eq 133 ] || fail "nspawn ended with $code, not the reboot status 133"
 boot
 wait_for_ping || fail "no HTTPS ping after the reboot"
-step "systemctl reboot: booted again and serving HTTPS"
+for _ in $(seq 50); do [ "$(status_of http://127.0.0.1:8080/metrics)" = "200 1.1" ] && break; sleep 0.2; done
+[ "$(status_of http://127.0.0.1:8080/metrics)" = "200 1.1" ] || fail "/metrics after the reboot: $(status_of http://127.0.0.1:8080/metrics)"
+step "systemctl reboot: booted again and serving HTTPS, the monitor too"
 
 # Another local user takes the segment's old name in world-writable /dev/shm (and its lock)
 # before the service starts: it has no effect, the segment is in a directory only the service's
@@ -216,7 +225,7 @@ in_container env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq fullyloaded
   { tail -20 "$cache/purge.log"; fail "apt purge"; }
 left=$(in_container sh -c 'ls -d /usr/bin/fullyloaded /usr/share/fullyloaded /etc/nginx/fullyloaded /etc/default/fullyloaded \
   /etc/nginx/sites-available/fullyloaded /etc/nginx/sites-enabled/fullyloaded /etc/nginx/snippets/fullyloaded-* \
-  /lib/systemd/system/fullyloaded* /etc/systemd/system/*.wants/fullyloaded* /dev/shm/fullyloaded* /run/fullyloaded/segment 2>/dev/null; \
+  /lib/systemd/system/fullyloaded* /etc/systemd/system/*.wants/fullyloaded* /dev/shm/fullyloaded* /run/fullyloaded/segment /run/fullyloaded-monitor /usr/lib/tmpfiles.d/fullyloaded.conf 2>/dev/null; \
   getent passwd fullyloaded; getent group fullyloaded; true')
 [ -z "$left" ] || fail "purge left: $left"
 in_container nginx -t >/dev/null 2>&1 || fail "nginx's configuration is broken after the purge"

@@ -72,10 +72,12 @@ struct MonitorCommand: ParsableCommand {
 
     private func serve() async throws {
         guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
-        let permissions = try SocketPermissions(mode: socketMode, group: socketGroup)
         guard let endpoint = SocketEndpoint(parsing: listen) else {
             throw ValidationError("--listen \(listen) is not unix:/path or host:port")
         }
+        var directory: String?
+        if case .unix(let path) = endpoint { directory = (path as NSString).deletingLastPathComponent }
+        let permissions = try SocketPermissions(mode: socketMode, group: socketGroup, directory: directory)
         let peers = try peer.map { text throws -> Sampler.Peer in
             guard let equals = text.firstIndex(of: "="),
                 let endpoint = SocketEndpoint(parsing: String(text[text.index(after: equals)...]))

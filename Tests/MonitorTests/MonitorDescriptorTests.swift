@@ -42,7 +42,9 @@ struct MonitorDescriptorTests {
         #expect(before > 0 && after <= before + 2, "\(before) descriptors, then \(after) after 10 s")
     }
 
-    @Test("the monitor's unix socket is its user's alone by default, and 0660 in the group it is given")
+    @Test(
+        "the monitor's unix socket is its user's alone by default, 0660 in the group it is given, and open to others only in a directory closed to them"
+    )
     func socketPermissions() throws {
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-monitor")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -74,11 +76,35 @@ struct MonitorDescriptorTests {
             #expect(status.st_mode & 0o777 == mode, "\(String(status.st_mode & 0o777, radix: 8))")
             #expect(status.st_gid == gid)
         }
+        // Bits for others only where the directory keeps others out (as /run/fullyloaded-monitor,
+        // 0750 in nginx's group, does): here it is 0700.
+        let closed = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: [
+                "monitor", "--listen", "unix:\(directory)/open.sock", "--ping-port", "1", "--socket-mode", "666",
+                "--segment", "/nonexistent/fl-test-none.\(getpid())",
+            ], standardOutput: "/dev/null")
+        defer { _ = try? closed.stop(grace: 5) }
+        let client = LoopbackHTTPClient(endpoint: .unix(path: directory + "/open.sock"), timeout: 1)
+        let ready = MonotonicClock.now + 30
+        while client.status(of: "/sample") == nil {
+            try #require(MonotonicClock.now < ready, "the monitor did not answer")
+            usleep(50_000)
+        }
+        usleep(100_000)
+        #expect(Self.socketMode(directory + "/open.sock") == 0o666)
+        // In a directory others may enter, refused.
+        chmod(directory, 0o755)
         let bad = try ChildProcess.spawn(
             executable: try TestBinary.path,
             arguments: ["monitor", "--listen", "unix:\(directory)/x.sock", "--socket-mode", "666"],
             standardOutput: directory + "/bad.log")
         #expect(try bad.wait(timeout: 10) == .exited(64))
         #expect(try String(contentsOfFile: directory + "/bad.log", encoding: .utf8).contains("nothing for others"))
+    }
+
+    static func socketMode(_ path: String) -> mode_t {
+        var status = stat()
+        return stat(path, &status) == 0 ? status.st_mode & 0o777 : 0
     }
 }
