@@ -51,10 +51,15 @@ extension SharedSegment {
     /// segment and its lock are then opened relative to it, so that it cannot be swapped after
     /// the check.
     static func openDirectory(_ directory: String) throws(SystemCallError) -> FileDescriptor {
-        let descriptor = FileDescriptor(
-            adopting: try systemCall("open(\(directory))") {
-                open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-            })
+        let raw = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard raw >= 0 else {
+            let code = errno
+            throw SystemCallError(
+                call: code == ENOENT
+                    ? "open(\(directory)): make it (0700, this user's; systemd's RuntimeDirectory= does) or pass --segment"
+                    : "open(\(directory))", errno: code)
+        }
+        let descriptor = FileDescriptor(adopting: raw)
         var status = stat()
         do throws(SystemCallError) {
             try systemCall("fstat(\(directory))") { fstat(descriptor.rawValue, &status) }

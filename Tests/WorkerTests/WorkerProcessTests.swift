@@ -30,7 +30,10 @@ struct WorkerProcessTests {
         let socket = directory + "/w.sock"
         let worker = try ChildProcess.spawn(
             executable: TestBinary.path,
-            arguments: ["worker", "--listen", "unix:\(socket)", "--threads", "4", "--cost", "12", "--max-cost", "12"],
+            arguments: [
+                "worker", "--listen", "unix:\(socket)", "--threads", "4", "--cost", "12", "--max-cost", "12",
+                "--segment", directory + "/segment",
+            ],
             standardOutput: directory + "/worker.log")
         try waitForSocket(socket)
         #expect(
@@ -73,7 +76,10 @@ struct WorkerProcessTests {
         func startWorker(_ extra: [String] = []) throws -> ChildProcess {
             try ChildProcess.spawn(
                 executable: TestBinary.path,
-                arguments: ["worker", "--listen", "fd:3", "--threads", "4", "--min-cost", "4"] + extra,
+                arguments: [
+                    "worker", "--listen", "fd:3", "--threads", "4", "--min-cost", "4", "--segment",
+                    directory + "/segment",
+                ] + extra,
                 standardOutput: directory + "/worker.log", inheritedDescriptors: [listener.rawValue])
         }
         let hash = #"{"password":"p","cost":4}"#
@@ -137,7 +143,9 @@ struct WorkerProcessTests {
             let port = try LoopbackPort.ephemeral()
             let process = try ChildProcess.spawn(
                 executable: TestBinary.path,
-                arguments: ["worker", "--listen", "127.0.0.1:\(port)", "--threads", "4"] + extra,
+                arguments: [
+                    "worker", "--listen", "127.0.0.1:\(port)", "--threads", "4", "--segment", directory + "/segment",
+                ] + extra,
                 standardOutput: directory + "/tcp-\(port).log")
             for _ in 0..<1000 {
                 if let socket = try? SocketEndpoint.tcp(host: "127.0.0.1", port: port).connect(timeout: 1) {
