@@ -67,18 +67,7 @@ struct StackFilePermissionsTests {
 
     /// Runs `up` as root with `--tls-dir directory` and returns how it ended and what it said.
     static func upAsRoot(tlsDirectory: String) throws -> (status: POSIXSupport.ExitStatus?, log: String) {
-        let log = try TestFiles.makeTemporaryDirectory(prefix: "fl-up") + "/up.log"
-        let port = try LoopbackPort.ephemeral()
-        let up = try ChildProcess.spawn(
-            executable: try TestBinary.path,
-            arguments: [
-                "up", "--http-port", "\(port)", "--https-port", "\(try LoopbackPort.ephemeral())", "--tls-dir",
-                tlsDirectory, "--workers", "1", "--threads", "16", "--cost", "4",
-            ],
-            standardOutput: log)
-        let status = try up.wait(timeout: 20)
-        if status == nil { _ = try? up.stop(grace: 5) }
-        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        try upAsRoot(["--tls-dir", tlsDirectory])
     }
 
     @Test(
