@@ -71,12 +71,19 @@ final class RuntimeDirectory {
         }
     }
 
-    /// Removes the directory if the stack made it; a second call does nothing.
+    /// The segments' directory is always this object's own: it goes with it.
+    deinit { removeSegmentDirectory() }
+
+    private func removeSegmentDirectory() {
+        guard segmentDirectory.hasPrefix("/dev/shm/") else { return }
+        try? FileManager.default.removeItem(atPath: segmentDirectory)
+        segmentDirectory = ""
+    }
+
+    /// Removes the directory if the stack made it (and the segments' directory always); a second
+    /// call does nothing.
     func remove() {
-        if segmentDirectory.hasPrefix("/dev/shm/") {
-            try? FileManager.default.removeItem(atPath: segmentDirectory)
-            segmentDirectory = ""
-        }
+        removeSegmentDirectory()
         guard owned else { return }
         owned = false
         try? FileManager.default.removeItem(atPath: path)

@@ -42,7 +42,12 @@ struct RuntimeDirectoryTests {
         directory.remove()
         #expect(FileManager.default.contents(atPath: path + "/worker-0.log") == Data("kept".utf8))
         // Used a second time (a restart with the same --runtime-dir), its nginx-tmp is no obstacle.
-        _ = try RuntimeDirectory(given: path)
+        var again: RuntimeDirectory? = try RuntimeDirectory(given: path)
+        let segments = try #require(again?.segmentDirectory)
+        #expect(segments.hasPrefix("/dev/shm/fullyloaded.") && Self.mode(segments) == 0o700)
+        // Dropped without remove(), its segments' directory (always its own) still goes.
+        again = nil
+        #expect(!FileManager.default.fileExists(atPath: segments))
     }
 
     @Test("a directory that cannot be made is a clear configuration error")
