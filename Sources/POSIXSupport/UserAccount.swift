@@ -26,9 +26,6 @@ public struct UserAccount: Sendable {
     /// signal whatever runs as it.
     public var isShared: Bool { name == "nobody" || userID == 65534 }
 
-    /// Whether it is a system account: a uid below 1000 other than root's.
-    public var isSystemAccount: Bool { userID != 0 && userID < 1000 }
-
     /// Makes a system account `name` with a group of its own, no home and no login shell
     /// (`useradd --system`), and returns it.
     public static func createSystemAccount(named name: String, comment: String) throws(SystemCallError)
