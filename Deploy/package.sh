@@ -51,6 +51,8 @@ install -d "$stage/etc/nginx/sites-available" "$stage/etc/nginx/snippets" "$stag
 install -m 0644 nginx/sites/fullyloaded.conf "$stage/etc/nginx/sites-available/fullyloaded"
 install -m 0644 nginx/snippets/fullyloaded-*.conf "$stage/etc/nginx/snippets/"
 install -m 0644 Deploy/debian/default "$stage/etc/default/fullyloaded"
+# The opt-in per-source connection ceiling (fullyloaded-connection-limit.service) and its rules.
+install -D -m 0644 Deploy/nftables/connection-limit.nft "$stage/etc/fullyloaded/connection-limit.nft"
 
 docs="$stage/usr/share/doc/fullyloaded"
 install -D -m 0644 Deploy/debian/copyright "$docs/copyright"

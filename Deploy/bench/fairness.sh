@@ -8,7 +8,8 @@
 # Scenarios (multiples of capacity at --cost):
 # Flooders send from 127.0.0.0/16, light clients from 127.1.0.0/16, each /24 its own group.
 #   flood   one client at 20×, one light client at 0.25× in another /24
-#   three   three flooders at 10× each (own /24s), twenty light clients at 0.02× each
+#   three   three flooders at 10× each (own /24s), twenty light clients at 0.02× each; it runs
+#           at least --seconds, and long enough for each light client to send about twenty requests
 #   costs   a flooder sending cost --cost + 2 at 10× (in cost-(--cost) work) and one sending --cost at 10×
 #   rotate  an attacker at 20× rotating through all 256 addresses of one /24, a light client at 0.25×
 #   storm   one client in a closed loop of 64 connections (as ab -c 64), a light client at 0.25× open loop
@@ -116,15 +117,21 @@ for scenario in $SCENARIOS; do
     capacity=$(python3 -c "print($CORES / $before)")
     log=$([ "$system" = php-fpm ] && echo "$RUN/php-nginx-access.log" || echo "$RUN/$system/access.log")
     lines_before=$(wc -l <"$log" 2>/dev/null || echo 0)
-    python3 Deploy/bench/fairload.py --port "$port" --seconds "$SECONDS_PER_RUN" --deadline "$DEADLINE" \
+    # Twenty light clients at 0.02× each send a request every few seconds: their run lasts until
+    # each has sent about twenty, so that one refusal is 5% of a client's requests, not a quarter.
+    run_seconds=$SECONDS_PER_RUN
+    if [ "$scenario" = three ]; then
+      run_seconds=$(python3 -c "import math; print(max($SECONDS_PER_RUN, math.ceil(20 / (0.02 * $capacity))))")
+    fi
+    python3 Deploy/bench/fairload.py --port "$port" --seconds "$run_seconds" --deadline "$DEADLINE" \
       --timeout "$(python3 -c "print(max(10, 5 * $DEADLINE))")" --ping-interval 0.05 \
       --clients "$(clients "$scenario" "$system" "$capacity")" >"$RUN/run.json"
     after=$(calibrate "$COST" 5)
     sleep 1.2  # nginx flushes its access log every second
     python3 - "$scenario" "$system" "$before" "$after" "$CORES" "$DEADLINE" "$RUN/run.json" "$log" "$lines_before" \
-      >>"$RESULTS" <<'PY'
+      "$run_seconds" >>"$RESULTS" <<'PY'
 import json, sys
-scenario, system, before, after, cores, deadline, path, log, skip = sys.argv[1:]
+scenario, system, before, after, cores, deadline, path, log, skip, seconds = sys.argv[1:]
 report = json.load(open(path))
 # The light clients' refusals at nginx: how long their 503s took, by nginx's own clock; and the
 # probe's pings, by the same clock (the load generator's own clock adds its event loop's delays).
@@ -140,7 +147,7 @@ for number, line in enumerate(open(log)):
         light_refusals.append(row["request_time"])
     if row.get("uri") == "/api/ping":
         pings.append(row["request_time"])
-report.update(scenario=scenario, system=system, single_before=float(before), single_after=float(after),
+report.update(scenario=scenario, system=system, seconds=float(seconds), single_before=float(before), single_after=float(after),
               cores=int(cores), deadline=float(deadline), light_refusal_times=sorted(light_refusals),
               ping_times_at_nginx=sorted(pings))
 print(json.dumps(report))

@@ -1,7 +1,8 @@
 /// How a worker's request threads are shared out, and the nginx numbers that follow from it:
 /// the one place these are derived, for the worker, `fullyloaded up` and the production site.
 ///
-/// libfcgi serves one connection per thread, and an idle connection nginx keeps pins a thread.
+/// A request thread serves one connection at a time, and parks on an idle connection nginx keeps
+/// (past `pinnedThreads`, idle connections wait without a thread).
 /// So of `requestThreads`: at most half go to expensive requests (waiting for a slot, or held
 /// back as paced refusals — of those, at most half), at most a quarter are pinned by the
 /// connections nginx keeps (two upstreams, cheap and expensive, in every nginx process), and

@@ -5,7 +5,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -50,4 +54,40 @@ int fl_drop_controlling_terminal(int terminal) {
 
 short fl_posix_spawn_setsid_flag(void) {
     return POSIX_SPAWN_SETSID;
+}
+
+int fl_accept(int listener) {
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int fl_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int fl_epoll_watch(int epoll, int descriptor) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.fd = descriptor;
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event);
+}
+
+int fl_epoll_forget(int epoll, int descriptor) {
+    return epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, NULL);
+}
+
+int fl_epoll_wait(int epoll, int *ready, int capacity, int timeout_ms) {
+    struct epoll_event events[256];
+    if (capacity > 256) capacity = 256;
+    int count = epoll_wait(epoll, events, capacity, timeout_ms);
+    for (int index = 0; index < count; index++) ready[index] = events[index].data.fd;
+    return count;
+}
+
+int fl_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+short fl_poll_read_hangup(void) {
+    return POLLRDHUP;
 }

@@ -1,10 +1,11 @@
 import CFastCGI
+import POSIXSupport
 
 /// One FastCGI request accepted by a server thread; valid only inside the handler call.
 ///
 /// Parameter strings are copied out at once: libfcgi frees them with the request.
 public struct FastCGIRequest: ~Copyable {
-    private let raw: UnsafeMutablePointer<FCGX_Request>
+    let raw: UnsafeMutablePointer<FCGX_Request>
 
     init(raw: UnsafeMutablePointer<FCGX_Request>) {
         self.raw = raw
@@ -24,6 +25,8 @@ public struct FastCGIRequest: ~Copyable {
         var kept: [UInt8] = []
         var total = 0
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { chunk in
+            // The chunk held the body, the password with it: wiped before the stack is reused.
+            defer { SecretMemory.wipe(UnsafeMutableRawBufferPointer(chunk)) }
             while true {
                 let count = Int(FCGX_GetStr(chunk.baseAddress, Int32(chunk.count), raw.pointee.in))
                 if count <= 0 { break }
@@ -36,6 +39,24 @@ public struct FastCGIRequest: ~Copyable {
             }
         }
         return (kept, total)
+    }
+
+    /// Overwrites libfcgi's input buffer of this request — the records of its body, a password
+    /// among them — before libfcgi frees it. Call once the body has been read.
+    ///
+    /// libfcgi keeps the buffer in a private structure whose first fields, unchanged since
+    /// libfcgi 2.4.0, are the buffer and its length; they are used only if they agree with the
+    /// stream's public pointers, which lie inside the buffer.
+    public func wipeInputBuffer() {
+        guard let stream = raw.pointee.in, let data = UnsafeMutableRawPointer(stream.pointee.data) else { return }
+        guard let buffer = data.load(as: UnsafeMutablePointer<UInt8>?.self) else { return }
+        let length = Int(data.load(fromByteOffset: MemoryLayout<UnsafeMutableRawPointer>.stride, as: Int32.self))
+        guard (32...65536).contains(length) else { return }
+        let end = buffer + length
+        for pointer in [stream.pointee.rdNext, stream.pointee.stop, stream.pointee.stopUnget] {
+            guard let pointer, pointer >= buffer, pointer <= end else { return }
+        }
+        SecretMemory.wipe(UnsafeMutableRawBufferPointer(start: buffer, count: length))
     }
 
     /// Writes raw bytes (CGI headers, a blank line, then the body) to the response stream.

@@ -166,9 +166,11 @@ public struct PasswordService: Sendable {
         if let key = JSONObjectKeys.firstDuplicate(in: request.body) {
             throw .badRequest("duplicate_field", "field \"\(key)\" is given more than once")
         }
-        let bytes = request.body
+        // The decoder's copy of the body holds the password too: wiped once decoded.
+        var data = Data(request.body)
+        defer { data.withUnsafeMutableBytes { SecretMemory.wipe($0) } }
         do {
-            return try JSONDecoder().decode(Body.self, from: Data(bytes))
+            return try JSONDecoder().decode(Body.self, from: data)
         } catch DecodingError.keyNotFound(let key, _) {
             throw .badRequest("missing_field", "field \"\(key.stringValue)\" is required")
         } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {

@@ -75,7 +75,8 @@ public struct NginxUpstreams: Sendable, Equatable {
                 }
             }
             if let kept = sizing.keptConnectionsPerUpstream {
-                // Each kept connection pins a worker thread; PoolSizing leaves room for them.
+                // An idle kept connection parks a worker thread while PoolSizing's pinned threads
+                // last, and waits without one past them.
                 lines.append("    keepalive \(kept);")
             }
             lines.append("}")

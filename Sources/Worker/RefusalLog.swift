@@ -52,6 +52,14 @@ final class RefusalLog: Sendable {
         log.warning("peer_refused", metadata: ["peer": "\(peer)", "connections": .stringConvertible(refusals)])
     }
 
+    /// Counts one connection closed unanswered because what it sent is not a FastCGI responder
+    /// request; writes a line when the last one is `interval` old.
+    func recordInvalidRequest(_ reason: String, now: Double = MonotonicClock.now) {
+        guard let refusals = countOne(now: now) else { return }
+        log.warning(
+            "invalid_fastcgi_request", metadata: ["reason": "\(reason)", "connections": .stringConvertible(refusals)])
+    }
+
     private func countOne(now: Double) -> Int? {
         pending.withLock { state in
             state.refusals += 1

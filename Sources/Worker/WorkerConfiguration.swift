@@ -30,7 +30,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Where to listen.
     public var listen: Listen
-    /// Request threads; must exceed the connections nginx keeps to this worker.
+    /// Request threads: one per request being served.
     public var requestThreads: Int
     /// Request threads expensive requests may hold at once (the rest are the cheap routes');
     /// `nil`: ``PoolSizing/expensiveRequests``.

@@ -62,9 +62,18 @@ public struct WorkerProcess: Sendable {
         let isTCP = AddressRange.localAddress(ofSocket: listener.rawValue) != nil
         let peerLog = RefusalLog(log: log)
         let reportPeer: @Sendable (String) -> Void = { peer in peerLog.recordForeignPeer(peer) }
+        let invalidLog = RefusalLog(log: log)
+        let reportInvalid: @Sendable (String) -> Void = { reason in invalidLog.recordInvalidRequest(reason) }
+        // Connections that have not sent their request wait without a thread, each on a
+        // descriptor: as many as the descriptor limit leaves beside the threads' own.
+        let descriptors = (try? ResourceLimits.raiseOpenFilesToHardLimit()) ?? 1024
+        let gateLimits = ConnectionGateLimits(
+            capacity: min(4096, descriptors - configuration.requestThreads - 256))
         let server = try FastCGIServer(
-            listener: listener, threadCount: configuration.requestThreads, stopMode: stopMode,
-            allowedPeers: isTCP ? configuration.allowedPeers : nil, onRefusedPeer: reportPeer
+            listener: listener, threadCount: configuration.requestThreads, parkedThreads: sizing.pinnedThreads,
+            stopMode: stopMode, gateLimits: gateLimits,
+            allowedPeers: isTCP ? configuration.allowedPeers : nil, onRefusedPeer: reportPeer,
+            onInvalidRequest: reportInvalid
         ) {
             let threadRunner = admission?.makeRunner(gate: gate) ?? InlineJobRunner()
             return { request in
@@ -78,6 +87,7 @@ public struct WorkerProcess: Sendable {
                     return
                 }
                 var body = request.readBody(keepingAtMost: maximumBody)
+                request.wipeInputBuffer()
                 var apiRequest = APIRequest(
                     method: method, path: path, body: body.bytes, bodyLength: body.totalLength,
                     arrivedAt: ArrivalTime.monotonic(fromWallClock: request.parameter(ArrivalTime.parameterName)),

@@ -21,7 +21,10 @@ struct WorkerCommand: ParsableCommand {
     )
     var listen: String
 
-    @Option(help: "Request threads; must exceed the connections nginx keeps to this worker.")
+    @Option(
+        help:
+            "Request threads: one per request being served; connections still sending theirs, or idle between requests, hold none."
+    )
     var threads = PoolSizing.defaultRequestThreads
 
     @Option(

@@ -11,12 +11,15 @@ import Testing
 /// The binding driven by a real FastCGI client: `cgi-fcgi` from libfcgi-bin.
 @Suite("FastCGIServer", .serialized)
 struct FastCGIServerTests {
-    func makeServer(threads: Int = 4, handler: @escaping @Sendable (borrowing FastCGIRequest) -> Void) throws -> (
-        FastCGIServer, String
-    ) {
+    func makeServer(
+        threads: Int = 4, parkedThreads: Int? = nil, gateLimits: ConnectionGateLimits = ConnectionGateLimits(),
+        handler: @escaping @Sendable (borrowing FastCGIRequest) -> Void
+    ) throws -> (FastCGIServer, String) {
         let path = try TestFiles.makeTemporaryDirectory(prefix: "fl-fcgi") + "/s.sock"
-        let listener = try SocketEndpoint.unix(path: path).listen(backlog: 64)
-        let server = try FastCGIServer(listener: listener, threadCount: threads) { { request in handler(request) } }
+        let listener = try SocketEndpoint.unix(path: path).listen(backlog: 256)
+        let server = try FastCGIServer(
+            listener: listener, threadCount: threads, parkedThreads: parkedThreads, gateLimits: gateLimits
+        ) { { request in handler(request) } }
         try server.start()
         return (server, path)
     }
@@ -60,6 +63,101 @@ struct FastCGIServerTests {
         concurrently(4) { _ in _ = try? FastCGITestClient.request(socket: path, environment: ["REQUEST_METHOD": "GET"])
         }
         #expect(inside.peak == 4, "four requests were inside the handler at once")
+    }
+
+    static let get = FastCGIRecords.request(keepConnection: false, parameters: [("REQUEST_METHOD", "GET")])
+
+    @Test("connections that send nothing or part of a request hold no thread, and are closed after the request limit")
+    func silentConnections() throws {
+        let handled = ConcurrencyCounter()
+        let (server, path) = try makeServer(threads: 2, gateLimits: ConnectionGateLimits(requestSeconds: 0.5)) {
+            request in
+            handled.enter()
+            request.write(Array("Content-Type: text/plain\r\n\r\nserved".utf8))
+        }
+        defer { _ = server.stop(grace: 1) }
+        let silent = try (0..<50).map { _ in try FastCGIConnection(unixPath: path) }
+        let partial = try (0..<5).map { _ in try FastCGIConnection(unixPath: path) }
+        for connection in partial { try connection.send(Array(Self.get.prefix(20))) }
+        // Two threads: a server that waited on a connection's request would have none left.
+        let client = try FastCGIConnection(unixPath: path, timeout: 3)
+        try client.send(Self.get)
+        #expect(client.readResponse()?.hasSuffix("served") == true)
+        #expect(server.connectionsWaiting >= 50, "waiting in the gate: \(server.connectionsWaiting)")
+        for connection in silent + partial { #expect(connection.closedByPeer(within: 3)) }
+        #expect(server.connectionsTimedOut == 55)
+        #expect(server.connectionsWaiting == 0)
+        #expect(handled.count == 1)
+        #expect(server.threadsRunning == 2)
+    }
+
+    @Test("a request that arrives a record at a time, within the limit, is served")
+    func requestInPieces() throws {
+        let (server, path) = try makeServer(threads: 1) { request in
+            let body = request.readBody(keepingAtMost: 100)
+            request.write(Array("Content-Type: text/plain\r\n\r\n\(String(decoding: body.bytes, as: UTF8.self))".utf8))
+        }
+        defer { _ = server.stop(grace: 1) }
+        let request = FastCGIRecords.request(
+            keepConnection: false, parameters: [("REQUEST_METHOD", "POST")], body: Array("pieces".utf8))
+        let client = try FastCGIConnection(unixPath: path, timeout: 3)
+        for start in stride(from: 0, to: request.count, by: 9) {
+            try client.send(Array(request[start..<min(request.count, start + 9)]))
+            usleep(20_000)
+        }
+        #expect(client.readResponse()?.hasSuffix("pieces") == true)
+    }
+
+    @Test("what is not a responder request closes the connection unread; the handler never runs")
+    func invalidRequests() throws {
+        let handled = ConcurrencyCounter()
+        let (server, path) = try makeServer(threads: 1) { request in
+            handled.enter()
+            request.write(Array("Content-Type: text/plain\r\n\r\nserved".utf8))
+        }
+        defer { _ = server.stop(grace: 1) }
+        let sends: [[UInt8]] = [
+            FastCGIRecords.record(
+                type: FastCGIRecords.getValues, id: 0, content: FastCGIRecords.pair("FCGI_MAX_CONNS", "")),
+            FastCGIRecords.request(role: 3, keepConnection: false, parameters: [("REQUEST_METHOD", "GET")]),
+            Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+        ]
+        for bytes in sends {
+            let client = try FastCGIConnection(unixPath: path, timeout: 3)
+            try client.send(bytes)
+            #expect(client.closedByPeer(within: 2))
+        }
+        #expect(handled.count == 0)
+        #expect(server.connectionsInvalid == 3)
+        let client = try FastCGIConnection(unixPath: path, timeout: 3)
+        try client.send(Self.get)
+        #expect(client.readResponse()?.hasSuffix("served") == true, "the one thread still serves")
+    }
+
+    @Test(
+        "a kept connection is served request after request: on its parked thread, or through the gate",
+        arguments: [0, 2])
+    func keptConnection(parkedThreads: Int) throws {
+        let (server, path) = try makeServer(threads: 2, parkedThreads: parkedThreads) { request in
+            request.write(Array("Content-Type: text/plain\r\n\r\n\(request.parameter("N") ?? "?")".utf8))
+        }
+        defer { _ = server.stop(grace: 1) }
+        // More kept connections than threads: idle ones past the parked threads wait in the gate.
+        let connections = try (0..<4).map { _ in try FastCGIConnection(unixPath: path, timeout: 3) }
+        for round in 0..<3 {
+            for (index, connection) in connections.enumerated() {
+                try connection.send(
+                    FastCGIRecords.request(
+                        keepConnection: true, parameters: [("REQUEST_METHOD", "GET"), ("N", "\(round)-\(index)")]))
+                #expect(
+                    connection.readResponse()?.hasSuffix("\(round)-\(index)") == true,
+                    "round \(round), connection \(index)")
+            }
+            usleep(50_000)
+        }
+        #expect(server.requestsServed == 12)
+        #expect(server.threadsParked <= parkedThreads)
+        #expect(server.connectionsWaiting >= 4 - parkedThreads, "idle kept connections in the gate")
     }
 
     @Test("stop waits for a request in flight, and returns once every request thread has ended")

@@ -150,4 +150,72 @@ struct FrontDoorTests {
         // A ping and a cost-4 hash: milliseconds, whatever the idle connections do.
         #expect(slowest < 1, "slowest ping + hash took \(slowest) s beside slow clients")
     }
+
+    /// Opens `count` TCP connections from `source` to `port` at once; each one that connected
+    /// sends `greeting` (if any) and is kept.
+    static func hold(_ count: Int, from source: String, to port: UInt16, sending greeting: [UInt8]) -> [Int32] {
+        var held: [Int32] = []
+        for _ in 0..<count {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard descriptor >= 0 else { break }
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            var remote = sockaddr_in()
+            remote.sin_family = sa_family_t(AF_INET)
+            remote.sin_port = port.bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
+            let connected = withUnsafePointer(to: &local) { localPointer in
+                withUnsafePointer(to: &remote) { remotePointer in
+                    localPointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { localAddress in
+                        remotePointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { remoteAddress in
+                            bind(descriptor, localAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                                && connect(descriptor, remoteAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                        }
+                    }
+                }
+            }
+            guard connected else {
+                close(descriptor)
+                continue
+            }
+            if !greeting.isEmpty {
+                _ = greeting.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            held.append(descriptor)
+        }
+        return held
+    }
+
+    @Test("5,000 idle and half-open TLS connections from one address: another address's pings stay 200")
+    func idleConnectionsFromOneAddress() throws {
+        // `up` started from a shell that allows 1,024 descriptors, as many do; this process then
+        // needs 5,000 of its own.
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        var limit = rlimit(rlim_cur: 1024, rlim_max: 16384)
+        #expect(setrlimit(resource, &limit) == 0)
+        let stack = try TestStack(workers: 1, cost: 4)
+        limit.rlim_cur = 16384
+        #expect(setrlimit(resource, &limit) == 0)
+        // Half plain HTTP connections that never send, half TLS connections stuck after a
+        // handshake record header: idle and half-open, as many as nginx has per process.
+        var held = Self.hold(2500, from: "127.0.0.2", to: stack.port, sending: [])
+        held += Self.hold(2500, from: "127.0.0.2", to: stack.httpsPort, sending: [0x16, 0x03, 0x01, 0x02, 0x00])
+        defer { for descriptor in held { close(descriptor) } }
+        #expect(held.count == 5000, "connections held: \(held.count)")
+        var statuses: [String: Int] = [:]
+        for index in 0..<20 {
+            let port = index % 2 == 0 ? stack.port : stack.httpsPort
+            let scheme = index % 2 == 0 ? "http" : "https"
+            let result = try Command.run(
+                Self.curl,
+                [
+                    "-sk", "-m", "3", "--interface", "127.0.0.3", "-o", "/dev/null", "-w", "%{http_code}",
+                    "\(scheme)://127.0.0.1:\(port)/api/ping",
+                ])
+            statuses[result.output, default: 0] += 1
+        }
+        #expect(statuses == ["200": 20], "pings from another address beside 5,000 held connections: \(statuses)")
+        #expect(try stack.stop() == .exited(0))
+    }
 }

@@ -34,4 +34,25 @@ int fl_drop_controlling_terminal(int terminal);
 /// extension Swift's Glibc does not show).
 short fl_posix_spawn_setsid_flag(void);
 
+/// accept4(2) with SOCK_CLOEXEC (a GNU extension Swift's Glibc does not show). Returns the
+/// descriptor or -1 with errno set.
+int fl_accept(int listener);
+
+/// An epoll instance, close-on-exec. Returns its descriptor or -1 with errno set.
+int fl_epoll_create(void);
+/// Watches `descriptor` for input and for the peer's hang-up, one event per arrival
+/// (edge-triggered), with `descriptor` as its token. Returns 0 or -1 with errno set.
+int fl_epoll_watch(int epoll, int descriptor);
+/// Stops watching `descriptor`. Returns 0 or -1 with errno set.
+int fl_epoll_forget(int epoll, int descriptor);
+/// Waits at most `timeout_ms` for events and writes the ready descriptors to `ready` (epoll's
+/// structure is packed, which Swift cannot lay out). Returns their count or -1 with errno set.
+int fl_epoll_wait(int epoll, int *ready, int capacity, int timeout_ms);
+
+/// An eventfd(2) counter, non-blocking and close-on-exec. Returns its descriptor or -1.
+int fl_eventfd(void);
+
+/// poll(2)'s POLLRDHUP (a GNU extension).
+short fl_poll_read_hangup(void);
+
 #endif
