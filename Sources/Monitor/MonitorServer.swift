@@ -3,17 +3,30 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import POSIXSupport
+import Synchronization
 
 /// The monitor's HTTP side: `/ws` pushes samples to dashboards, `/metrics` serves Prometheus
 /// text. nginx proxies both; the monitor serves no HTML.
 public enum MonitorServer {
+    /// How often the dashboard page says it is there (nginx/html/dashboard.js): a browser may
+    /// run a hidden tab's timers only once a minute.
+    public static let dashboardHeartbeatSeconds = 30.0
+
+    /// A `/ws` connection that sent nothing for this long is closed: a minute of a hidden tab's
+    /// timer throttling and two heartbeats to spare.
+    public static let defaultIdleSeconds = 150.0
+
     /// Serves on `endpoint` until SIGTERM or SIGINT.
     ///
     /// - Parameters:
     ///   - socketMode, socketGroup: for a unix socket, who may connect (a group the process
     ///     belongs to). Until they are set, the process umask keeps it tighter.
+    ///   - idleSeconds: a dashboard that sends nothing (the page says it is there every
+    ///     ``dashboardHeartbeatSeconds``) for this long is disconnected, so that abandoned or
+    ///     hoarded connections do not keep `/ws`'s places.
     public static func run(
         listen endpoint: SocketEndpoint, socketMode: mode_t = 0o600, socketGroup: gid_t? = nil,
+        idleSeconds: Double = defaultIdleSeconds,
         broadcaster: SampleBroadcaster, metrics: MonitorMetrics, logger: Logger
     ) async throws {
         let address: BindAddress
@@ -45,10 +58,21 @@ public enum MonitorServer {
             .upgrade()
         } onUpgrade: { inbound, outbound, _ in
             let samples = broadcaster.subscribe()
+            let lastHeard = LastHeard()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // Until the browser closes, or the socket drops.
-                group.addTask { for try await _ in inbound {} }
+                // Until the browser closes, the socket drops, or the page has said nothing for
+                // idleSeconds.
+                group.addTask {
+                    for try await _ in inbound { lastHeard.time.withLock { $0 = MonotonicClock.now } }
+                }
                 group.addTask { for await text in samples { try await outbound.write(.text(text)) } }
+                group.addTask {
+                    while true {
+                        let quiet = MonotonicClock.now - lastHeard.time.withLock { $0 }
+                        if quiet >= idleSeconds { return }
+                        try await Task.sleep(for: .seconds(min(5, idleSeconds - quiet + 0.05)))
+                    }
+                }
                 _ = try await group.next()
                 group.cancelAll()
             }
@@ -80,4 +104,9 @@ public enum MonitorServer {
         try await application.runService()
         if let unixSocketPath { unlink(unixSocketPath) }
     }
+}
+
+/// When a `/ws` connection last sent anything, shared by its reading and its watching task.
+private final class LastHeard: Sendable {
+    let time = Mutex(MonotonicClock.now)
 }

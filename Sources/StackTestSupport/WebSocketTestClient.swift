@@ -40,6 +40,15 @@ public final class WebSocketTestClient {
 
     deinit { socket.close() }
 
+    /// Sends a short text message, masked as a client must.
+    public func sendText(_ text: String) throws {
+        let payload = Array(text.utf8)
+        precondition(payload.count < 126)
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        let masked = payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try socket.writeAll([0x81, 0x80 | UInt8(payload.count)] + mask + masked)
+    }
+
     /// The next text message; control frames are skipped.
     public func nextText() throws -> String {
         while true {

@@ -49,6 +49,9 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "Group of the unix socket (e.g. www-data, nginx's), which the monitor must be a member of.")
     var socketGroup: String?
 
+    @Option(help: "Seconds a dashboard may send nothing before /ws closes it (the page says it is there every 30 s).")
+    var wsIdleSeconds = MonitorServer.defaultIdleSeconds
+
     @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
     var exitWithParent = false
 
@@ -72,6 +75,9 @@ struct MonitorCommand: ParsableCommand {
 
     private func serve() async throws {
         guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
+        guard wsIdleSeconds >= 1, wsIdleSeconds <= 86_400 else {
+            throw ValidationError("--ws-idle-seconds must be 1...86400")
+        }
         guard let endpoint = SocketEndpoint(parsing: listen) else {
             throw ValidationError("--listen \(listen) is not unix:/path or host:port")
         }
@@ -113,7 +119,8 @@ struct MonitorCommand: ParsableCommand {
         }
         Logger(label: "monitor").info("ready", metadata: ["listen": "\(listen)"])
         try await MonitorServer.run(
-            listen: endpoint, socketMode: permissions.mode, socketGroup: permissions.group, broadcaster: broadcaster,
+            listen: endpoint, socketMode: permissions.mode, socketGroup: permissions.group,
+            idleSeconds: wsIdleSeconds, broadcaster: broadcaster,
             metrics: metrics, logger: logger)
     }
 }

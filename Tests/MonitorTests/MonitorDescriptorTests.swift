@@ -15,6 +15,41 @@ struct MonitorDescriptorTests {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
+    @Test("/ws closes a dashboard that says nothing for --ws-idle-seconds, and keeps one that does")
+    func idleDashboardsClosed() throws {
+        let port = try LoopbackPort.ephemeral()
+        let monitor = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: [
+                "monitor", "--listen", "127.0.0.1:\(port)", "--ping-port", "1", "--segment",
+                "/nonexistent/fl-test-none.\(getpid())", "--interval", "0.1", "--ws-idle-seconds", "2",
+            ],
+            standardOutput: "/dev/null")
+        defer { _ = try? monitor.stop(grace: 5) }
+        let client = LoopbackHTTPClient(port: port, timeout: 1)
+        let ready = MonotonicClock.now + 30
+        while client.status(of: "/sample") == nil {
+            try #require(MonotonicClock.now < ready, "the monitor did not answer")
+            usleep(50_000)
+        }
+        let silent = try WebSocketTestClient(port: port, path: "/ws")
+        let talking = try WebSocketTestClient(port: port, path: "/ws")
+        #expect(silent.status == 101 && talking.status == 101)
+        let started = MonotonicClock.now
+        var silentClosedAfter: Double?
+        var talkingSamples = 0
+        while MonotonicClock.now - started < 4.5 {
+            try talking.sendText("here")
+            if (try? talking.nextText()) != nil { talkingSamples += 1 }
+            if silentClosedAfter == nil, (try? silent.nextText()) == nil {
+                silentClosedAfter = MonotonicClock.now - started
+            }
+        }
+        let closedAfter = try #require(silentClosedAfter, "the silent dashboard was never closed")
+        #expect(closedAfter >= 1.5 && closedAfter <= 3.5, "closed after \(closedAfter) s")
+        #expect(talkingSamples >= 20, "the talking dashboard kept getting samples: \(talkingSamples)")
+    }
+
     @Test("against a dead ping port and a dead peer for 10 s, the monitor's open descriptors do not grow")
     func noLeakAgainstDeadPeers() throws {
         let port = try LoopbackPort.ephemeral()

@@ -116,9 +116,17 @@ let retryDelay = 500;
 function connect() {
   const status = document.getElementById('connection');
   const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
-  socket.onopen = () => { retryDelay = 500; status.textContent = 'live'; status.className = 'status live'; };
+  // The monitor closes a /ws connection that says nothing for 150 s: say that we are here.
+  let heartbeat;
+  socket.onopen = () => {
+    retryDelay = 500;
+    status.textContent = 'live';
+    status.className = 'status live';
+    heartbeat = setInterval(() => socket.send('here'), 30000);
+  };
   socket.onmessage = event => show(JSON.parse(event.data));
   socket.onclose = () => {
+    clearInterval(heartbeat);
     status.textContent = 'disconnected — retrying';
     status.className = 'status disconnected';
     setTimeout(connect, retryDelay);
