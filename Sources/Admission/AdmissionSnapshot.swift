@@ -106,7 +106,7 @@ public struct AdmissionSnapshot: Sendable {
     public static func read(_ segment: SharedSegment, predictionCost: Int = 12, now: Double = MonotonicClock.now)
         -> AdmissionSnapshot
     {
-        segment.withLockedView { view in AdmissionSnapshot(view: view, now: now, predictionCost: predictionCost) }
+        segment.withReadableView { view in AdmissionSnapshot(view: view, now: now, predictionCost: predictionCost) }
     }
 
     init(view: SegmentView, now: Double, predictionCost: Int) {

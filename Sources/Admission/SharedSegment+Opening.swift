@@ -75,10 +75,11 @@ extension SharedSegment {
 
     /// Opens (`create`: or creates, 0600) the file `name` in `directory`, if it is a plain file
     /// only this user may use; returns it and its size.
-    static func openObject(_ name: String, in directory: FileDescriptor, create: Bool = true) throws(SystemCallError)
-        -> (descriptor: FileDescriptor, size: Int)
-    {
-        let flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create ? O_CREAT : 0)
+    static func openObject(
+        _ name: String, in directory: FileDescriptor, create: Bool = true, readOnly: Bool = false
+    ) throws(SystemCallError) -> (descriptor: FileDescriptor, size: Int) {
+        let access = readOnly ? O_RDONLY : O_RDWR
+        let flags = access | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (create && !readOnly ? O_CREAT : 0)
         let descriptor = FileDescriptor(
             adopting: try systemCall("openat(\(name))") { openat(directory.rawValue, name, flags, 0o600) })
         var status = stat()
@@ -97,9 +98,11 @@ extension SharedSegment {
         return (descriptor, Int(status.st_size))
     }
 
-    static func map(_ descriptor: FileDescriptor, size: Int) throws(SystemCallError) -> UnsafeMutablePointer<fl_segment>
+    static func map(_ descriptor: FileDescriptor, size: Int, readOnly: Bool = false) throws(SystemCallError)
+        -> UnsafeMutablePointer<fl_segment>
     {
-        guard let raw = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor.rawValue, 0), raw != MAP_FAILED
+        let protection = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+        guard let raw = mmap(nil, size, protection, MAP_SHARED, descriptor.rawValue, 0), raw != MAP_FAILED
         else {
             throw SystemCallError(call: "mmap(shared segment)", errno: errno)
         }

@@ -106,37 +106,57 @@ public final class SharedSegment: @unchecked Sendable {
         size = mapped!.1
         jobCapacity = Self.jobCapacity(ofMapping: size)
         self.outcome = outcome
+        isReadOnly = false
         withLockedView { $0.configure(slots: slots, deadline: deadline) }
     }
 
-    private init(path: String, pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
+    /// Whether this process maps the segment read-only (``attach(path:)``).
+    public let isReadOnly: Bool
+
+    private init(path: String, readOnlyPointer pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
         self.path = path
         self.pointer = pointer
         self.size = size
         self.jobCapacity = Self.jobCapacity(ofMapping: size)
         self.outcome = .attached
+        isReadOnly = true
     }
 
-    /// Maps an existing, valid segment without changing it (the monitor's view); `nil` when there
-    /// is none yet, it is not one this binary can read, or it or its directory is not this
-    /// user's alone.
+    /// Maps an existing, valid segment read-only (the monitor's view): this process can never
+    /// change it, nor take its lock. `nil` when there is none yet, it is not one this binary can
+    /// read, or it or its directory is not this user's alone.
     public static func attach(path: String) -> SharedSegment? {
         guard let (directoryPath, name) = try? splitPath(path),
             let directory = try? openDirectory(directoryPath)
         else { return nil }
         defer { directory.close() }
-        guard let (descriptor, size) = try? openObject(name, in: directory, create: false) else { return nil }
+        guard let (descriptor, size) = try? openObject(name, in: directory, create: false, readOnly: true) else {
+            return nil
+        }
         defer { descriptor.close() }
-        guard size >= MemoryLayout<fl_segment>.size, let mapped = try? map(descriptor, size: size) else { return nil }
+        guard size >= MemoryLayout<fl_segment>.size, let mapped = try? map(descriptor, size: size, readOnly: true)
+        else { return nil }
         guard problem(with: mapped, size: size) == nil else {
             munmap(mapped, size)
             return nil
         }
-        return SharedSegment(path: path, pointer: mapped, size: size)
+        return SharedSegment(path: path, readOnlyPointer: mapped, size: size)
     }
 
     deinit {
         munmap(pointer, size)
+    }
+
+    /// Runs `body` on a view for reading: the segment locked, or, mapped read-only, a private copy
+    /// of it taken without the lock. The copy may catch the workers mid-change; every value in it
+    /// is checked where it is used, as any value read back is, so a reading may be off, never
+    /// out of bounds.
+    func withReadableView<Result>(_ body: (SegmentView) -> Result) -> Result {
+        guard isReadOnly else { return withLockedView { body($0) } }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { copy.deallocate() }
+        memcpy(copy, pointer, size)
+        return body(SegmentView(locked: copy.assumingMemoryBound(to: fl_segment.self), capacity: UInt32(jobCapacity)))
     }
 
     /// The job ring a mapping of `size` bytes holds: what the mapping says, not the header field,
@@ -159,6 +179,7 @@ public final class SharedSegment: @unchecked Sendable {
     /// died holding it is taken over; the worker sweep then puts its jobs right.
     @discardableResult
     func withLockedView<Result>(_ body: (inout SegmentView) -> Result) -> Result {
+        precondition(!isReadOnly, "the segment is mapped read-only")
         let status = fl_segment_lock(pointer)
         precondition(status == 0 || status == 1, "pthread_mutex_lock on the shared segment failed: \(status)")
         defer { fl_segment_unlock(pointer) }

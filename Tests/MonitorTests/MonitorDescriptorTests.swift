@@ -15,6 +15,34 @@ struct MonitorDescriptorTests {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
+    @Test("the monitor maps the shared segment read-only, and still shows the queue")
+    func segmentMappedReadOnly() throws {
+        let stack = try TestStack(workers: 1, cost: 4)
+        defer { _ = try? stack.stop() }
+        let monitor = try #require(stack.childProcesses.first { $0.command.contains(" monitor ") }?.pid)
+        let segment = try #require(stack.segmentPaths.first)
+        let client = stack.client()
+        // The slots are the host's cores, read from the segment: none until the monitor maps it.
+        func slots(_ metrics: String) -> Double {
+            metrics.split(separator: "\n").first { $0.hasPrefix("fullyloaded_compute_slots ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        var metrics = ""
+        let until = MonotonicClock.now + 20
+        while slots(metrics) == 0, MonotonicClock.now < until {
+            metrics = (try? client.request("GET", "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? ""
+            usleep(100_000)
+        }
+        #expect(slots(metrics) >= 1, "the queue's figures from the segment: \(metrics.prefix(600))")
+        let maps = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasSuffix(segment) }
+        #expect(!maps.isEmpty, "the monitor maps \(segment)")
+        for line in maps {
+            let permissions = line.split(separator: " ")[1]
+            #expect(permissions == "r--s", "mapped \(permissions): \(line)")
+        }
+    }
+
     @Test("/ws closes a dashboard that says nothing for --ws-idle-seconds, and keeps one that does")
     func idleDashboardsClosed() throws {
         let port = try LoopbackPort.ephemeral()
