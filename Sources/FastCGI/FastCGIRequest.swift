@@ -7,10 +7,6 @@ import POSIXSupport
 public struct FastCGIRequest: ~Copyable {
     let raw: UnsafeMutablePointer<FCGX_Request>
 
-    init(raw: UnsafeMutablePointer<FCGX_Request>) {
-        self.raw = raw
-    }
-
     /// The value of a FastCGI parameter such as `REQUEST_METHOD`, or `nil` when nginx did not send it.
     public func parameter(_ name: String) -> String? {
         guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }

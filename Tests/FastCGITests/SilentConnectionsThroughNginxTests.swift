@@ -67,7 +67,7 @@ struct SilentConnectionsThroughNginxTests {
             Thread { silent.run(path: socket, count: 600, dribble: nil) },
             Thread { dribbling.run(path: socket, count: 50, dribble: 1) },
         ]
-        attackers.forEach { $0.start() }
+        for attacker in attackers { attacker.start() }
         // The connections are open before the pings begin.
         var waited = 0
         while silent.opened.load(ordering: .relaxed) < 600, waited < 400 {
