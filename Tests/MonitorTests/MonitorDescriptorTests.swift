@@ -15,6 +15,29 @@ struct MonitorDescriptorTests {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
+    /// Starts a monitor on a loopback TCP port with no segment and no ping target, plus
+    /// `arguments`, and waits until it answers.
+    static func startMonitor(_ arguments: [String]) throws -> (monitor: ChildProcess, port: UInt16) {
+        let port = try LoopbackPort.ephemeral()
+        let monitor = try ChildProcess.spawn(
+            executable: try TestBinary.path,
+            arguments: [
+                "monitor", "--listen", "127.0.0.1:\(port)", "--ping-port", "1", "--segment",
+                "/nonexistent/fl-test-none.\(getpid())",
+            ] + arguments,
+            standardOutput: "/dev/null")
+        let client = LoopbackHTTPClient(port: port, timeout: 1)
+        let ready = MonotonicClock.now + 30
+        while client.status(of: "/sample") == nil {
+            guard MonotonicClock.now < ready else {
+                _ = try? monitor.stop(grace: 5)
+                throw SystemCallError(call: "the monitor did not answer", errno: ETIMEDOUT)
+            }
+            usleep(50_000)
+        }
+        return (monitor, port)
+    }
+
     @Test("the monitor maps the shared segment read-only, and still shows the queue")
     func segmentMappedReadOnly() throws {
         let stack = try TestStack(workers: 1, cost: 4)
@@ -45,21 +68,8 @@ struct MonitorDescriptorTests {
 
     @Test("/ws closes a dashboard that says nothing for --ws-idle-seconds, and keeps one that does")
     func idleDashboardsClosed() throws {
-        let port = try LoopbackPort.ephemeral()
-        let monitor = try ChildProcess.spawn(
-            executable: try TestBinary.path,
-            arguments: [
-                "monitor", "--listen", "127.0.0.1:\(port)", "--ping-port", "1", "--segment",
-                "/nonexistent/fl-test-none.\(getpid())", "--interval", "0.1", "--ws-idle-seconds", "2",
-            ],
-            standardOutput: "/dev/null")
+        let (monitor, port) = try Self.startMonitor(["--interval", "0.1", "--ws-idle-seconds", "2"])
         defer { _ = try? monitor.stop(grace: 5) }
-        let client = LoopbackHTTPClient(port: port, timeout: 1)
-        let ready = MonotonicClock.now + 30
-        while client.status(of: "/sample") == nil {
-            try #require(MonotonicClock.now < ready, "the monitor did not answer")
-            usleep(50_000)
-        }
         let silent = try WebSocketTestClient(port: port, path: "/ws")
         let talking = try WebSocketTestClient(port: port, path: "/ws")
         #expect(silent.status == 101 && talking.status == 101)
@@ -80,22 +90,11 @@ struct MonitorDescriptorTests {
 
     @Test("against a dead ping port and a dead peer for 10 s, the monitor's open descriptors do not grow")
     func noLeakAgainstDeadPeers() throws {
-        let port = try LoopbackPort.ephemeral()
-        let monitor = try ChildProcess.spawn(
-            executable: try TestBinary.path,
-            arguments: [
-                "monitor", "--listen", "127.0.0.1:\(port)", "--ping-port", "1", "--peer", "dead=127.0.0.1:2",
-                "--peer", "gone=unix:/nonexistent/monitor.sock", "--segment", "/nonexistent/fl-test-none.\(getpid())",
-                "--interval", "0.05",
-            ],
-            standardOutput: "/dev/null")
+        let (monitor, port) = try Self.startMonitor([
+            "--peer", "dead=127.0.0.1:2", "--peer", "gone=unix:/nonexistent/monitor.sock", "--interval", "0.05",
+        ])
         defer { _ = try? monitor.stop(grace: 5) }
         let client = LoopbackHTTPClient(port: port, timeout: 1)
-        let ready = MonotonicClock.now + 30
-        while client.status(of: "/sample") == nil {
-            try #require(MonotonicClock.now < ready, "the monitor did not answer")
-            usleep(50_000)
-        }
         usleep(500_000)
         let before = Self.openDescriptors(monitor.pid)
         // 20 samples a second, each probing the dead ping port and both dead peers.
