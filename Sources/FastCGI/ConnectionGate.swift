@@ -138,7 +138,7 @@ final class ConnectionGate: Sendable {
         do {
             try poll.watch(descriptor)
         } catch {
-            release(descriptor, closing: true)
+            release(descriptor)
         }
     }
 
@@ -232,9 +232,9 @@ final class ConnectionGate: Sendable {
                     Deadline(descriptor: descriptor, generation: held.generation, at: now + limits.requestSeconds))
             }
         case .closed:
-            release(descriptor, closing: true)
+            release(descriptor)
         case .invalid(let reason):
-            if release(descriptor, closing: true) { recordInvalid(reason) }
+            if release(descriptor) { recordInvalid(reason) }
         }
     }
 
@@ -266,10 +266,9 @@ final class ConnectionGate: Sendable {
         timedOut.add(expired.count, ordering: .relaxed)
     }
 
-    /// Takes `descriptor` out of the table; returns whether it was there (and then closes it,
-    /// if asked).
+    /// Takes `descriptor` out of the table and closes it; returns whether it was there.
     @discardableResult
-    private func release(_ descriptor: Int32, closing: Bool) -> Bool {
+    private func release(_ descriptor: Int32) -> Bool {
         let removed = state.withLock { state -> Bool in
             let removed = state.held.removeValue(forKey: descriptor) != nil
             heldCount.store(state.held.count, ordering: .relaxed)
@@ -277,7 +276,7 @@ final class ConnectionGate: Sendable {
         }
         guard removed else { return false }
         poll.forget(descriptor)
-        if closing { Glibc.close(descriptor) }
+        Glibc.close(descriptor)
         return true
     }
 

@@ -225,7 +225,7 @@ public final class FastCGIServer: Sendable {
             return nil
         }
         configure(descriptor)
-        return awaitRequest(on: descriptor, justAccepted: true, me: me, scratch: scratch)
+        return awaitRequest(on: descriptor, justAccepted: true, scratch: scratch)
     }
 
     /// Bounds the time an answer's writes may block, and (TCP) sends them without delay.
@@ -243,7 +243,7 @@ public final class FastCGIServer: Sendable {
     /// `descriptor` if its request is all there (after a short wait for the rest), else `nil`:
     /// closed, or handed to the gate.
     private func awaitRequest(
-        on descriptor: Int32, justAccepted: Bool, me: RequestThread, scratch: UnsafeMutableRawBufferPointer
+        on descriptor: Int32, justAccepted: Bool, scratch: UnsafeMutableRawBufferPointer
     ) -> Int32? {
         var peek = ConnectionGate.peek(descriptor, into: scratch)
         if peek == .nothing || peek == .partial {
@@ -277,7 +277,7 @@ public final class FastCGIServer: Sendable {
         let peek = ConnectionGate.peek(descriptor, into: scratch)
         if peek == .complete { return descriptor }
         guard peek == .nothing, !stopping.load(ordering: .acquiring) else {
-            return awaitRequest(on: descriptor, justAccepted: false, me: me, scratch: scratch)
+            return awaitRequest(on: descriptor, justAccepted: false, scratch: scratch)
         }
         guard parked.add(1, ordering: .relaxed).newValue <= parkLimit else {
             parked.subtract(1, ordering: .relaxed)
@@ -299,8 +299,7 @@ public final class FastCGIServer: Sendable {
             if result > 0 { break }
             // EINTR: stop() woke it, and the loop looks at stopping; 0: look at the deadline.
         }
-        me.activity.store(Activity.busy.rawValue, ordering: .releasing)
-        return awaitRequest(on: descriptor, justAccepted: false, me: me, scratch: scratch)
+        return awaitRequest(on: descriptor, justAccepted: false, scratch: scratch)
     }
 
     /// Serves the whole request buffered on `descriptor` and returns the connection if nginx
