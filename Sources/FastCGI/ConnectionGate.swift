@@ -234,7 +234,8 @@ final class ConnectionGate: Sendable {
         case .closed:
             release(descriptor)
         case .invalid(let reason):
-            if release(descriptor) { recordInvalid(reason) }
+            // Counted before the close, so that whoever sees the close sees the count.
+            release(descriptor, invalidBecause: reason)
         }
     }
 
@@ -259,25 +260,26 @@ final class ConnectionGate: Sendable {
             heldCount.store(state.held.count, ordering: .relaxed)
             return expired
         }
+        // Counted before the close, so that whoever sees the close sees the count.
+        timedOut.add(expired.count, ordering: .relaxed)
         for descriptor in expired {
             poll.forget(descriptor)
             Glibc.close(descriptor)
         }
-        timedOut.add(expired.count, ordering: .relaxed)
     }
 
-    /// Takes `descriptor` out of the table and closes it; returns whether it was there.
-    @discardableResult
-    private func release(_ descriptor: Int32) -> Bool {
+    /// Takes `descriptor` out of the table and closes it, if it was there; a connection closed for
+    /// what it sent is counted (and reported) before the close.
+    private func release(_ descriptor: Int32, invalidBecause reason: String? = nil) {
         let removed = state.withLock { state -> Bool in
             let removed = state.held.removeValue(forKey: descriptor) != nil
             heldCount.store(state.held.count, ordering: .relaxed)
             return removed
         }
-        guard removed else { return false }
+        guard removed else { return }
+        if let reason { recordInvalid(reason) }
         poll.forget(descriptor)
         Glibc.close(descriptor)
-        return true
     }
 
     /// What a connection has sent so far, looked at without reading it.

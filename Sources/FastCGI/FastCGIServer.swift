@@ -262,8 +262,8 @@ public final class FastCGIServer: Sendable {
         case .closed:
             close(descriptor)
         case .invalid(let reason):
-            close(descriptor)
             gate.recordInvalid(reason)
+            close(descriptor)
         }
         return nil
     }
