@@ -24,6 +24,11 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // What Swift cannot call directly (variadic syscall, prctl).
         .target(name: "CSystemShims", path: "Sources/CSystemShims"),
+        // fullyloaded's own bcrypt core: several $2b$ hashes interleaved round by round on one
+        // thread. Optimised in every build: the suite's differential test hashes thousands.
+        .target(
+            name: "CBcryptLanes", path: "Sources/CBcryptLanes", exclude: ["blowfish_pi.py"],
+            cSettings: [.unsafeFlags(["-O2"])]),
         // The shared-memory segment's layout, its robust lock and futex calls.
         .target(name: "CSharedState", path: "Sources/CSharedState"),
         // The N-second promise: when to admit or refuse (AdmissionPolicy, AdmissionPredictor), the
@@ -50,8 +55,9 @@ let package = Package(
         .target(name: "LoopbackHTTP", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         // libfcgi, wrapped: the accept loop, request threads, peers allowed on TCP.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "POSIXSupport"], swiftSettings: strictSettings),
-        // libxcrypt's bcrypt, OpenSSL's salt and constant-time compare, wiping secrets.
-        .target(name: "Bcrypt", dependencies: ["CCrypt", "COpenSSL"], swiftSettings: strictSettings),
+        // libxcrypt's bcrypt and our interleaved one (CBcryptLanes), OpenSSL's salt and
+        // constant-time compare, wiping secrets.
+        .target(name: "Bcrypt", dependencies: ["CCrypt", "CBcryptLanes", "COpenSSL"], swiftSettings: strictSettings),
         // Routes, validation and JSON answers, without I/O: a new route or input rule goes here
         // (with Docs/api.md, Docs/openapi.yaml and the fuzzer's seeds).
         .target(name: "PasswordService", dependencies: ["Bcrypt", "JSONWriting", "POSIXSupport"], swiftSettings: strictSettings),
@@ -105,6 +111,9 @@ let package = Package(
         .executableTarget(
             name: "RequestFuzzer", dependencies: ["PasswordService", "Bcrypt", "POSIXSupport"],
             path: "Tests/RequestFuzzer", exclude: ["Seeds"], swiftSettings: strictSettings),
+        // libFuzzer target: our bcrypt core against libxcrypt, lane by lane (Deploy/dev.sh fuzz).
+        .executableTarget(
+            name: "BcryptFuzzer", dependencies: ["Bcrypt"], path: "Tests/BcryptFuzzer", swiftSettings: strictSettings),
 
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "CSharedState", "StackTestSupport"],

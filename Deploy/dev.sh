@@ -4,8 +4,10 @@
 #   Deploy/dev.sh test [--repeat K] [--hog] [swift test options]
 #                                               install what is missing, build, run every test (K times;
 #                                               --hog: beside a nice-19 CPU hog, as on a busier machine),
-#                                               then fuzz the request parsing for 30 s
-#   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing for S seconds (default 300)
+#                                               then fuzz the request parsing and our bcrypt core
+#                                               for 20 s each
+#   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing, then our bcrypt core against
+#                                               libxcrypt, for S seconds each (default 300)
 #   Deploy/dev.sh flags                         rewrite Docs/operations.md's flag reference from --help
 #   Deploy/dev.sh release-binary                build the release binary, print its path
 set -euo pipefail
@@ -18,7 +20,7 @@ APT_PACKAGES=(
   python3 python3-venv                                    # the open-loop load generator; schemathesis's venv
   php-fpm gnuplot-nox                                     # the benchmarks' PHP-FPM reference and plots
   openssl curl                                            # up's self-signed certificate; TLS tests
-  php-cli                                                 # an independent bcrypt (password_verify) in tests
+  php-cli python3-bcrypt                                  # independent bcrypts (PHP, pyca) in tests
   libjs-chart.js                                          # the dashboard's charts, served by nginx
   chromium chromium-driver                                # the dashboard's test in a real browser
   systemd                                                 # systemd-socket-activate, systemd-analyze in tests
@@ -71,14 +73,21 @@ fuzz() {
   mkdir -p "$scratch"
   printf '{"schemaVersion": "1.0", "linker": {"path": "%s"}}\n' "$(dirname "$(command -v swift)")/ld.lld" \
     >"$scratch/toolset.json"
-  swift build --scratch-path "$scratch" --toolset "$PWD/$scratch/toolset.json" --product RequestFuzzer \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING >&2
+  local product
+  for product in RequestFuzzer BcryptFuzzer; do
+    swift build --scratch-path "$scratch" --toolset "$PWD/$scratch/toolset.json" --product "$product" \
+      -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING >&2
+  done
   local corpus="$scratch/corpus"
   mkdir -p "$corpus"
   cp Tests/RequestFuzzer/Seeds/* "$corpus/"
   echo "=== fuzzing the request parsing for $seconds s (corpus: $corpus) ===" >&2
   "$(swift build --scratch-path "$scratch" --show-bin-path)/RequestFuzzer" -max_total_time="$seconds" \
     -max_len=6000 -timeout=10 -print_final_stats=1 "$corpus"
+  mkdir -p "$scratch/bcrypt-corpus"
+  echo "=== fuzzing our bcrypt core against libxcrypt for $seconds s (corpus: $scratch/bcrypt-corpus) ===" >&2
+  "$(swift build --scratch-path "$scratch" --show-bin-path)/BcryptFuzzer" -max_total_time="$seconds" \
+    -max_len=400 -timeout=10 -print_final_stats=1 "$scratch/bcrypt-corpus"
 }
 
 # As root, nothing of a checkout runs or is built unless no one but root can change it — or the
@@ -160,7 +169,7 @@ case "$command" in
       }
     done
     [ "$repeat" -gt 1 ] && echo "=== $repeat of $repeat rounds passed ===" >&2
-    fuzz 30
+    fuzz 20
     ;;
   fuzz)
     install_missing

@@ -107,7 +107,46 @@ hash=$(in_network curl -sk -H 'Content-Type: application/json' -d '{"password":"
 case "$hash" in *'"hash":"$2b$12$'*) ;; *) fail "hash: $hash" ;; esac
 [ "$(in_network curl -s -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1/x)" = "301 https://127.0.0.1/x" ] ||
   fail "port 80 does not redirect"
-step "HTTPS with HTTP/2 answers ping and hash; port 80 answers 301 to HTTPS"
+hsts=$(in_network curl -sk -D - -o /dev/null https://127.0.0.1/ | tr -d '\r' | grep -i '^strict-transport-security:' || true)
+[ "$hsts" = "strict-transport-security: max-age=63072000" ] || fail "HSTS on HTTPS: ${hsts:-none}"
+step "HTTPS with HTTP/2 answers ping and hash, with HSTS; port 80 answers 301 to HTTPS"
+
+# Loopback is exempt from the per-address limits (health checks, the monitor's probe), so the
+# clients below are documentation addresses on the container's loopback.
+in_network ip addr add 192.0.2.10/32 dev lo
+in_network ip addr add 192.0.2.11/32 dev lo
+ping_from() { in_network curl -sk --interface "$1" -m 3 -o /dev/null -w '%{http_code}' https://192.0.2.10/api/ping || true; }
+[ "$(ping_from 192.0.2.11)" = 200 ] || fail "a ping from 192.0.2.11: $(ping_from 192.0.2.11)"
+load=$(in_network curl -sk --interface 192.0.2.11 -o /dev/null -w '%{http_code}' https://192.0.2.10/api/load || true)
+[ "$load" = 404 ] || fail "/api/load on the public server answered $load"
+# 101 requests in progress from one address: bodies that never come, so nginx holds each one (on
+# a cheap route: the expensive ones' rate limit would refuse them first).
+in_progress=$(in_network python3 - <<'PY'
+import socket, ssl, sys, time
+context = ssl.create_default_context()
+context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+head = b"POST /api/ping HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+held = []
+for _ in range(101):
+    raw = socket.create_connection(("192.0.2.10", 443), timeout=5, source_address=("192.0.2.10", 0))
+    tls = context.wrap_socket(raw)
+    tls.sendall(head)
+    held.append(tls)
+    time.sleep(0.005)
+answers = []
+for index, tls in enumerate(held):
+    tls.settimeout(3 if index == 100 else 0.02)
+    try:
+        answers.append(tls.recv(64).split(b" ")[1].decode())
+    except (socket.timeout, IndexError):
+        answers.append("held")
+print(answers.count("held"), answers[-1])
+print("answers:", {a: answers.count(a) for a in set(answers)}, file=sys.stderr)
+PY
+)
+[ "$in_progress" = "100 429" ] || fail "101 requests in progress from one address: $in_progress (held, last status)"
+[ "$(ping_from 192.0.2.11)" = 200 ] || fail "a ping from another address beside them: $(ping_from 192.0.2.11)"
+step "the public server has no /api/load (404); one address holds 100 requests in progress, the 101st gets 429"
 
 workers=$(in_container nproc)
 units="nginx.service fullyloaded.target fullyloaded-monitor.service"
@@ -161,12 +200,38 @@ done
 [ "$lost" -eq 0 ] || fail "$lost of 30 pings failed after the kill"
 step "kill -9 of worker 0 (pid $victim): restarted as pid $now; 30 pings meanwhile, all 200"
 
-# The opt-in connection ceiling loads on a booted system and unloads again.
+# One address holds connections in a TLS handshake it never finishes: nginx's own limits count
+# requests, so these take its worker_connections from everyone. The opt-in kernel ceiling
+# (nftables, per source address) stops them at 256; another address is still served.
+hold_connections() {
+  in_network python3 - <<'PY'
+import resource, socket
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+held, reset = [], 0
+for _ in range(1000):
+    s = socket.socket()
+    s.bind(("192.0.2.10", 0))
+    s.settimeout(2)
+    try:
+        s.connect(("192.0.2.10", 443))
+        s.send(b"\x16\x03\x01\x02\x00")  # a handshake record header, and no more
+        held.append(s)
+    except OSError:
+        reset += 1
+        s.close()
+print(len(held), reset, flush=True)
+PY
+}
+read -r held_open _ <<<"$(hold_connections)"
+[ "$held_open" -eq 1000 ] || fail "without the ceiling one address held $held_open of 1000 connections"
 in_container systemctl start fullyloaded-connection-limit.service || fail "the connection ceiling did not start"
-in_container nft list table inet fullyloaded_connection_limit >/dev/null || fail "the connection ceiling's table is not loaded"
+read -r held reset <<<"$(hold_connections)"
+rule=$(in_container nft list chain inet fullyloaded_connection_limit ceiling | grep -o 'counter packets [0-9]*' | head -1)
+[ "$held" -le 256 ] || fail "with the ceiling one address held $held of 1000 connections ($rule)"
+[ "$(ping_from 192.0.2.11)" = 200 ] || fail "a ping from another address with the ceiling on: $(ping_from 192.0.2.11)"
 in_container systemctl stop fullyloaded-connection-limit.service
 ! in_container nft list table inet fullyloaded_connection_limit >/dev/null 2>&1 || fail "the connection ceiling's table stayed"
-step "fullyloaded-connection-limit.service loads its nftables table and removes it on stop"
+step "connection ceiling: one address held $held of 1000 half-open TLS connections ($reset reset; without it $held_open); another address's ping 200; stopped, its table is gone"
 
 # Upgrade under load: the operator's edits survive, no request fails.
 in_container sh -c 'echo "# edited by the operator" >>/etc/default/fullyloaded'

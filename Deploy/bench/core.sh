@@ -4,19 +4,22 @@
 #                (c-ping.c, same nginx settings and worker topology) and PHP-FPM (pm static, 4 children);
 #                three interleaved rounds, the median of each.
 #   bcrypt:      ab -t SECONDS -c 4 on /api/load at cost 12, against cores / single-hash time, the
-#                single-hash time measured by `fullyloaded calibrate` in the same run.
-# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3]
+#                single-hash time measured by `fullyloaded calibrate` in the same run; beside it
+#                the lane limits of our own bcrypt core (`calibrate --lanes K`, K = 1…4 hashes
+#                interleaved per call, one thread per core).
+# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3] [--fairness on|off]
 # Prints a Markdown table; paste it with its date into Docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50
+COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --ping-requests) PING_REQUESTS=$2; shift 2 ;;
+    --fairness) FAIRNESS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +29,7 @@ bench_setup
 
 # fullyloaded as `up` runs it; at ab -c 4 every job fits within N, so nothing is refused.
 OURS=$(free_port)
-start_fullyloaded ours "$OURS" --cost "$COST" --max-cost "$COST"
+start_fullyloaded ours "$OURS" --cost "$COST" --max-cost "$COST" --fairness "$FAIRNESS"
 
 # The C ceiling: the same topology as ours (one process per core, 256 threads each).
 cc -O2 -o "$RUN/c-ping" Deploy/bench/c-ping.c -lfcgi -lpthread
@@ -75,6 +78,12 @@ php_ping=$(echo "${PING[php]}" | tr ' ' '\n' | grep . | median)
 
 single=$(calibrate "$COST")
 parallel=$("$BIN" calibrate --cost "$COST" --samples 5 --threads "$CORES" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hashes_per_second"])')
+# Our own bcrypt core with 1…4 hashes interleaved per call, one thread per core: the lane limits.
+LANE_LIMITS=""
+for lanes in 1 2 3 4; do
+  LANE_LIMITS+="$("$BIN" calibrate --cost "$COST" --samples 3 --threads "$CORES" --lanes "$lanes" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["hashes_per_second"])') "
+done
 # A fixed count sized to the run: `ab -t` would drop the hashes still in flight at the cut-off.
 LOAD_REQUESTS=$(python3 -c "print(max(8, round($CORES / $single * $SECONDS_PER_RUN)))")
 ab -q -n "$LOAD_REQUESTS" -c 4 "http://127.0.0.1:$OURS/api/load" >"$RUN/ab-load.txt" 2>&1
@@ -84,9 +93,10 @@ load_time=$(ab_field "$RUN/ab-load.txt" "Time taken for tests")
 load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${load_non2xx:-0}
 single_after=$(calibrate "$COST")
 
-python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" <<'PY'
+python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" "$FAIRNESS" "$LANE_LIMITS" <<'PY'
 import sys, datetime, platform
-ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel = sys.argv[1:]
+ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel, fairness, lane_limits = sys.argv[1:]
+lane_limits = [float(v) for v in lane_limits.split()]
 ours, c, php, single, single_after, taken, parallel = map(float, (ours, c, php, single, single_after, taken, parallel))
 done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
 # The machine is shared: the single-hash time drifts by several per cent, so take the mean of
@@ -95,7 +105,7 @@ limit = cores / ((single + single_after) / 2)
 rate = (done - failed - non2xx) / taken
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores ({cpu}).")
-print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds}`\n")
+print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds} --fairness {fairness}`\n")
 print("| measure | figure | ratio |")
 print("| --- | --- | --- |")
 print(f"| ping, fullyloaded (median of {rounds}) | {ours:,.0f} req/s | {ours / c:.2f} of C, {ours / php:.2f}× PHP-FPM |")
@@ -104,5 +114,7 @@ print(f"| ping, PHP-FPM | {php:,.0f} req/s | {php / c:.2f} of C |")
 print(f"| single bcrypt, cost {cost}, one core (before / after the load run) | {single * 1000:.0f} ms / {single_after * 1000:.0f} ms | |")
 print(f"| capacity limit, cores / mean single-hash time | {limit:.2f} hashes/s | 1.00 |")
 print(f"| what the cores do together: {cores} threads hashing at once (`calibrate --threads {cores}`) | {parallel:.2f} hashes/s | {parallel / limit:.2f} |")
+for lanes, rate in enumerate(lane_limits, start=1):
+    print(f"| our bcrypt core, {lanes} hash{'es' if lanes > 1 else ''} interleaved per call, {cores} threads (`calibrate --lanes {lanes} --threads {cores}`) | {rate:.2f} hashes/s | {rate / limit:.2f} |")
 print(f"| `/api/load` at `ab -c 4`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of limit, {rate / parallel:.2f} of together |")
 PY

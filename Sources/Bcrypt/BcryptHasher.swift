@@ -36,9 +36,14 @@ public final class BcryptHasher {
 
     /// Checks that bcrypt would read `password` whole: at most 72 bytes and no NUL.
     public static func validate(password: String) throws(BcryptError) {
-        let count = password.utf8.count
+        try validate(passwordBytes: password.utf8)
+    }
+
+    /// Checks that bcrypt would read these bytes whole: at most 72 and no NUL.
+    public static func validate(passwordBytes: some Collection<UInt8>) throws(BcryptError) {
+        let count = passwordBytes.count
         guard count <= maximumPasswordBytes else { throw .passwordTooLong(byteCount: count) }
-        guard !password.utf8.contains(0) else { throw .passwordContainsNUL }
+        guard !passwordBytes.contains(0) else { throw .passwordContainsNUL }
     }
 
     /// Hashes `password` with a fresh random salt at `cost`, returning a `$2b$` hash.
@@ -56,14 +61,22 @@ public final class BcryptHasher {
             }
         }
         guard made != nil else { throw .hashingFailed(call: "crypt_gensalt_rn", errno: errno) }
-        let result = try crypt(password: password, setting: setting)
+        let result = try crypt(password: password.utf8, setting: setting)
         guard let hash = BcryptHash(parsing: result) else { throw .hashingFailed(call: "crypt_rn", errno: 0) }
         return hash
     }
 
     /// Whether `password` matches `hash`, compared in constant time.
     public func verify(password: String, against hash: BcryptHash) throws(BcryptError) -> Bool {
-        try Self.validate(password: password)
+        try verify(passwordBytes: password.utf8, against: hash)
+    }
+
+    /// Whether a password of these bytes (any but NUL, not necessarily UTF-8) matches `hash`,
+    /// compared in constant time.
+    public func verify(passwordBytes password: some Collection<UInt8>, against hash: BcryptHash) throws(BcryptError)
+        -> Bool
+    {
+        try Self.validate(passwordBytes: password)
         let setting = Array(hash.string.utf8CString)
         let computed = try crypt(password: password, setting: setting)
         let expected = Array(hash.string.utf8)
@@ -72,10 +85,10 @@ public final class BcryptHasher {
         return CRYPTO_memcmp(actual, expected, expected.count) == 0
     }
 
-    private func crypt(password: String, setting: [CChar]) throws(BcryptError) -> String {
-        // validate(password:) bounds the length: the key and its NUL fit.
+    private func crypt(password: some Sequence<UInt8>, setting: [CChar]) throws(BcryptError) -> String {
+        // validate(passwordBytes:) bounds the length: the key and its NUL fit.
         var length = 0
-        for byte in password.utf8 {
+        for byte in password {
             key[length] = CChar(bitPattern: byte)
             length += 1
         }

@@ -5,7 +5,8 @@ import JSONWriting
 import POSIXSupport
 import Synchronization
 
-/// `fullyloaded calibrate`: how long one bcrypt takes on one core of this machine.
+/// `fullyloaded calibrate`: how long one bcrypt (or one batch of interleaved ones) takes on one
+/// core of this machine.
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
@@ -21,22 +22,35 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Threads hashing at once; with one per core this measures what the cores do together.")
     var threads = 1
 
+    @Option(
+        help:
+            "0: libxcrypt, one hash at a time. 1...4: our bcrypt core, that many hashes interleaved per call (a sample is one batch)."
+    )
+    var lanes = 0
+
     func run() throws {
         guard BcryptHasher.supportedCosts.contains(cost) else { throw ValidationError("--cost must be 4...31") }
         guard (1...1000).contains(samples) else { throw ValidationError("--samples must be 1...1000") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
+        guard (0...BcryptLanes.maximumLanes).contains(lanes) else {
+            throw ValidationError("--lanes must be 0...\(BcryptLanes.maximumLanes)")
+        }
         let all = Mutex<[Double]>([])
-        let (cost, samples) = (cost, samples)
+        let (cost, samples, lanes) = (cost, samples, lanes)
         concurrentlyOnThreads(threads) {
-            let times = (try? BcryptHasher().measureServiceTimes(cost: cost, samples: samples)) ?? []
+            let times =
+                lanes == 0
+                ? (try? BcryptHasher().measureServiceTimes(cost: cost, samples: samples)) ?? []
+                : (try? BcryptLanes.measureBatchTimes(lanes: lanes, cost: cost, samples: samples)) ?? []
             all.withLock { $0 += times }
         }
         let times = all.withLock { $0.sorted() }
         guard !times.isEmpty else { throw ValidationError("bcrypt failed at cost \(cost)") }
         let median = times[times.count / 2]
         let json = JSONText.object([
-            ("cost", .int(cost)), ("samples", .int(samples)), ("threads", .int(threads)),
-            ("median_seconds", .double(median)), ("hashes_per_second", .double(Double(threads) / median)),
+            ("cost", .int(cost)), ("samples", .int(samples)), ("threads", .int(threads)), ("lanes", .int(lanes)),
+            ("median_seconds", .double(median)),
+            ("hashes_per_second", .double(Double(threads * max(1, lanes)) / median)),
             ("min_seconds", .double(times.first!)), ("max_seconds", .double(times.last!)),
         ])
         StandardStream.output.write(String(decoding: json, as: UTF8.self) + "\n")

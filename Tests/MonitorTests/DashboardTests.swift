@@ -109,7 +109,7 @@ struct DashboardTests {
         #expect(last["architecture"] as? String == "fine")
     }
 
-    @Test("/metrics through nginx is Prometheus text with the same figures")
+    @Test("/metrics through nginx is Prometheus text with the same figures, for this machine only")
     func metrics() throws {
         let stack = try TestStack(workers: 2, cost: 6, arguments: ["--max-cost", "6", "--deadline", "0.5"])
         defer { _ = try? stack.stop() }
@@ -128,6 +128,14 @@ struct DashboardTests {
         #expect((completed?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(completed ?? "none")")
         #expect(lines.contains { $0.hasPrefix("fullyloaded_queue_wait_seconds_bucket") })
         #expect(lines.contains { $0.hasPrefix(#"fullyloaded_cpu_busy_percent{core="0"}"#) })
+        // From any address but this machine's own loopback address: 403, and nothing reaches the monitor.
+        let foreign = try Command.run(
+            "/usr/bin/curl",
+            [
+                "-s", "--interface", "127.0.0.2", "-o", "/dev/null", "-w", "%{http_code}",
+                "http://127.0.0.1:\(stack.port)/metrics",
+            ])
+        #expect(foreign.output == "403", "/metrics from 127.0.0.2: \(foreign.output)")
         for name in [
             #"fullyloaded_clients{state="tracked"}"#, #"fullyloaded_jobs_total{outcome="displaced"}"#,
             #"fullyloaded_jobs_total{outcome="refused_over_share"}"#, #"fullyloaded_top_client_share_ratio{rank="1"}"#,

@@ -44,7 +44,7 @@ struct FrontDoorTests {
         #expect(try handshake(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"]).status != 0, "CBC-SHA1 accepted")
     }
 
-    @Test("the page carries security and cache headers; HSTS is left off on localhost")
+    @Test("the page carries security and cache headers and no server version; HSTS is left off on localhost")
     func headers() throws {
         let stack = try TestStack(workers: 1)
         let client = stack.client()
@@ -56,6 +56,7 @@ struct FrontDoorTests {
         #expect(page.headers["content-security-policy"]?.contains("default-src 'self'") == true)
         #expect(page.headers["cache-control"] == "no-cache")
         #expect(page.headers["strict-transport-security"] == nil)
+        #expect(page.headers["server"] == "nginx", "no version: \(page.headers["server"] ?? "none")")
         let script = try client.request("GET", "/dashboard.js")
         #expect(script.headers["cache-control"] == "max-age=3600")
         #expect(script.headers["x-content-type-options"] == "nosniff")
@@ -87,7 +88,9 @@ struct FrontDoorTests {
         #expect(!policy.contains("unsafe-inline"))
     }
 
-    @Test("--rate-limit: past a burst, expensive requests from one address get 429 JSON; cheap ones never")
+    @Test(
+        "--rate-limit: past a burst, expensive requests from one address get 429 JSON, and so does /api/stats past its own; pings never"
+    )
     func rateLimit() throws {
         let stack = try TestStack(workers: 2, cost: 4, arguments: ["--rate-limit", "1"])
         let client = stack.client()
@@ -105,12 +108,19 @@ struct FrontDoorTests {
             #expect(limited.text.contains(#""error":"rate_limited""#), "\(limited.text)")
         }
         for _ in 0..<50 { #expect(try client.request("GET", "/api/ping").status == 200) }
+        // /api/stats: ten a second past a burst of twenty.
+        var stats: [Int] = []
+        for _ in 0..<30 { stats.append(try client.request("GET", "/api/stats").status) }
+        #expect(stats.prefix(21).allSatisfy { $0 == 200 }, "\(stats)")
+        #expect(stats.suffix(3).allSatisfy { $0 == 429 }, "\(stats)")
         // Without the flag nobody is limited: the pool, not nginx, decides.
         let open = try TestStack(workers: 2, cost: 4)
         for _ in 0..<50 { #expect(try open.client().request("GET", "/api/load").status == 200) }
     }
 
-    @Test("plain HTTP to the TLS port, oversized headers and 300 slowloris clients do not disturb others")
+    @Test(
+        "plain HTTP to the TLS port, oversized headers and 300 slowloris clients do not disturb others; unfinished heads and stalled bodies are dropped after 10 s"
+    )
     func badClients() throws {
         let stack = try TestStack(workers: 2, cost: 4)
         // Plain HTTP on the TLS port: nginx's 400, and the connection is done.
@@ -128,6 +138,7 @@ struct FrontDoorTests {
 
         // Slowloris: connections that trickle a request head and never finish it, and TLS
         // connections that never say hello.
+        let opened = MonotonicClock.now
         var slow: [FileDescriptor] = []
         defer { for socket in slow { socket.close() } }
         for index in 0..<300 {
@@ -136,6 +147,13 @@ struct FrontDoorTests {
             if port == stack.port { try socket.writeAll(Array("GET /api/load HTTP/1.1\r\nHost: localhost\r\n".utf8)) }
             slow.append(socket)
         }
+        // A body that stops part way: nginx reads bodies before a worker sees them.
+        let stalledBody = try SocketEndpoint.tcp(host: "127.0.0.1", port: stack.port).connect(timeout: 5)
+        defer { stalledBody.close() }
+        try stalledBody.writeAll(
+            Array(
+                "POST /api/hash HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pass"
+                    .utf8))
         let client = stack.client(timeout: 5)
         var slowest = 0.0
         for round in 0..<40 {
@@ -149,6 +167,31 @@ struct FrontDoorTests {
         #expect(https.output.contains(#""ok":true"#))
         // A ping and a cost-4 hash: milliseconds, whatever the idle connections do.
         #expect(slowest < 1, "slowest ping + hash took \(slowest) s beside slow clients")
+
+        // client_header_timeout counts from the connection's start, however the head trickles in;
+        // client_body_timeout from the last byte of the body. Both are 10 s.
+        #expect(MonotonicClock.now - opened < 9, "the checks below need the connections younger than the timeout")
+        let trickling = slow.indices.filter { $0 % 3 != 0 }.map { slow[$0] }
+        #expect(trickling.allSatisfy { !Self.isClosedByPeer($0, within: 0.01) }, "a head was cut off before 10 s")
+        usleep(UInt32(max(0, opened + 11 - MonotonicClock.now) * 1_000_000))
+        let dropped = trickling.filter { Self.isClosedByPeer($0, within: 3) }.count
+        #expect(dropped == trickling.count, "\(dropped) of \(trickling.count) unfinished heads closed 11 s on")
+        #expect(Self.isClosedByPeer(stalledBody, within: 3), "a body stalled for 11 s was not dropped")
+    }
+
+    /// Whether the peer closes `socket` (an end of file, or a reset, after any bytes it sends)
+    /// within `seconds`.
+    static func isClosedByPeer(_ socket: FileDescriptor, within seconds: Double) -> Bool {
+        guard (try? socket.setTimeouts(seconds: seconds)) != nil else { return false }
+        let deadline = MonotonicClock.now + seconds
+        while MonotonicClock.now < deadline {
+            do {
+                if try socket.read(maximum: 4096).isEmpty { return true }
+            } catch {
+                return error.errno == ECONNRESET
+            }
+        }
+        return false
     }
 
     /// Opens `count` TCP connections from `source` to `port` at once; each one that connected
