@@ -135,6 +135,14 @@ struct WorkerCommand: ParsableCommand {
         {
             throw ValidationError(
                 "--listen \(listen) takes connections from other hosts: say which with --allow-peer (nginx's address)")
+        } else if case .inheritedDescriptor(let descriptor) = place,
+            let bound = AddressRange.localAddress(ofSocket: descriptor), !AddressRange.loopback.containsAddress(bound)
+        {
+            // A systemd TCP socket on another address: without --allow-peer the worker would
+            // close every connection from the front, unanswered.
+            throw ValidationError(
+                "the socket handed over (\(listen)) is bound to \(AddressRange(address: bound)), which takes connections from other hosts: say which with --allow-peer (nginx's address)"
+            )
         }
         configuration.execution = execution
         configuration.expensiveRequestThreads = expensiveThreads

@@ -1,4 +1,5 @@
 import Foundation
+import StackRunner
 import StackTestSupport
 import Testing
 
@@ -89,6 +90,32 @@ struct DocumentationTests {
             let documented = String(operations[start.upperBound..<end.lowerBound])
             let help = try Self.help(command).trimmingCharacters(in: .newlines)
             #expect(documented == help, "Docs/operations.md's \(command) differs from --help: run Deploy/dev.sh flags")
+        }
+    }
+
+    @Test("figures the docs quote from the code and the units are the code's: nginx's allowance past N, RestartSec")
+    func quotedFigures() throws {
+        let documents = try Self.documents()
+        var quoted = 0
+        for (path, text) in documents {
+            for value in try Self.matches(#"N \+ ([0-9.]+) ?ms"#, in: text) {
+                quoted += 1
+                #expect(
+                    Int(value) == NginxUpstreams.answerAllowanceMilliseconds,
+                    "\(path) says N + \(value) ms; nginx's timeouts are N + \(NginxUpstreams.answerAllowanceMilliseconds) ms"
+                )
+            }
+        }
+        #expect(quoted >= 3, "the docs quote nginx's allowance past N")
+        let units = try ["fullyloaded-worker@.service", "fullyloaded-monitor.service"].map {
+            try String(contentsOfFile: TestFiles.checkout + "/Deploy/systemd/" + $0, encoding: .utf8)
+        }
+        let shipped = Set(try units.flatMap { try Self.matches(#"^RestartSec=(\S+)$"#, in: $0) })
+        #expect(shipped.count == 1, "the units restart alike: \(shipped)")
+        for (path, text) in documents {
+            for value in try Self.matches(#"RestartSec=([0-9a-z.]+)"#, in: text) {
+                #expect(shipped == [value], "\(path) says RestartSec=\(value); the units say \(shipped)")
+            }
         }
     }
 }

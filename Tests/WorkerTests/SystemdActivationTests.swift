@@ -81,6 +81,30 @@ struct SystemdActivationTests {
         #expect(try String(contentsOfFile: directory + "/worker.log", encoding: .utf8).contains("no socket passed"))
     }
 
+    @Test("a TCP socket handed over on a non-loopback address without --allow-peer is a clear error, as --listen is")
+    func inheritedTCPNeedsAllowedPeers() throws {
+        let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-sd")
+        let port = try LoopbackPort.ephemeral()
+        let activator = try ChildProcess.spawn(
+            executable: "/usr/bin/systemd-socket-activate",
+            arguments: [
+                "-l", "0.0.0.0:\(port)", try TestBinary.path, "worker", "--listen", "systemd", "--no-admission",
+            ],
+            standardOutput: directory + "/activate.log")
+        defer { _ = try? activator.stop(signal: SIGTERM, grace: 5) }
+        // The first connection starts the worker in the activator's place.
+        var connected: FileDescriptor?
+        for _ in 0..<200 where connected == nil {
+            connected = try? SocketEndpoint.tcp(host: "127.0.0.1", port: port).connect(timeout: 1)
+            if connected == nil { usleep(20_000) }
+        }
+        defer { connected?.close() }
+        #expect(connected != nil)
+        #expect(try activator.wait(timeout: 10) == .exited(64))
+        let log = try String(contentsOfFile: directory + "/activate.log", encoding: .utf8)
+        #expect(log.contains("is bound to 0.0.0.0") && log.contains("--allow-peer"), "\(log)")
+    }
+
     @Test("sd_notify: READY=1 once serving, WATCHDOG=1 at half WatchdogSec, STOPPING=1 on SIGTERM")
     func notify() throws {
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-sd")
@@ -179,5 +203,26 @@ struct SystemdActivationTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(text.isEmpty, "systemd-analyze said: \(text)")
+    }
+
+    @Test("systemd-analyze security rates the worker and monitor units 1.5 or better (exposure, 0–10)")
+    func unitsExposure() throws {
+        let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Deploy/systemd")
+        for unit in ["fullyloaded-worker@.service", "fullyloaded-monitor.service"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+            process.arguments = ["security", "--offline=true", "--no-pager", units.appendingPathComponent(unit).path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            // "→ Overall exposure level for fullyloaded-worker@i.service: 1.3 OK"
+            let line = text.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
+            let score = line.split(separator: " ").compactMap { Double($0) }.first
+            #expect(score.map { $0 <= 1.5 } == true, "\(unit): \(line)")
+        }
     }
 }

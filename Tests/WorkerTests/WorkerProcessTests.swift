@@ -24,7 +24,9 @@ struct WorkerProcessTests {
         throw TestStackError.notReady(log: "no worker at \(path)")
     }
 
-    @Test("serves the API on a unix socket; SIGTERM lets a hash in flight finish, then exits 0")
+    @Test(
+        "serves the API on a unix socket, bcrypt's threads at nice 10; SIGTERM lets a hash in flight finish, then exits 0"
+    )
     func gracefulStop() throws {
         let directory = try TestFiles.makeTemporaryDirectory(prefix: "fl-worker")
         let socket = directory + "/w.sock"
@@ -43,6 +45,19 @@ struct WorkerProcessTests {
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
         #expect(
             core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"], "\(core)")
+        // bcrypt runs below the request threads: every compute thread at nice 10, every other at 0.
+        var niceness: [String: Set<Int>] = [:]
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(worker.pid)/task") {
+            guard let stat = try? String(contentsOfFile: "/proc/\(worker.pid)/task/\(task)/stat", encoding: .utf8),
+                let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+            else { continue }
+            // After the name: the state is field 3 of stat(5), the nice value field 19.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 16, let nice = Int(fields[16]) else { continue }
+            let kind = stat[stat.index(after: open)..<close].hasPrefix("compute-") ? "compute" : "other"
+            niceness[kind, default: []].insert(nice)
+        }
+        #expect(niceness == ["compute": [10], "other": [0]], "nice values by thread kind: \(niceness)")
 
         // One cost-12 hash (a quarter of a second) in flight when SIGTERM arrives.
         let answer = ConcurrencyCounter()
