@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "JSONWritingTests", dependencies: ["JSONWriting"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "BcryptTests", dependencies: ["Bcrypt"], swiftSettings: strictSettings),
+        .testTarget(name: "BcryptTests", dependencies: ["Bcrypt", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "WorkerTests", dependencies: ["Worker", "Admission", "StackTestSupport", "JSONLogging"],
             swiftSettings: strictSettings),

@@ -1,4 +1,5 @@
 import Foundation
+import StackTestSupport
 import Testing
 
 @testable import Admission
@@ -351,7 +352,7 @@ struct FairShareTests {
     ) -> [(served: Double, offered: Int, admitted: Int, answered: Int, turnedAway: Int)] {
         var results = [(served: Double, offered: Int, admitted: Int, answered: Int, turnedAway: Int)](
             repeating: (0, 0, 0, 0, 0), count: clients.count)
-        var random = SegmentViewTests.SplitMix(state: 7)
+        var random = SplitMix(state: 7)
         func gap(_ interval: Double) -> Double {
             -interval * log(Double(random.next(upperBound: 1 << 52 as UInt64) + 1) / Double(1 << 52 as UInt64))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import StackTestSupport
 import Testing
 
 @testable import Admission
@@ -9,18 +10,6 @@ import Testing
 /// segment keeps), so that the two must agree exactly, not nearly.
 @Suite("SegmentView: the shared segment as the slot queue's storage", .serialized)
 struct SegmentViewTests {
-    /// A small deterministic generator, so that a failing run can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// What the two runs are compared on after every step.
     struct Summary: Equatable {
         var nextTicket: UInt64

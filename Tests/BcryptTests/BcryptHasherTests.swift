@@ -105,15 +105,6 @@ struct BcryptHasherTests {
     }
 
     private func php(_ code: String, _ first: String, _ second: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/php")
-        process.arguments = ["-r", code, first, second]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return String(decoding: data, as: UTF8.self)
+        try BcryptLanesTests.run("/usr/bin/php", ["-r", code, first, second])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StackTestSupport
 import Testing
 
 @testable import Bcrypt
@@ -7,18 +8,6 @@ import Testing
 /// salt, cost and mix of lanes.
 @Suite("BcryptLanes")
 struct BcryptLanesTests {
-    /// A small, seeded generator: a failing case can be made again from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Cases the suite runs; `FULLYLOADED_BCRYPT_CASES` asks for more (a million takes a few
     /// hours of one core at costs 4–6, libxcrypt's half included).
     static let cases = ProcessInfo.processInfo.environment["FULLYLOADED_BCRYPT_CASES"].flatMap(Int.init) ?? 4000
@@ -122,16 +111,10 @@ struct BcryptLanesTests {
         try run("/usr/bin/php", ["-r", #"echo password_verify($argv[1], $argv[2]) ? "yes" : "no";"#, password, hash])
     }
 
+    /// What `path` prints, after checking that it exited 0.
     static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return String(decoding: data, as: UTF8.self)
+        let outcome = try Command.run(path, arguments)
+        #expect(outcome.status == 0, "\(path): \(outcome.output)")
+        return outcome.output
     }
 }

@@ -192,17 +192,9 @@ struct SystemdActivationTests {
                 .replacingOccurrences(of: "/usr/bin/fullyloaded", with: try TestBinary.path)
             try text.write(toFile: directory + "/" + target, atomically: true, encoding: .utf8)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = ["verify"] + names.map { directory + "/" + $0.1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(text.isEmpty, "systemd-analyze said: \(text)")
+        let verified = try Command.run("/usr/bin/systemd-analyze", ["verify"] + names.map { directory + "/" + $0.1 })
+        #expect(verified.status == 0)
+        #expect(verified.output.isEmpty, "systemd-analyze said: \(verified.output)")
     }
 
     @Test("systemd-analyze security rates the worker and monitor units 1.5 or better (exposure, 0–10)")
@@ -210,17 +202,11 @@ struct SystemdActivationTests {
         let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Deploy/systemd")
         for unit in ["fullyloaded-worker@.service", "fullyloaded-monitor.service"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-            process.arguments = ["security", "--offline=true", "--no-pager", units.appendingPathComponent(unit).path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let rated = try Command.run(
+                "/usr/bin/systemd-analyze",
+                ["security", "--offline=true", "--no-pager", units.appendingPathComponent(unit).path])
             // "→ Overall exposure level for fullyloaded-worker@i.service: 1.3 OK"
-            let line = text.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
+            let line = rated.output.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
             let score = line.split(separator: " ").compactMap { Double($0) }.first
             #expect(score.map { $0 <= 1.5 } == true, "\(unit): \(line)")
         }
