@@ -107,13 +107,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // libFuzzer target for the request parsing and validation (Deploy/dev.sh fuzz).
+        // libFuzzer's entry points, for the fuzz targets below (Deploy/dev.sh fuzz).
+        .target(name: "FuzzingSupport", path: "Tests/FuzzingSupport", swiftSettings: strictSettings),
+        // libFuzzer target for the request parsing and validation.
         .executableTarget(
-            name: "RequestFuzzer", dependencies: ["PasswordService", "Bcrypt", "POSIXSupport"],
+            name: "RequestFuzzer", dependencies: ["PasswordService", "Bcrypt", "POSIXSupport", "FuzzingSupport"],
             path: "Tests/RequestFuzzer", exclude: ["Seeds"], swiftSettings: strictSettings),
-        // libFuzzer target: our bcrypt core against libxcrypt, lane by lane (Deploy/dev.sh fuzz).
+        // libFuzzer target: our bcrypt core against libxcrypt, lane by lane.
         .executableTarget(
-            name: "BcryptFuzzer", dependencies: ["Bcrypt"], path: "Tests/BcryptFuzzer", swiftSettings: strictSettings),
+            name: "BcryptFuzzer", dependencies: ["Bcrypt", "FuzzingSupport"], path: "Tests/BcryptFuzzer", swiftSettings: strictSettings),
 
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "CSharedState", "StackTestSupport"],

@@ -6,11 +6,8 @@
 // and that many password bytes (a NUL, which bcrypt cannot take, reads as 1). At cost 4, so that
 // a case takes a millisecond. A mismatch stops the run with the input saved as crash-<sha1>.
 import Bcrypt
-import Foundation
+import FuzzingSupport
 
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 enum BcryptFuzzer {
     // libFuzzer calls the target from one thread only; the hasher's scratch is never shared.
@@ -29,40 +26,15 @@ enum BcryptFuzzer {
             bytes = bytes.dropFirst(length)
             jobs.append(BcryptLanes.Job(password: password, salt: salt))
         }
-        guard let hashes = try? BcryptLanes.hash(jobs, cost: 4) else { fail("the core refused a valid batch") }
+        guard let hashes = try? BcryptLanes.hash(jobs, cost: 4) else {
+            FuzzTarget.fail("the core refused a valid batch")
+        }
         for (job, hash) in zip(jobs, hashes) {
             guard (try? reference.verify(passwordBytes: job.password, against: hash)) == true else {
-                fail("\(hash) is not libxcrypt's hash of \(job.password) (\(lanes) lanes)")
+                FuzzTarget.fail("\(hash) is not libxcrypt's hash of \(job.password) (\(lanes) lanes)")
             }
         }
     }
-
-    static func fail(_ what: String) -> Never {
-        FileHandle.standardError.write(Data("broken invariant: \(what)\n".utf8))
-        abort()
-    }
 }
 
-#if FUZZING
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func runFuzzerDriver(
-        _ argc: UnsafeMutablePointer<CInt>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-    ) -> CInt
-
-    // libFuzzer's own main is linked too; SwiftPM's entry point comes first, so it hands over here.
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-        BcryptFuzzer.run(UnsafeRawBufferPointer(start: data, count: size))
-        return 0
-    }
-
-    var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
-    exit(runFuzzerDriver(&argc, &argv, fuzzOneInput))
-#else
-    // Built with everything else so that it always compiles; it fuzzes only as built by dev.sh.
-    FileHandle.standardError.write(Data("BcryptFuzzer: build with Deploy/dev.sh fuzz\n".utf8))
-    exit(2)
-#endif
+FuzzTarget.run(named: "BcryptFuzzer", BcryptFuzzer.run)

@@ -7,6 +7,7 @@
 // the input saved as crash-<sha1>.
 import Bcrypt
 import Foundation
+import FuzzingSupport
 import POSIXSupport
 import PasswordService
 
@@ -62,32 +63,8 @@ enum RequestFuzzer {
     }
 
     static func check(_ condition: Bool, _ what: String, _ body: [UInt8]) {
-        guard !condition else { return }
-        FileHandle.standardError.write(Data("broken invariant: \(what)\n".utf8))
-        abort()
+        if !condition { FuzzTarget.fail(what) }
     }
 }
 
-#if FUZZING
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func runFuzzerDriver(
-        _ argc: UnsafeMutablePointer<CInt>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-    ) -> CInt
-
-    // libFuzzer's own main is linked too; SwiftPM's entry point comes first, so it hands over here.
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-        RequestFuzzer.run(UnsafeRawBufferPointer(start: data, count: size))
-        return 0
-    }
-
-    var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
-    exit(runFuzzerDriver(&argc, &argv, fuzzOneInput))
-#else
-    // Built with everything else so that it always compiles; it fuzzes only as built by dev.sh.
-    FileHandle.standardError.write(Data("RequestFuzzer: build with Deploy/dev.sh fuzz\n".utf8))
-    exit(2)
-#endif
+FuzzTarget.run(named: "RequestFuzzer", RequestFuzzer.run)
