@@ -8,7 +8,6 @@
 import Bcrypt
 import FuzzingSupport
 
-
 enum BcryptFuzzer {
     // libFuzzer calls the target from one thread only; the hasher's scratch is never shared.
     nonisolated(unsafe) static let reference = BcryptHasher()
