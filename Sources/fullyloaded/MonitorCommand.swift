@@ -52,7 +52,8 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "Seconds a dashboard may send nothing before /ws closes it (the page says it is there every 30 s).")
     var wsIdleSeconds = MonitorServer.defaultIdleSeconds
 
-    @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
+    // Set by `fullyloaded up` for its children; not for operators, so not in --help.
+    @Flag(help: ArgumentHelp("Exit when the parent process exits.", visibility: .hidden))
     var exitWithParent = false
 
     /// The one asynchronous command: the others block signals before any thread starts and wait

@@ -73,13 +73,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Add a random 0...N to --max-requests, so that workers started together do not recycle together.")
     var maxRequestsJitter = 0
 
+    // Set by `fullyloaded up` for its children; not for operators, so not in --help.
     @Flag(
-        help:
-            "At --max-requests, ask the parent (SIGUSR1) to replace this worker instead of exiting (set by `fullyloaded up`)."
-    )
+        help: ArgumentHelp(
+            "At --max-requests, ask the parent (SIGUSR1) to replace this worker instead of exiting.",
+            visibility: .hidden))
     var recycleByParent = false
 
-    @Flag(help: "Exit when the parent process exits (set by `fullyloaded up`).")
+    @Flag(help: ArgumentHelp("Exit when the parent process exits.", visibility: .hidden))
     var exitWithParent = false
 
     func run() throws {
