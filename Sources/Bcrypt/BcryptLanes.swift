@@ -71,6 +71,12 @@ public enum BcryptLanes {
     /// The `$2b$` hashes of `passwords` at `cost`, each with a fresh random salt.
     public static func hash(passwords: [String], cost: Int) throws(BcryptError) -> [BcryptHash] {
         var jobs: [Job] = []
+        // The byte copies made here are this function's: wiped on every path.
+        defer {
+            for index in jobs.indices {
+                jobs[index].password.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+            }
+        }
         for password in passwords { jobs.append(Job(password: Array(password.utf8), salt: try SecureRandom.bytes(16))) }
         return try hash(jobs, cost: cost)
     }
@@ -87,8 +93,8 @@ public enum BcryptLanes {
         return decoded == 0 ? salt : nil
     }
 
-    /// Whether `password` matches `hash`, given the hash this core computed with its salt and
-    /// cost: everything after the variant is compared, in constant time.
+    /// Whether `computed` (this core's hash of a password, with the salt and cost of `hash`)
+    /// matches `hash`: everything after the variant is compared, in constant time.
     public static func matches(_ computed: BcryptHash, _ hash: BcryptHash) -> Bool {
         let expected = Array(hash.string.utf8.dropFirst(3))
         let actual = Array(computed.string.utf8.dropFirst(3))
