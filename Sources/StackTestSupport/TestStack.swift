@@ -16,8 +16,9 @@ public final class TestStack: @unchecked Sendable {
     /// Where `up` writes its stdout and stderr.
     public let logPath: String
 
-    /// Starts `fullyloaded up` with `arguments` added, and waits until `/api/ping` answers through
-    /// nginx; `runtimeDirectory`, when given, is a fresh path for `--runtime-dir`.
+    /// Starts `fullyloaded up` with `arguments` added, and waits until it says it is ready (as it
+    /// prints its URL) and `/api/ping` answers through nginx; `runtimeDirectory`, when given, is a
+    /// fresh path for `--runtime-dir`.
     public init(workers: Int = 2, cost: Int = 5, arguments: [String] = [], runtimeDirectory given: String? = nil)
         throws
     {
@@ -37,7 +38,8 @@ public final class TestStack: @unchecked Sendable {
             standardOutput: logPath)
         let client = LoopbackHTTPClient(port: port, timeout: 2)
         let deadline = MonotonicClock.now + 60
-        while client.status(of: "/api/ping") != 200 {
+        // A ping may pass before up has seen its own: up supervises its children only from then on.
+        while !log.contains(#""event":"ready""#) || client.status(of: "/api/ping") != 200 {
             if let status = try process.reapIfEnded() {
                 throw TestStackError.exited(status, log: log)
             }
