@@ -292,6 +292,9 @@ public final class FastCGIServer: Sendable {
         while true {
             let left = deadline - MonotonicClock.now
             guard left > 0, !stopping.load(ordering: .acquiring) else {
+                // nginx may have sent its next request as the stop began (a woken thread can be
+                // late): that one is answered, not dropped with the connection.
+                if ConnectionGate.peek(descriptor, into: scratch) == .complete { return descriptor }
                 close(descriptor)
                 return nil
             }
