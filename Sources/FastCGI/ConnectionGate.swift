@@ -159,6 +159,22 @@ final class ConnectionGate: Sendable {
     }
 
     /// Closes every connection it holds or has ready, and ends its thread.
+    /// Closes every held connection that is idle between requests, and keeps those with a
+    /// request coming or ready: as a stop begins, so that nginx sends no more requests on
+    /// connections nobody will serve (a closed one it does not use again).
+    func closeIdle() {
+        let idle = state.withLock { state -> [Int32] in
+            let idle = state.held.filter { $0.value.wait == .idle }.map(\.key)
+            for descriptor in idle { state.held[descriptor] = nil }
+            heldCount.store(state.held.count, ordering: .relaxed)
+            return idle
+        }
+        for descriptor in idle {
+            poll.forget(descriptor)
+            Glibc.close(descriptor)
+        }
+    }
+
     func stop() {
         let descriptors = state.withLock { state -> [Int32] in
             state.stopped = true

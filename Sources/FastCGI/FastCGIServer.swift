@@ -184,13 +184,27 @@ public final class FastCGIServer: Sendable {
             byteCount: FastCGIRequestScan.maximumRequestBytes, alignment: 16)
         defer { scratch.deallocate() }
         while !stopping.load(ordering: .acquiring) {
-            var next = nextConnection(me, scratch: scratch)
-            while let connection = next {
-                guard let kept = serveRequest(on: connection, request: request, handler: handler, me: me) else { break }
-                next = awaitNextRequest(on: kept, me: me, scratch: scratch)
-            }
+            serve(
+                startingWith: nextConnection(me, scratch: scratch), request: request, handler: handler, me: me,
+                scratch: scratch)
+        }
+        // Requests that were whole in the gate as the stop began are answered, not closed unread.
+        while let ready = gate.takeReady() {
+            serve(startingWith: ready, request: request, handler: handler, me: me, scratch: scratch)
         }
         FCGX_Free(request, 0)
+    }
+
+    /// Serves `connection`'s request, then each next one nginx sends on it while it is kept.
+    private func serve(
+        startingWith connection: Int32?, request: UnsafeMutablePointer<FCGX_Request>,
+        handler: (borrowing FastCGIRequest) -> Void, me: RequestThread, scratch: UnsafeMutableRawBufferPointer
+    ) {
+        var next = connection
+        while let connection = next {
+            guard let kept = serveRequest(on: connection, request: request, handler: handler, me: me) else { return }
+            next = awaitNextRequest(on: kept, me: me, scratch: scratch)
+        }
     }
 
     /// A connection with a whole request buffered: one the gate has ready, or one accepted now
@@ -256,7 +270,8 @@ public final class FastCGIServer: Sendable {
         case .complete:
             return descriptor
         case .nothing where !justAccepted:
-            gate.hold(descriptor, waiting: .idle)
+            // Stopping, an idle kept connection is closed: nobody would serve its next request.
+            if stopping.load(ordering: .acquiring) { close(descriptor) } else { gate.hold(descriptor, waiting: .idle) }
         case .nothing, .partial:
             gate.hold(descriptor, waiting: .request)
         case .closed:
@@ -383,6 +398,7 @@ public final class FastCGIServer: Sendable {
     public func stop(grace: Double) -> Bool {
         stopping.store(true, ordering: .releasing)
         if stopMode == .shutDownListener { listener.shutdown() }
+        gate.closeIdle()
         let deadline = MonotonicClock.now + grace
         interruptWaitingThreads()
         while running.load(ordering: .acquiring) > 0 {
