@@ -393,8 +393,9 @@ public final class FastCGIServer: Sendable {
     /// interrupting those threads, again each round, since one can check `stopping` just before a
     /// signal and enter accept just after it. It returns only once every thread has ended: a
     /// request read from a kept connection just as the stop began is answered, not cut off by
-    /// the process exiting under it. The gate's connections, which have no whole request, are
-    /// closed.
+    /// the process exiting under it. Idle kept connections are closed as the stop begins, requests
+    /// already whole in the gate are answered, and the connections left in the gate, which have
+    /// no whole request, are closed.
     public func stop(grace: Double) -> Bool {
         stopping.store(true, ordering: .releasing)
         if stopMode == .shutDownListener { listener.shutdown() }
