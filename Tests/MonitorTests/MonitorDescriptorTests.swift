@@ -57,8 +57,13 @@ struct MonitorDescriptorTests {
             usleep(100_000)
         }
         #expect(slots(metrics) >= 1, "the queue's figures from the segment: \(metrics.prefix(600))")
-        let maps = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8)
-            .split(separator: "\n").filter { $0.hasSuffix(segment) }
+        // Looked at for up to 2 s: the monitor maps the segment again when it finds it replaced.
+        var maps: [Substring] = []
+        for _ in 0..<40 where maps.isEmpty {
+            maps = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8)
+                .split(separator: "\n").filter { $0.hasSuffix(segment) }
+            if maps.isEmpty { usleep(50_000) }
+        }
         #expect(!maps.isEmpty, "the monitor maps \(segment)")
         for line in maps {
             let permissions = line.split(separator: " ")[1]
