@@ -93,8 +93,8 @@ let package = Package(
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Admission", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor", "JSONLogging",
-                "LoopbackHTTP", "JSONWriting",
+                "Admission", "Bcrypt", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
+                "JSONLogging", "LoopbackHTTP", "JSONWriting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -131,7 +131,8 @@ let package = Package(
         .testTarget(
             name: "WorkerTests", dependencies: ["Worker", "Admission", "StackTestSupport", "JSONLogging"],
             swiftSettings: strictSettings),
-        .testTarget(name: "PasswordServiceTests", dependencies: ["PasswordService"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PasswordServiceTests", dependencies: ["PasswordService", "Bcrypt"], swiftSettings: strictSettings),
         .testTarget(
             name: "StackRunnerTests",
             dependencies: ["StackRunner", "LoopbackHTTP", "StackTestSupport"],

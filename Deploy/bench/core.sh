@@ -3,16 +3,17 @@
 #   cheap route: ab -n 20000 -c 50 on /api/ping through nginx — fullyloaded, the C libfcgi ceiling
 #                (c-ping.c, same nginx settings and worker topology) and PHP-FPM (pm static, 4 children);
 #                three interleaved rounds, the median of each.
-#   bcrypt:      ab -t SECONDS -c 4 on /api/load at cost 12, against cores / single-hash time, the
-#                single-hash time measured by `fullyloaded calibrate` in the same run; beside it
-#                the lane limits of our own bcrypt core (`calibrate --lanes K`, K = 1…4 hashes
-#                interleaved per call, one thread per core).
-# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3] [--fairness on|off]
+#   bcrypt:      ab -c (8 per core) on /api/load at cost 12 for about SECONDS, against two ceilings:
+#                the libxcrypt limit, cores / single-hash time (`fullyloaded calibrate`, before and
+#                after), and the lane limit of our own bcrypt core, cores × K / batch time
+#                (`calibrate --lanes K`, K = 1…4 hashes interleaved per call, one thread per core).
+#                Eight clients per core keep every slot's batch full (--lanes 4 by default).
+# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3] [--fairness on|off] [--lanes 4]
 # Prints a Markdown table; paste it with its date into Docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on
+COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on LANES=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --ping-requests) PING_REQUESTS=$2; shift 2 ;;
     --fairness) FAIRNESS=$2; shift 2 ;;
+    --lanes) LANES=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -27,9 +29,13 @@ done
 . Deploy/bench/lib.sh
 bench_setup
 
-# fullyloaded as `up` runs it; at ab -c 4 every job fits within N, so nothing is refused.
+# fullyloaded as `up` runs it; at eight clients per core every job fits within N, so nothing is refused.
 OURS=$(free_port)
-start_fullyloaded ours "$OURS" --cost "$COST" --max-cost "$COST" --fairness "$FAIRNESS"
+start_fullyloaded ours "$OURS" --cost "$COST" --max-cost "$COST" --fairness "$FAIRNESS" --lanes "$LANES"
+LOAD_CONCURRENCY=$((CORES * 8))
+# The same with every job alone on libxcrypt, for the lone request's latency on an idle host.
+ALONE=$(free_port)
+start_fullyloaded alone "$ALONE" --cost "$COST" --max-cost "$COST" --fairness "$FAIRNESS" --lanes 1
 
 # The C ceiling: the same topology as ours (one process per core, 256 threads each).
 cc -O2 -o "$RUN/c-ping" Deploy/bench/c-ping.c -lfcgi -lpthread
@@ -76,6 +82,18 @@ ours_ping=$(echo "${PING[ours]}" | tr ' ' '\n' | grep . | median)
 c_ping=$(echo "${PING[c]}" | tr ' ' '\n' | grep . | median)
 php_ping=$(echo "${PING[php]}" | tr ' ' '\n' | grep . | median)
 
+# A lone request on an idle host, one at a time: batches must not slow it (interleaved rounds).
+declare -A LONE
+for round in $(seq "$ROUNDS"); do
+  for target in batched:$OURS alone:$ALONE; do
+    name=${target%%:*} port=${target##*:}
+    ab -q -n 10 -c 1 "http://127.0.0.1:$port/api/load" >"$RUN/ab-lone.txt" 2>&1
+    LONE[$name]+="$(ab_field "$RUN/ab-lone.txt" "Time per request") "
+  done
+done
+lone_batched=$(echo "${LONE[batched]}" | tr ' ' '\n' | grep . | median)
+lone_alone=$(echo "${LONE[alone]}" | tr ' ' '\n' | grep . | median)
+
 single=$(calibrate "$COST")
 parallel=$("$BIN" calibrate --cost "$COST" --samples 5 --threads "$CORES" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hashes_per_second"])')
 # Our own bcrypt core with 1…4 hashes interleaved per call, one thread per core: the lane limits.
@@ -85,17 +103,19 @@ for lanes in 1 2 3 4; do
     python3 -c 'import json,sys; print(json.load(sys.stdin)["hashes_per_second"])') "
 done
 # A fixed count sized to the run: `ab -t` would drop the hashes still in flight at the cut-off.
-LOAD_REQUESTS=$(python3 -c "print(max(8, round($CORES / $single * $SECONDS_PER_RUN)))")
-ab -q -n "$LOAD_REQUESTS" -c 4 "http://127.0.0.1:$OURS/api/load" >"$RUN/ab-load.txt" 2>&1
+LOAD_REQUESTS=$(python3 -c "print(max(8, round($CORES / $single * $SECONDS_PER_RUN * (2.4 if $LANES > 1 else 1))))")
+ab -q -n "$LOAD_REQUESTS" -c "$LOAD_CONCURRENCY" "http://127.0.0.1:$OURS/api/load" >"$RUN/ab-load.txt" 2>&1
 load_done=$(ab_field "$RUN/ab-load.txt" "Complete requests")
 load_failed=$(ab_real_failures "$RUN/ab-load.txt")
 load_time=$(ab_field "$RUN/ab-load.txt" "Time taken for tests")
 load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${load_non2xx:-0}
 single_after=$(calibrate "$COST")
 
-python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" "$FAIRNESS" "$LANE_LIMITS" <<'PY'
+python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" "$FAIRNESS" "$LANE_LIMITS" "$LANES" "$LOAD_CONCURRENCY" "$lone_batched" "$lone_alone" <<'PY'
 import sys, datetime, platform
-ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel, fairness, lane_limits = sys.argv[1:]
+ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel, fairness, lane_limits, lanes, concurrency, lone_batched, lone_alone = sys.argv[1:]
+lanes, concurrency = int(lanes), int(concurrency)
+lone_batched, lone_alone = float(lone_batched), float(lone_alone)
 lane_limits = [float(v) for v in lane_limits.split()]
 ours, c, php, single, single_after, taken, parallel = map(float, (ours, c, php, single, single_after, taken, parallel))
 done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
@@ -105,7 +125,7 @@ limit = cores / ((single + single_after) / 2)
 rate = (done - failed - non2xx) / taken
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores ({cpu}).")
-print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds} --fairness {fairness}`\n")
+print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds} --fairness {fairness} --lanes {lanes}`\n")
 print("| measure | figure | ratio |")
 print("| --- | --- | --- |")
 print(f"| ping, fullyloaded (median of {rounds}) | {ours:,.0f} req/s | {ours / c:.2f} of C, {ours / php:.2f}× PHP-FPM |")
@@ -114,7 +134,9 @@ print(f"| ping, PHP-FPM | {php:,.0f} req/s | {php / c:.2f} of C |")
 print(f"| single bcrypt, cost {cost}, one core (before / after the load run) | {single * 1000:.0f} ms / {single_after * 1000:.0f} ms | |")
 print(f"| capacity limit, cores / mean single-hash time | {limit:.2f} hashes/s | 1.00 |")
 print(f"| what the cores do together: {cores} threads hashing at once (`calibrate --threads {cores}`) | {parallel:.2f} hashes/s | {parallel / limit:.2f} |")
-for lanes, rate in enumerate(lane_limits, start=1):
-    print(f"| our bcrypt core, {lanes} hash{'es' if lanes > 1 else ''} interleaved per call, {cores} threads (`calibrate --lanes {lanes} --threads {cores}`) | {rate:.2f} hashes/s | {rate / limit:.2f} |")
-print(f"| `/api/load` at `ab -c 4`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of limit, {rate / parallel:.2f} of together |")
+for k, lane_rate in enumerate(lane_limits, start=1):
+    print(f"| lane limit: our bcrypt core, {k} hash{'es' if k > 1 else ''} interleaved per call, {cores} threads (`calibrate --lanes {k} --threads {cores}`) | {lane_rate:.2f} hashes/s | {lane_rate / limit:.2f} |")
+lane_limit = lane_limits[lanes - 1] if lanes > 1 else parallel
+print(f"| lone `/api/load` on an idle host, `ab -n 10 -c 1`, median of {rounds}: `--lanes {lanes}` / `--lanes 1` | {lone_batched:.0f} ms / {lone_alone:.0f} ms | {lone_batched / lone_alone:.2f} |")
+print(f"| `/api/load`, `--lanes {lanes}`, at `ab -c {concurrency}`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of the libxcrypt limit, {rate / lane_limit:.2f} of the lane limit |")
 PY

@@ -17,6 +17,8 @@ public final class AdmissionController: Sendable {
     /// A job admitted to the queue.
     public struct Ticket: Sendable, Equatable {
         let ticket: UInt64
+        /// Its place in arrival order, unique on the host: what a ``Batch`` lists.
+        public var number: UInt64 { ticket }
         /// The job's cost.
         public let cost: Int
         /// When its request reached nginx (monotonic seconds): N counts from here.
@@ -123,6 +125,26 @@ public final class AdmissionController: Sendable {
                 // Woken by the job that hands this one its slot; otherwise at the latest start.
                 if segment.waitForGrant(ticket: ticket.ticket, timeout: seconds) { return .granted }
             }
+        }
+    }
+
+    /// The jobs a granted job runs with: a batch of one or more of this process's jobs at its
+    /// cost, which one thread of this process hashes together.
+    public struct Batch: Sendable, Equatable {
+        /// The ticket of the batch's first job: the same for every member.
+        public let head: UInt64
+        /// Its jobs' tickets, this one's included: one when it runs alone.
+        public let tickets: [UInt64]
+    }
+
+    /// The batch a job that was granted its slot runs in (alone, if it no longer holds one).
+    public func batch(of ticket: Ticket) -> Batch {
+        withQueue { queue in
+            let job = queue.storage[job: ticket.ticket]
+            guard job.ticket == ticket.ticket, job.state == .running, job.pid == processID, job.batchSize > 1 else {
+                return Batch(head: ticket.ticket, tickets: [ticket.ticket])
+            }
+            return Batch(head: job.batchHead, tickets: queue.batchMembers(head: job.batchHead, slot: job.runningSlot))
         }
     }
 

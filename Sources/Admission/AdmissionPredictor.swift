@@ -69,14 +69,16 @@ public struct AdmissionPredictor: Sendable, Equatable {
     }
 
     /// The same from raw figures, allocating nothing (the admission path): `freeAt` holds when
-    /// each slot is first free (at least `slots` entries; reordered), and the waiting jobs come
-    /// as a count and their total work in seconds.
-    func predict(freeAt: UnsafeMutableBufferPointer<Double>, queuedCount: Int, queuedWork: Double, newCost: Int)
-        -> Prediction
-    {
+    /// each slot is first free (at least `slots` entries; reordered), and the waiting work comes
+    /// as a count of units (jobs, or batches of them) and their total seconds; `newService` is
+    /// the new job's own time in a slot when it is not its time alone.
+    func predict(
+        freeAt: UnsafeMutableBufferPointer<Double>, queuedCount: Int, queuedWork: Double, newCost: Int,
+        newService: Double? = nil
+    ) -> Prediction {
         var freeAt = freeAt
         freeAt.sort()
-        let service = estimate.seconds(forCost: newCost)
+        let service = newService ?? estimate.seconds(forCost: newCost)
         let earliest = freeAt.first!
         let latest = freeAt.last!
         let each = queuedCount > 0 ? queuedWork / Double(queuedCount) : 0
@@ -177,12 +179,19 @@ public struct AdmissionPolicy: Sendable, Equatable {
     /// one queue in arrival order.
     public var fairness: Bool
 
+    /// The most jobs one compute slot runs together (waiting jobs of one process at one cost,
+    /// hashed side by side by the multi-lane core); 1 runs every job alone.
+    public var lanes: Int
+
     /// Creates a policy.
-    public init(deadline: Double, headroom: Double = 0.9, refusalRate: Double = 0, fairness: Bool = false) {
+    public init(
+        deadline: Double, headroom: Double = 0.9, refusalRate: Double = 0, fairness: Bool = false, lanes: Int = 1
+    ) {
         self.deadline = deadline
         self.headroom = headroom
         self.refusalRate = refusalRate
         self.fairness = fairness
+        self.lanes = min(max(1, lanes), SharedSegment.maximumBatch)
     }
 
     /// The refusal budget's burst: this many seconds' worth of refusals leave at once.

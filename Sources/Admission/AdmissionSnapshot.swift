@@ -71,6 +71,13 @@ public struct AdmissionSnapshot: Sendable {
     /// Seconds of one bcrypt at cost 0 (the estimate); `estimateSeconds(cost)` scales it.
     public var unitSeconds: Double
     public var estimateSamples: UInt64
+    /// The most jobs one slot runs together (1: every job alone).
+    public var lanes: Int
+    /// How many jobs' time alone a full batch of ``lanes`` holds its slot for (learnt, or the
+    /// prior until a batch has run; 1 without batches).
+    public var batchFactor: Double
+    /// Full batches the factor has learnt from.
+    public var batchSamples: Int
     /// Predicted seconds until a new job at `predictionCost` would be answered.
     public var predictedCompletion: Double
     /// The cost `predictedCompletion` is for.
@@ -102,6 +109,12 @@ public struct AdmissionSnapshot: Sendable {
     /// The service-time estimate at `cost`.
     public func estimateSeconds(cost: Int) -> Double { unitSeconds * ServiceTimeEstimate.work(cost) }
 
+    /// Jobs per second the slots can finish at `cost`, by the estimate: full batches of
+    /// ``lanes`` when there are batches, one job at a time otherwise.
+    public func capacityPerSecond(cost: Int) -> Double {
+        Double(slots * lanes) / (batchFactor * estimateSeconds(cost: cost))
+    }
+
     /// Reads `segment` under its lock; needs no controller (the monitor only reads).
     public static func read(_ segment: SharedSegment, predictionCost: Int = 12, now: Double = MonotonicClock.now)
         -> AdmissionSnapshot
@@ -110,7 +123,7 @@ public struct AdmissionSnapshot: Sendable {
     }
 
     init(view: SegmentView, now: Double, predictionCost: Int) {
-        let queue = SlotQueue(storage: view, policy: AdmissionPolicy(deadline: view.deadlineSeconds))
+        let queue = SlotQueue(storage: view, policy: AdmissionPolicy(deadline: view.deadlineSeconds, lanes: view.lanes))
         version = view.version
         slots = view.slots
         deadlineSeconds = view.deadlineSeconds
@@ -118,6 +131,9 @@ public struct AdmissionSnapshot: Sendable {
         running = view.runningCount
         unitSeconds = queue.estimate.unitSeconds
         estimateSamples = UInt64(view.estimateSamples)
+        lanes = view.lanes
+        batchFactor = queue.batchFactor(lanes: view.lanes)
+        batchSamples = view.lanes > 1 ? view[batch: view.lanes].samples : 0
         self.predictionCost = predictionCost
         predictedCompletion = queue.predict(cost: predictionCost, now: now).0.completesIn
         let counters = view.counters
@@ -166,6 +182,10 @@ public struct AdmissionSnapshot: Sendable {
             "estimate",
             "{\"unit_seconds\":\(number(unitSeconds)),\"cost\":\(predictionCost),\"seconds\":\(number(estimateSeconds(cost: predictionCost))),\"samples\":\(estimateSamples)}"
         )
+        member(
+            "batches",
+            "{\"lanes\":\(lanes),\"factor\":\(number(batchFactor)),\"samples\":\(batchSamples),"
+                + "\"capacity_per_second\":\(number(capacityPerSecond(cost: predictionCost)))}")
         member("predicted_completion_seconds", number(predictedCompletion))
         member(
             "counters",

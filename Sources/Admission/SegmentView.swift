@@ -30,10 +30,14 @@ struct SegmentView {
     var version: UInt32 { shared.pointee.version }
     var deadlineSeconds: Double { Double(shared.pointee.deadline_ns) / 1e9 }
 
-    /// Sets what every process of the host shares: its compute slots and N.
-    func configure(slots: Int, deadline: Double) {
+    /// The most jobs the workers run together in one slot, as the latest of them configured it.
+    var lanes: Int { Int(min(max(shared.pointee.lanes, 1), FL_MAX_BATCH)) }
+
+    /// Sets what every process of the host shares: its compute slots, N and its batches' size.
+    func configure(slots: Int, deadline: Double, lanes: Int) {
         shared.pointee.slots = UInt32(min(max(1, slots), SharedSegment.maximumSlots))
         shared.pointee.deadline_ns = Self.nanoseconds(deadline)
+        shared.pointee.lanes = UInt32(min(max(1, lanes), SharedSegment.maximumBatch))
     }
 
     /// Monotonic seconds as the segment stores them, clamped so that nonsense cannot trap.
@@ -105,7 +109,8 @@ extension SegmentView: SlotQueueStorage {
                 granted: signal == FL_JOB_GRANTED.rawValue,
                 client: job.client == Self.noClient ? nil : Int(job.client % FL_MAX_CLIENTS),
                 clientPrevious: job.client_previous, clientNext: job.client_next,
-                displaced: signal == FL_JOB_DISPLACED.rawValue)
+                displaced: signal == FL_JOB_DISPLACED.rawValue, batchHead: job.batch_head,
+                batchSize: Int(min(max(job.batch_size, 1), FL_MAX_BATCH)))
         }
         nonmutating set {
             let job = fl_segment_job(shared, ticket, capacity)
@@ -120,6 +125,8 @@ extension SegmentView: SlotQueueStorage {
             job.pointee.client = newValue.client.map { UInt32(clamping: $0) } ?? Self.noClient
             job.pointee.client_previous = newValue.clientPrevious
             job.pointee.client_next = newValue.clientNext
+            job.pointee.batch_head = newValue.batchHead
+            job.pointee.batch_size = UInt32(clamping: newValue.batchSize)
             // Last, and with release ordering: the waiter reads it without the lock.
             let signal =
                 newValue.granted ? FL_JOB_GRANTED : newValue.displaced ? FL_JOB_DISPLACED : FL_JOB_WAITING
@@ -221,14 +228,32 @@ extension SegmentView: SlotQueueStorage {
     subscript(running index: Int) -> RunningEntry {
         get {
             let entry = fl_segment_running(shared, UInt32(index) % FL_MAX_SLOTS).pointee
+            let lanes = min(max(entry.lanes, 1), FL_MAX_BATCH)
             return RunningEntry(
                 ticket: entry.ticket, cost: Int(min(entry.cost, UInt32(Self.highestCost))), pid: entry.pid,
-                startedAt: Self.seconds(entry.started_ns))
+                startedAt: Self.seconds(entry.started_ns), lanes: Int(lanes),
+                membersLeft: Int(min(entry.members_left, lanes)))
         }
         nonmutating set {
             fl_segment_running(shared, UInt32(index) % FL_MAX_SLOTS).pointee = fl_running(
                 ticket: newValue.ticket, cost: UInt32(clamping: newValue.cost), pid: newValue.pid,
-                started_ns: Self.nanoseconds(newValue.startedAt))
+                started_ns: Self.nanoseconds(newValue.startedAt), lanes: UInt32(clamping: newValue.lanes),
+                members_left: UInt32(clamping: newValue.membersLeft))
+        }
+    }
+
+    subscript(batch lanes: Int) -> BatchFactor {
+        get {
+            let index = UInt32(truncatingIfNeeded: lanes)
+            let factor = fl_segment_batch_factor(shared, index).pointee
+            return BatchFactor(
+                factor: factor.isFinite ? factor : 0,
+                samples: Int(clamping: fl_segment_batch_samples(shared, index).pointee))
+        }
+        nonmutating set {
+            let index = UInt32(truncatingIfNeeded: lanes)
+            fl_segment_batch_factor(shared, index).pointee = newValue.factor
+            fl_segment_batch_samples(shared, index).pointee = UInt64(max(0, newValue.samples))
         }
     }
 

@@ -34,6 +34,8 @@ public final class SharedSegment: @unchecked Sendable {
     public static let maximumSlots = Int(FL_MAX_SLOTS)
     /// Bcrypt costs the waiting counts keep apart (higher ones share them modulo this).
     public static let costClasses = Int(FL_COST_CLASSES)
+    /// The most jobs one compute slot runs together as a batch.
+    public static let maximumBatch = Int(FL_MAX_BATCH)
     /// The job ring's bounds: never smaller than the first, never larger than the second.
     public static let jobCapacityRange = 1024...(1 << 20)
 
@@ -49,10 +51,11 @@ public final class SharedSegment: @unchecked Sendable {
 
     /// Opens the segment at `path`, creating it with `slots`, `deadline`, `initialEstimate` and
     /// a job ring of `jobCapacity` entries if it does not exist; an existing valid segment keeps
-    /// its ring and takes this process's `slots` and `deadline`.
+    /// its ring and takes this process's `slots`, `deadline` and `lanes` (the most jobs one slot
+    /// runs together).
     public init(
         path: String, slots: Int, deadline: Double, initialEstimate: ServiceTimeEstimate,
-        jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound
+        jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound, lanes: Int = 1
     ) throws(SystemCallError) {
         self.path = path
         let (directoryPath, name) = try Self.splitPath(path)
@@ -107,7 +110,7 @@ public final class SharedSegment: @unchecked Sendable {
         jobCapacity = Self.jobCapacity(ofMapping: size)
         self.outcome = outcome
         isReadOnly = false
-        withLockedView { $0.configure(slots: slots, deadline: deadline) }
+        withLockedView { $0.configure(slots: slots, deadline: deadline, lanes: lanes) }
     }
 
     /// Whether this process maps the segment read-only (``attach(path:)``).

@@ -9,32 +9,45 @@ extension SlotQueue {
 
     /// The prediction for a new job at `cost`, and that job's estimated service time: what every
     /// admission decision reads, from the counts and the running slots alone.
+    ///
+    /// With batches, the waiting jobs of each cost drain in batches of ``AdmissionPolicy/lanes``
+    /// (the last one partial), and a new job that will wait is priced as a member of a full batch
+    /// that starts after them all: it may be held up by the jobs that join it.
     func predict(cost: Int, now: Double) -> (AdmissionPredictor.Prediction, service: Double) {
         let estimate = self.estimate
         let predictor = AdmissionPredictor(slots: min(storage.slots, Storage.maximumSlots), estimate: estimate)
         let running = min(storage.runningCount, Storage.maximumSlots)
-        var queuedCount = 0
+        let lanes = policy.lanes
+        var queuedUnits = 0
         var queuedWork = 0.0
         if storage.queuedCount > 0 {
             for cost in 0..<Storage.costClasses {
                 let count = storage.queuedCount(atCost: cost)
                 guard count > 0 else { continue }
-                queuedCount += count
-                queuedWork += Double(count) * estimate.seconds(forCost: cost)
+                let (full, rest) = count.quotientAndRemainder(dividingBy: lanes)
+                queuedUnits += full + (rest > 0 ? 1 : 0)
+                queuedWork += Double(full) * batchSeconds(lanes: lanes, cost: cost)
+                if rest > 0 { queuedWork += batchSeconds(lanes: rest, cost: cost) }
             }
         }
         let width = max(predictor.slots, running)
+        let service = batchSeconds(lanes: lanes, cost: cost)
         let prediction = withUnsafeTemporaryAllocation(of: Double.self, capacity: width) { freeAt in
             var filled = 0
             for index in 0..<Storage.maximumSlots where filled < running {
                 let entry = storage[running: index]
                 guard entry.ticket != 0 else { continue }
-                freeAt[filled] = max(0, estimate.seconds(forCost: entry.cost) - (now - entry.startedAt))
+                freeAt[filled] = max(0, batchSeconds(lanes: entry.lanes, cost: entry.cost) - (now - entry.startedAt))
                 filled += 1
             }
             for index in filled..<width { freeAt[index] = 0 }
-            return predictor.predict(freeAt: freeAt, queuedCount: queuedCount, queuedWork: queuedWork, newCost: cost)
+            let alone = predictor.predict(
+                freeAt: freeAt, queuedCount: queuedUnits, queuedWork: queuedWork, newCost: cost)
+            // A job that starts at once runs alone: nobody waits to join it.
+            guard lanes > 1, alone.startsIn > 0 || queuedUnits > 0 else { return alone }
+            return predictor.predict(
+                freeAt: freeAt, queuedCount: queuedUnits, queuedWork: queuedWork, newCost: cost, newService: service)
         }
-        return (prediction, estimate.seconds(forCost: cost))
+        return (prediction, prediction.startsIn > 0 || queuedUnits > 0 ? service : estimate.seconds(forCost: cost))
     }
 }

@@ -149,13 +149,19 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         let job = storage[job: ticket.ticket]
         guard job.ticket == ticket.ticket, job.state == .running else { return }
         let held = now - job.startedAt
-        release(ticket.ticket, servedSeconds: serviceSeconds, now: now)
-        if outcome != .failed {
-            // An overrun teaches the most: the machine is slower than the estimate says.
+        let batchSize = job.batchSize
+        // A batch member is served its share of the slot's time.
+        let slotFreed = release(
+            ticket.ticket, servedSeconds: serviceSeconds / Double(max(1, batchSize)), now: now)
+        // An overrun teaches the most: the machine is slower than the estimate says.
+        if outcome != .failed, batchSize <= 1 {
             var estimate = ServiceTimeEstimate(unitSeconds: storage.unitSeconds, samples: storage.estimateSamples)
             estimate.observe(seconds: max(held, serviceSeconds), atCost: ticket.cost)
             storage.unitSeconds = estimate.unitSeconds
             storage.estimateSamples = estimate.samples
+        } else if outcome != .failed, slotFreed {
+            // The batch's last member: the slot was held this long for all of them.
+            observeBatch(lanes: batchSize, seconds: max(held, serviceSeconds), cost: ticket.cost)
         }
         storage.record(
             .ended(
@@ -174,7 +180,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         }
         while storage.runningCount < storage.slots, storage.grantTicket < storage.nextTicket {
             let ticket = storage.grantTicket
-            var job = storage[job: ticket]
+            let job = storage[job: ticket]
             storage.grantTicket += 1
             // A job that already left (refused at its deadline, or swept) is passed over.
             guard job.ticket == ticket, job.state == .queued else { continue }
@@ -182,19 +188,36 @@ struct SlotQueue<Storage: SlotQueueStorage> {
                 storage.grantTicket -= 1
                 return
             }
-            storage[running: slot] = RunningEntry(ticket: ticket, cost: job.cost, pid: job.pid, startedAt: now)
-            uncount(job)
-            detachWaiting(ticket: ticket, starts: true, now: now)
-            job = storage[job: ticket]
-            job.state = .running
-            job.runningSlot = slot
-            job.startedAt = now
-            job.granted = true
-            storage[job: ticket] = job
-            storage.runningCount += 1
-            storage.record(.granted(at: now, wait: now - job.admittedAt))
-            woken.append(ticket)
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Storage.maximumBatch - 1) { riders in
+                let count = batchRiders(for: job, now: now, into: riders)
+                storage[running: slot] = RunningEntry(
+                    ticket: ticket, cost: job.cost, pid: job.pid, startedAt: now, lanes: count + 1,
+                    membersLeft: count + 1)
+                storage.runningCount += 1
+                start(ticket, slot: slot, batchHead: ticket, batchSize: count + 1, now: now, woken: &woken)
+                for index in 0..<count {
+                    start(riders[index], slot: slot, batchHead: ticket, batchSize: count + 1, now: now, woken: &woken)
+                }
+            }
         }
+    }
+
+    /// Hands a waiting job its part of a slot: it runs from `now` in the batch `batchHead` leads.
+    private mutating func start(
+        _ ticket: UInt64, slot: Int, batchHead: UInt64, batchSize: Int, now: Double, woken: inout WakeList
+    ) {
+        uncount(storage[job: ticket])
+        detachWaiting(ticket: ticket, starts: true, now: now)
+        var job = storage[job: ticket]
+        job.state = .running
+        job.runningSlot = slot
+        job.startedAt = now
+        job.batchHead = batchHead
+        job.batchSize = batchSize
+        job.granted = true
+        storage[job: ticket] = job
+        storage.record(.granted(at: now, wait: now - job.admittedAt))
+        woken.append(ticket)
     }
 
     /// Frees the running and waiting jobs whose pid `matches` (their process died), hands freed
@@ -202,17 +225,27 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     mutating func freeJobs(now: Double, woken: inout WakeList, matching matches: (Int32) -> Bool) -> Int {
         var freed = 0
         for index in 0..<Storage.maximumSlots {
-            var slot = storage[running: index]
+            let slot = storage[running: index]
             guard slot.ticket != 0, matches(slot.pid) else { continue }
-            let job = storage[job: slot.ticket]
-            if job.ticket == slot.ticket && job.state == .running {
-                release(slot.ticket, servedSeconds: 0, now: now)
-            } else {
-                slot.ticket = 0
-                storage[running: index] = slot
-                if storage.runningCount > 0 { storage.runningCount -= 1 }
+            // Its batch's members lie within the window behind the first, in this slot.
+            var ticket = slot.ticket
+            let end = min(storage.nextTicket, slot.ticket &+ Self.batchWindow)
+            while ticket < end, storage[running: index].ticket == slot.ticket {
+                let job = storage[job: ticket]
+                if job.ticket == ticket, job.state == .running, job.runningSlot == index,
+                    job.batchHead == slot.ticket || ticket == slot.ticket
+                {
+                    release(ticket, servedSeconds: 0, now: now)
+                    freed += 1
+                }
+                ticket &+= 1
             }
-            freed += 1
+            if storage[running: index].ticket == slot.ticket {
+                // Members the walk did not find (the entries were scribbled over): the slot goes anyway.
+                storage[running: index] = .free
+                if storage.runningCount > 0 { storage.runningCount -= 1 }
+                freed = max(freed, 1)
+            }
         }
         var ticket = storage.grantTicket
         let end = min(storage.nextTicket, storage.grantTicket &+ UInt64(storage.jobCapacity))
@@ -259,19 +292,27 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         if count > 0 { storage.setQueuedCount(count - 1, atCost: job.cost) }
     }
 
-    /// Frees a running job's slot (the caller hands it on with ``grantWaiting(now:woken:)``).
-    private mutating func release(_ ticket: UInt64, servedSeconds: Double, now: Double) {
+    /// Ends a running job's part of its slot, and frees the slot when it was the last of its
+    /// batch (the caller hands it on with ``grantWaiting(now:woken:)``); returns whether it did.
+    @discardableResult
+    private mutating func release(_ ticket: UInt64, servedSeconds: Double, now: Double) -> Bool {
         var job = storage[job: ticket]
-        guard job.state == .running else { return }
+        guard job.state == .running else { return false }
         detachRunning(job, servedSeconds: servedSeconds, now: now)
         let index = job.runningSlot % Storage.maximumSlots
         var slot = storage[running: index]
-        if slot.ticket == job.ticket {
-            slot.ticket = 0
+        var freed = false
+        if slot.ticket != 0, slot.ticket == (job.batchHead == 0 ? job.ticket : job.batchHead) {
+            slot.membersLeft = max(0, slot.membersLeft - 1)
+            if slot.membersLeft == 0 {
+                slot = .free
+                if storage.runningCount > 0 { storage.runningCount -= 1 }
+                freed = true
+            }
             storage[running: index] = slot
-            if storage.runningCount > 0 { storage.runningCount -= 1 }
         }
         job.state = .free
         storage[job: ticket] = job
+        return freed
     }
 }

@@ -33,6 +33,10 @@ struct QueueEntry: Equatable, Sendable {
     /// Set as the job is displaced by a client under its share (on the same word as `granted`):
     /// the entry is free, and its waiter answers 503 at once.
     var displaced = false
+    /// While it runs: the first ticket of its batch (its own when it leads or runs alone), and
+    /// how many jobs the batch holds.
+    var batchHead: UInt64 = 0
+    var batchSize = 1
 
     /// An entry nobody has used.
     static let unused = QueueEntry(
@@ -91,13 +95,28 @@ struct ClientEntry: Equatable, Sendable {
 
 /// One compute slot: the job holding it, or `ticket == 0` when it is free.
 struct RunningEntry: Equatable, Sendable {
+    /// The job that holds it, first of its batch.
     var ticket: UInt64
     var cost: Int
     var pid: Int32
     var startedAt: Double
+    /// Jobs of the batch run in it (1: a job alone).
+    var lanes = 1
+    /// Of those, the ones not yet ended: the slot is free when none is left.
+    var membersLeft = 1
 
     /// A slot nobody holds.
-    static let free = RunningEntry(ticket: 0, cost: 0, pid: 0, startedAt: 0)
+    static let free = RunningEntry(ticket: 0, cost: 0, pid: 0, startedAt: 0, lanes: 1, membersLeft: 0)
+}
+
+/// What the queue has learnt of batches of one size: how long one holds a slot, as a multiple
+/// of one job's time at the same cost.
+struct BatchFactor: Equatable, Sendable {
+    /// 0 when nothing is learnt yet.
+    var factor: Double
+    var samples: Int
+
+    static let unlearnt = BatchFactor(factor: 0, samples: 0)
 }
 
 /// What a decision did, for the counters, histograms and the worker table; decisions never read
@@ -154,6 +173,8 @@ protocol SlotQueueStorage {
     subscript(running index: Int) -> RunningEntry { get set }
     /// Counts what happened.
     mutating func record(_ event: QueueEvent)
+    /// What is learnt of batches of `lanes` jobs, `2...maximumBatch`.
+    subscript(batch lanes: Int) -> BatchFactor { get set }
 
     // MARK: The client table (fair share)
 
@@ -180,4 +201,6 @@ extension SlotQueueStorage {
     static var costClasses: Int { SharedSegment.costClasses }
     /// Entries in the running table.
     static var maximumSlots: Int { SharedSegment.maximumSlots }
+    /// The most jobs one slot runs together.
+    static var maximumBatch: Int { SharedSegment.maximumBatch }
 }

@@ -18,6 +18,8 @@ public final class MonitorMetrics: @unchecked Sendable {
     private let predicted: Gauge
     private let deadline: Gauge
     private let estimate: Gauge
+    private let lanes: Gauge
+    private let capacity: Gauge
     private let jobs: [(name: String, counter: Counter)]
     private let clients: [(state: String, gauge: Gauge)]
     private let topShares: [Gauge]
@@ -44,6 +46,12 @@ public final class MonitorMetrics: @unchecked Sendable {
         deadline = registry.makeGauge(descriptor: Self.name("deadline", "seconds", "N: the promised answer time"))
         estimate = registry.makeGauge(
             descriptor: Self.name("service_estimate", "seconds", "Estimated bcrypt time at the configured cost"))
+        lanes = registry.makeGauge(
+            descriptor: Self.name("batch_lanes", "", "The most jobs one compute slot hashes together (1: none)"))
+        capacity = registry.makeGauge(
+            descriptor: Self.name(
+                "capacity", "jobs_per_second",
+                "Jobs per second the slots can finish at the configured cost, by the estimate"))
         let outcomes = Self.name("jobs", "total", "Expensive jobs by outcome")
         jobs = [
             "admitted", "refused_at_once", "refused_at_deadline", "completed", "failed", "overran", "recovered",
@@ -88,6 +96,8 @@ public final class MonitorMetrics: @unchecked Sendable {
         predicted.set(snapshot.predictedCompletion)
         deadline.set(snapshot.deadlineSeconds)
         estimate.set(snapshot.estimateSeconds(cost: snapshot.predictionCost))
+        lanes.set(Double(snapshot.lanes))
+        capacity.set(snapshot.capacityPerSecond(cost: snapshot.predictionCost))
         let totals: [String: UInt64] = [
             "admitted": snapshot.admitted, "refused_at_once": snapshot.refusedAtOnce,
             "refused_at_deadline": snapshot.refusedAtDeadline, "completed": snapshot.completed,

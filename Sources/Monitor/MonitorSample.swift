@@ -35,6 +35,11 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         public var predictedSeconds: Double
         /// N.
         public var deadlineSeconds: Double
+        /// The most jobs one slot hashes together (1: every job alone).
+        public var lanes: Int
+        /// Jobs per second the slots can finish at the configured cost, by the estimate: the
+        /// ceiling the hashes' rate rises to under load.
+        public var capacityPerSecond: Double
     }
 
     public struct Worker: Codable, Sendable, Equatable {

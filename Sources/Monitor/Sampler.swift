@@ -109,7 +109,8 @@ public final class Sampler {
             queue: snapshot.map {
                 .init(
                     queued: $0.queued, running: $0.running, slots: $0.slots, predictedSeconds: $0.predictedCompletion,
-                    deadlineSeconds: $0.deadlineSeconds)
+                    deadlineSeconds: $0.deadlineSeconds, lanes: $0.lanes,
+                    capacityPerSecond: $0.capacityPerSecond(cost: $0.predictionCost))
             },
             workers: (snapshot?.workers ?? []).map {
                 .init(

@@ -46,7 +46,16 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         case .admitted(let admitted):
             ticket = admitted
         }
-        switch controller.waitForSlot(ticket) {
+        let whenOverrunEnds: @Sendable (Double) -> Void = { [controller] seconds in
+            controller.finish(ticket, serviceSeconds: seconds, outcome: .overran)
+        }
+        // Registered while it waits, so that the batch it may be granted with takes it at once.
+        let member =
+            controller.policy.lanes > 1
+            ? pool.register(job, ticket: ticket.number, whenOverrunEnds: whenOverrunEnds) : nil
+        let slot = controller.waitForSlot(ticket)
+        if slot != .granted, member != nil { pool.withdraw(ticket: ticket.number) }
+        switch slot {
         case .granted:
             break
         case .refusedAtDeadline(let retryAfter):
@@ -60,15 +69,22 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
             throw .overloaded(
                 predictedSeconds: ticket.prediction.completesIn, retryAfterSeconds: retryAfter, reason: .displaced)
         }
-        let outcome = pool.run(until: ticket.arrivedAt + controller.policy.answerBy) {
-            hasher -> Result<ExpensiveJobResult, BcryptError> in
-            do throws(BcryptError) {
-                return .success(try job.perform(with: hasher))
-            } catch {
-                return .failure(error)
-            }
-        } whenOverrunEnds: { [controller] seconds in
-            controller.finish(ticket, serviceSeconds: seconds, outcome: .overran)
+        let answerBy = ticket.arrivedAt + controller.policy.answerBy
+        let batch = member.map { _ in controller.batch(of: ticket) }
+        let outcome: ComputePool.Outcome<Result<ExpensiveJobResult, BcryptError>>
+        if let member, let batch, batch.tickets.count > 1 {
+            outcome = pool.run(member, ticket: ticket.number, inBatch: batch.head, of: batch.tickets, until: answerBy)
+        } else {
+            if member != nil { pool.withdraw(ticket: ticket.number) }
+            outcome = pool.run(
+                until: answerBy,
+                { hasher -> Result<ExpensiveJobResult, BcryptError> in
+                    do throws(BcryptError) {
+                        return .success(try job.perform(with: hasher))
+                    } catch {
+                        return .failure(error)
+                    }
+                }, whenOverrunEnds: whenOverrunEnds)
         }
         switch outcome {
         case .finished(.success(let value), let seconds):

@@ -20,12 +20,12 @@ final class ComputePool: Sendable {
         case overran
     }
 
-    private final class PendingJob: @unchecked Sendable {
+    final class PendingJob: @unchecked Sendable {
         let work: (BcryptHasher) -> Void
         init(_ work: @escaping (BcryptHasher) -> Void) { self.work = work }
     }
 
-    private enum Handoff<Result: Sendable>: Sendable {
+    enum Handoff<Result: Sendable>: Sendable {
         case pending
         case done(Result, Double)
         case abandoned
@@ -33,6 +33,8 @@ final class ComputePool: Sendable {
 
     private let pending = Mutex<[PendingJob]>([])
     private let available = DispatchSemaphore(value: 0)
+    /// This process's admitted jobs that a batch may take, and the batches that left members behind.
+    let batches = Mutex<BatchTable>(BatchTable())
 
     /// Starts `threads` compute threads at `niceness` (0 = same priority as requests).
     init(threads: Int, niceness: Int32, log: Logger) throws(SystemCallError) {
@@ -51,6 +53,12 @@ final class ComputePool: Sendable {
                 }
             }
         }
+    }
+
+    /// Queues `task` for the next free compute thread.
+    func submit(_ task: PendingJob) {
+        pending.withLock { $0.append(task) }
+        available.signal()
     }
 
     /// Runs `work` on a compute thread and waits for it until `deadline` (monotonic seconds).
@@ -72,8 +80,7 @@ final class ComputePool: Sendable {
             }
             if abandoned { whenOverrunEnds(seconds) } else { done.signal() }
         }
-        pending.withLock { $0.append(task) }
-        available.signal()
+        submit(task)
         let remaining = max(0, deadline - MonotonicClock.now)
         _ = done.wait(timeout: .now() + .nanoseconds(Int(remaining * 1e9)))
         return handoff.withLock { state in

@@ -95,14 +95,17 @@ public struct AdmissionSettings: Sendable {
     public var refusalRate: Double
     /// Whether a full queue is shared fairly among clients.
     public var fairness: Bool
+    /// The most waiting jobs of this process at one cost that one slot hashes together (1: none).
+    public var lanes: Int
 
     /// Creates settings.
     public init(
         segmentPath: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
         initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
-        refusalRate: Double = 0, fairness: Bool = true
+        refusalRate: Double = 0, fairness: Bool = true, lanes: Int = 1
     ) {
         self.fairness = fairness
+        self.lanes = lanes
         self.segmentPath = segmentPath
         self.computeSlots = computeSlots
         self.deadline = deadline

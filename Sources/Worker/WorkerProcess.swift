@@ -205,7 +205,8 @@ public struct WorkerProcess: Sendable {
             path: settings.segmentPath, slots: settings.computeSlots, deadline: settings.deadline,
             initialEstimate: estimate,
             jobCapacity: SharedSegment.jobCapacity(
-                slots: settings.computeSlots, deadline: settings.deadline, shortestServiceSeconds: shortest))
+                slots: settings.computeSlots, deadline: settings.deadline, shortestServiceSeconds: shortest),
+            lanes: settings.lanes)
         switch segment.outcome {
         case .created: log.info("segment created", metadata: ["path": "\(settings.segmentPath)"])
         case .attached: log.info("segment attached", metadata: ["path": "\(settings.segmentPath)"])
@@ -216,7 +217,7 @@ public struct WorkerProcess: Sendable {
             segment: segment,
             policy: AdmissionPolicy(
                 deadline: settings.deadline, headroom: settings.headroom, refusalRate: settings.refusalRate,
-                fairness: settings.fairness))
+                fairness: settings.fairness, lanes: settings.lanes))
         controller.register()
         let log = self.log
         let progress = ProgressMark()

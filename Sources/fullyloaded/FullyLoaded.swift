@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bcrypt
 import Foundation
 import JSONLogging
 
@@ -75,6 +76,12 @@ struct AdmissionOptions: ParsableArguments {
     )
     var fairness = Fairness.on
 
+    @Option(
+        help:
+            "The most waiting jobs of one process and cost that one compute slot hashes together, side by side, with the multi-lane bcrypt core (1: every job alone on libxcrypt)."
+    )
+    var lanes = 4
+
     /// Whether admission is shared fairly among clients.
     enum Fairness: String, ExpressibleByArgument, CaseIterable {
         case on, off
@@ -85,6 +92,9 @@ struct AdmissionOptions: ParsableArguments {
         guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
         guard (1...256).contains(slots) else { throw ValidationError("--compute-slots must be 1...256") }
         guard headroom > 0, headroom <= 1 else { throw ValidationError("--headroom must be in (0, 1]") }
+        guard (1...BcryptLanes.maximumLanes).contains(lanes) else {
+            throw ValidationError("--lanes must be 1...\(BcryptLanes.maximumLanes)")
+        }
         if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
     }
 }

@@ -148,6 +148,7 @@ struct UpCommand: ParsableCommand {
                 "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",
                 "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
                 "--refusal-rate", "\(admission.refusalRate)", "--fairness", admission.fairness.rawValue,
+                "--lanes", "\(admission.lanes)",
             ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
 
         if geteuid() == 0 { try dropRoot(&configuration) }

@@ -117,7 +117,8 @@ struct WorkerCommand: ParsableCommand {
             segmentPath: segment, computeSlots: admission.slots, deadline: admission.deadline,
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
-            refusalRate: admission.refusalRate * Double(admission.slots), fairness: admission.fairness == .on)
+            refusalRate: admission.refusalRate * Double(admission.slots), fairness: admission.fairness == .on,
+            lanes: admission.lanes)
         guard maxRequests >= 0, maxRequestsJitter >= 0 else {
             throw ValidationError("--max-requests and --max-requests-jitter must be 0 or more")
         }

@@ -24,6 +24,7 @@ struct ArrayQueueStorage: SlotQueueStorage {
     var activeRecentAt = 0.0
     var servedTotal = 0.0
     var servedTotalAt = 0.0
+    var batches = [BatchFactor](repeating: .unlearnt, count: ArrayQueueStorage.maximumBatch + 1)
 
     init(
         slots: Int, jobCapacity: Int = 64, serviceSeconds: Double = 0.1, atCost cost: Int = 4,
@@ -51,6 +52,11 @@ struct ArrayQueueStorage: SlotQueueStorage {
     subscript(job ticket: UInt64) -> QueueEntry {
         get { jobs[Int(ticket % UInt64(jobCapacity))] }
         set { jobs[Int(ticket % UInt64(jobCapacity))] = newValue }
+    }
+
+    subscript(batch lanes: Int) -> BatchFactor {
+        get { batches[lanes % batches.count] }
+        set { batches[lanes % batches.count] = newValue }
     }
 
     subscript(running index: Int) -> RunningEntry {

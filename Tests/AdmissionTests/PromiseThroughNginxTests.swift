@@ -88,13 +88,14 @@ struct PromiseThroughNginxTests {
 
     @Test("overload: every answer within N, refusals at once with Retry-After, counters add up, ping stays fast")
     func overload() throws {
-        // One slot, cost 6 (a few ms): N holds about 30 of this machine's hashes, and 32 clients
-        // overload it several times over.
-        let deadline = max(0.1, 30 * (try MachineCalibration.singleHashSeconds(cost: 6)))
+        // One slot, cost 8 (about 10 ms): N holds 12 of this machine's hashes alone, about 25 in
+        // batches of four, and 56 clients overload it (the stack's two workers take 64
+        // expensive requests at once: more would be nginx's to refuse).
+        let deadline = max(0.1, 12 * (try MachineCalibration.singleHashSeconds(cost: 8)))
         let stack = try TestStack(
-            workers: 2, cost: 6,
-            arguments: ["--max-cost", "6", "--deadline", "\(deadline)", "--compute-slots", "1", "--refusal-rate", "0"])
-        let (answers, pings) = Self.probingPing(stack) { Self.overload(stack, clients: 32, seconds: 3) }
+            workers: 2, cost: 8,
+            arguments: ["--max-cost", "8", "--deadline", "\(deadline)", "--compute-slots", "1", "--refusal-rate", "0"])
+        let (answers, pings) = Self.probingPing(stack) { Self.overload(stack, clients: 56, seconds: 3) }
         usleep(300_000)  // jobs that overran finish in the background
         let stats = try Self.stats(stack)
         #expect(try stack.stop() == .exited(0))
@@ -141,14 +142,15 @@ struct PromiseThroughNginxTests {
     func refusedAtArrival() throws {
         // One slot, and a cost whose hash takes at least a quarter second here: N of 2.5 hashes
         // holds two (done at 1 and 2 hashes' time), and a third would finish at 3 > 0.9 × 2.5. The
-        // probes all go while the first hash runs.
+        // probes all go while the first hash runs. Every job alone (`--lanes 1`), for that
+        // arithmetic: with batches, a job that waits is priced as a member of a full batch.
         let (cost, single) = try MachineCalibration.cost(takingAtLeast: 0.25, from: 6, upTo: 16)
         let deadline = 2.5 * single
         let stack = try TestStack(
             workers: 2, cost: cost,
             arguments: [
                 "--max-cost", "\(cost)", "--deadline", "\(deadline)", "--compute-slots", "1", "--refusal-rate", "0",
-                "--estimate-seconds", "\(single)",
+                "--estimate-seconds", "\(single)", "--lanes", "1",
             ])
         let holders = Thread {
             concurrently(2) { _ in _ = try? stack.client(timeout: 10).request("GET", "/api/load") }

@@ -40,10 +40,12 @@ struct SegmentCorruptionTests {
         }
 
         /// Every running slot holding ticket 1 at `cost`.
-        func fillRunning(cost: UInt32) {
+        func fillRunning(cost: UInt32, lanes: UInt32 = 1, membersLeft: UInt32 = 1) {
             var entry = fl_running()
             entry.ticket = 1
             entry.cost = cost
+            entry.lanes = lanes
+            entry.members_left = membersLeft
             let start = MemoryLayout<fl_segment>.offset(of: \fl_segment.running)!
             for index in 0..<Int(FL_MAX_SLOTS) { write(at: start + index * MemoryLayout<fl_running>.stride, entry) }
         }
@@ -88,6 +90,16 @@ struct SegmentCorruptionTests {
                 }
             ),
             ("running jobs of cost 2^32 − 1", { scribbler.fillRunning(cost: UInt32.max) }),
+            ("running batches of 2^32 − 1 lanes", { scribbler.fillRunning(cost: 4, lanes: .max, membersLeft: .max) }),
+            (
+                "batch factors NaN and huge",
+                {
+                    let start = MemoryLayout<fl_segment>.offset(of: \fl_segment.batch_factor)!
+                    for lanes in 0...Int(FL_MAX_BATCH) {
+                        scribbler.write(at: start + lanes * 8, lanes % 2 == 0 ? Double.nan : 1e300)
+                    }
+                }
+            ),
             ("estimate NaN", { scribbler.write(\fl_segment.unit_seconds, Double.nan) }),
             ("estimate infinite", { scribbler.write(\fl_segment.unit_seconds, Double.infinity) }),
             ("recent waits' position at its end", { scribbler.write(\fl_segment.recent_next, UInt32.max) }),

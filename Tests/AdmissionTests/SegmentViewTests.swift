@@ -18,6 +18,9 @@ struct SegmentViewTests {
         var queuedCount: Int
         var queuedByCost: [Int]
         var running: [UInt64]
+        /// Each slot's batch: first ticket, jobs, jobs not yet ended.
+        var batches: [String]
+        var batchFactors: [BatchFactor]
         var samples: Int
         var unitSeconds: Double
         var refusalTheoreticalArrival: Double
@@ -37,6 +40,9 @@ struct SegmentViewTests {
             queuedCount = storage.queuedCount
             queuedByCost = (0..<Storage.costClasses).map { storage.queuedCount(atCost: $0) }
             running = (0..<Storage.maximumSlots).map { storage[running: $0].ticket }.filter { $0 != 0 }.sorted()
+            batches = (0..<Storage.maximumSlots).map { storage[running: $0] }.filter { $0.ticket != 0 }
+                .map { "\($0.ticket):\($0.lanes):\($0.membersLeft)" }.sorted()
+            batchFactors = (2...Storage.maximumBatch).map { storage[batch: $0] }
             samples = storage.estimateSamples
             unitSeconds = storage.unitSeconds
             refusalTheoreticalArrival = storage.refusalTheoreticalArrival
@@ -58,13 +64,15 @@ struct SegmentViewTests {
         Double(random.next(upperBound: limit)) / 512
     }
 
-    @Test("a random run of admissions, waits, ends and sweeps answers the same on the segment as on arrays")
-    func sameAsArrays() throws {
+    @Test(
+        "a random run of admissions, waits, ends and sweeps answers the same on the segment as on arrays, with batches and without",
+        arguments: [1, 4])
+    func sameAsArrays(lanes: Int) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var random = SplitMix(state: seed)
         let temporary = TemporarySegment()
         let segment = try temporary.open(slots: 3, deadline: 0.5)
-        let policy = AdmissionPolicy(deadline: 0.5, headroom: 0.875, refusalRate: 8, fairness: true)
+        let policy = AdmissionPolicy(deadline: 0.5, headroom: 0.875, refusalRate: 8, fairness: true, lanes: lanes)
         let unit = segment.withLockedView { $0.unitSeconds }
         var reference = SlotQueue(
             storage: ArrayQueueStorage(
@@ -85,6 +93,7 @@ struct SegmentViewTests {
         var waiting: [AdmissionController.Ticket] = []
         var holding: [AdmissionController.Ticket] = []
         var answers = 0
+        var sawBatch = false
         for step in 0..<4000 {
             now += Self.grid(&random, below: 4)
             let context = Comment(rawValue: "seed \(seed), step \(step)")
@@ -140,7 +149,9 @@ struct SegmentViewTests {
             #expect(SlotQueueTests.tickets(wokenOnSegment) == SlotQueueTests.tickets(wokenOnArrays), context)
             let summary = segment.withLockedView { Summary($0) }
             try #require(summary == Summary(reference.storage), context)
+            sawBatch = sawBatch || summary.batches.contains { $0.split(separator: ":")[1] != "1" }
         }
+        #expect(sawBatch == (lanes > 1), "batches formed only with lanes to form them")
         // The run went through every kind of answer, not just one.
         let events = reference.storage.events
         #expect(answers > 100)

@@ -159,6 +159,9 @@ struct DashboardTests {
                 const s = window.fullyloaded || {};
                 return { received: s.received || 0, connection: document.getElementById('connection').textContent,
                   hashes: document.getElementById('hashes').textContent, cpu: document.getElementById('cpu-total').textContent,
+                  capacity: document.getElementById('capacity').textContent,
+                  capacityPoints: typeof Chart === 'undefined' ? -1
+                    : Chart.getChart('chart-throughput').data.datasets[3].data.filter(v => v > 0).length,
                   points: typeof Chart === 'undefined' ? -1 : Chart.getChart('chart-cpu').data.labels.length,
                   waitLines: typeof Chart === 'undefined' ? -1 : Chart.getChart('chart-wait').data.datasets.length,
                   rows: document.querySelectorAll('#workers tbody tr').length,
@@ -182,6 +185,8 @@ struct DashboardTests {
         #expect((after["received"] as? Int ?? 0) - (before["received"] as? Int ?? 0) >= 8, "\(before) → \(after)")
         #expect(Double(after["cpu"] as? String ?? "") ?? 0 > 50, "CPU shows the load: \(after)")
         #expect(after["hashes"] as? String != "–")
+        #expect(Double(after["capacity"] as? String ?? "") ?? 0 > 0, "the capacity line shows the ceiling: \(after)")
+        #expect(after["capacityPoints"] as? Int ?? 0 >= 1)
         #expect(after["rows"] as? Int == 2)
         #expect(after["clients"] as? Int ?? 0 >= 1, "the fair share's table lists the client: \(after)")
         #expect(after["reasonLines"] as? Int == 4, "at capacity, over share, displaced, late")

@@ -42,7 +42,6 @@ struct MonitorDescriptorTests {
     func segmentMappedReadOnly() throws {
         let stack = try TestStack(workers: 1, cost: 4)
         defer { _ = try? stack.stop() }
-        let monitor = try #require(stack.childProcesses.first { $0.command.contains(" monitor ") }?.pid)
         let segment = try #require(stack.segmentPaths.first)
         let client = stack.client()
         // The slots are the host's cores, read from the segment: none until the monitor maps it.
@@ -57,14 +56,20 @@ struct MonitorDescriptorTests {
             usleep(100_000)
         }
         #expect(slots(metrics) >= 1, "the queue's figures from the segment: \(metrics.prefix(600))")
-        // Looked at for up to 2 s: the monitor maps the segment again when it finds it replaced.
-        var maps: [Substring] = []
-        for _ in 0..<40 where maps.isEmpty {
-            maps = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8)
-                .split(separator: "\n").filter { $0.hasSuffix(segment) }
-            if maps.isEmpty { usleep(50_000) }
+        // The monitor that answered: `up` may have replaced the first one it started.
+        let monitor = try #require(stack.childProcesses.first { $0.command.contains(" monitor ") }?.pid)
+        let mapped = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8).split(separator: "\n")
+        let maps = mapped.filter { $0.hasSuffix(segment) }
+        let status =
+            (try? String(contentsOfFile: "/proc/\(monitor)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
+        let events = stack.log.split(separator: "\n").filter {
+            $0.contains("monitor") && !$0.contains("\"event\":\"ready")
         }
-        #expect(!maps.isEmpty, "the monitor maps \(segment)")
+        #expect(
+            !maps.isEmpty,
+            "the monitor (\(monitor), \(status)) maps \(segment); its /dev/shm maps: \(mapped.filter { $0.contains("/dev/shm") }); log: \(events.suffix(8))"
+        )
         for line in maps {
             let permissions = line.split(separator: " ")[1]
             #expect(permissions == "r--s", "mapped \(permissions): \(line)")

@@ -25,7 +25,10 @@ const charts = {
   cpu: lineChart('chart-cpu', [{ label: 'all cores', color: '#222', width: 2.5 }], { scales: { y: { min: 0, max: 100 } } }),
   ping: lineChart('chart-ping', [{ label: 'ping (ms)' }]),
   // Hashes on their own axis (right): a few per second beside hundreds of refusals or pings.
-  throughput: lineChart('chart-throughput', [{ label: 'hashes/s', width: 2.5, yAxisID: 'hashes' }, { label: 'refusals/s' }, { label: 'pings/s' }],
+  // The capacity line: the jobs per second the slots can finish at the configured cost (full
+  // batches when the workers batch), by the estimate: where hashes/s stands under load.
+  throughput: lineChart('chart-throughput', [{ label: 'hashes/s', width: 2.5, yAxisID: 'hashes' }, { label: 'refusals/s' }, { label: 'pings/s' },
+    { label: 'capacity', yAxisID: 'hashes', color: '#1565c0', dash: [6, 4] }],
     { scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true, title: { display: true, text: 'refusals, pings' } },
       hashes: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hashes' } } } }),
   wait: lineChart('chart-wait', [{ label: 'p50' }, { label: 'p95' }, { label: 'max' }, { label: 'N', color: '#c62828', dash: [6, 4], width: 2 }]),
@@ -64,8 +67,8 @@ function show(sample) {
   push(charts.cpu, label, [sample.cpu.total, ...sample.cpu.cores]);
   push(charts.ping, label, [sample.responsiveness.ping_milliseconds]);
   const t = sample.throughput;
-  push(charts.throughput, label, [t.hashes_per_second, t.refusals_per_second, t.pings_per_second]);
   const q = sample.queue;
+  push(charts.throughput, label, [t.hashes_per_second, t.refusals_per_second, t.pings_per_second, q ? q.capacity_per_second : null]);
   push(charts.wait, label, [sample.wait.p50_milliseconds, sample.wait.p95_milliseconds, sample.wait.max_milliseconds,
     q ? q.deadline_seconds * 1000 : null]);
   const fair = sample.fair_share;
@@ -77,6 +80,7 @@ function show(sample) {
   text('cpu-total', sample.cpu.total);
   text('ping', sample.responsiveness.ping_milliseconds, 1);
   text('hashes', t.hashes_per_second, 1);
+  text('capacity', q ? q.capacity_per_second : null, 1);
   text('refusals', t.refusals_per_second, 1);
   text('wait', sample.wait.p95_milliseconds);
   document.getElementById('queue').textContent = q ? q.queued + ' · ' + q.running + '/' + q.slots : '–';

@@ -12,6 +12,11 @@
  * deadline, or its worker died) is skipped there. Counts and the work waiting are kept as the
  * queue changes, so no decision scans the ring.
  *
+ * Batches: a slot handed to a job may take up to `lanes` - 1 more waiting jobs of the same
+ * process and cost with it (oldest first, within a bounded window of the ring), run together by
+ * the multi-lane bcrypt core. The running entry counts the members not yet ended; each member's
+ * job entry names the batch's first ticket. Passwords never enter the segment.
+ *
  * Fair share: every job belongs to a client entry (`clients[]`, a fixed table with bounded
  * linear probing by a keyed hash). Entries are groups (an IPv4 /24, an IPv6 /48, a named end
  * user) and their leaves (an IPv4 address, an IPv6 /64); entry 0 is the overflow group that
@@ -27,7 +32,7 @@
 #pragma clang assume_nonnull begin
 
 #define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
-#define FL_SEGMENT_VERSION 3u
+#define FL_SEGMENT_VERSION 4u
 #define FL_MAX_SLOTS 256u
 #define FL_MAX_WORKERS 128u
 #define FL_COST_CLASSES 32u
@@ -36,6 +41,7 @@
 #define FL_MAX_CLIENTS 2048u /* client table entries, the overflow group included */
 #define FL_CLIENT_PROBES 16u /* entries a key may live in: its hash's and the next 15 */
 #define FL_OVERFLOW_CLIENT 0u
+#define FL_MAX_BATCH 8u /* jobs one compute slot may run together as a batch */
 
 enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
 enum fl_job_signal { FL_JOB_WAITING = 0, FL_JOB_GRANTED = 1, FL_JOB_DISPLACED = 2 };
@@ -54,6 +60,9 @@ typedef struct {
     uint32_t client;       /* its entry in clients[] (a leaf, or a group that is its own leaf) */
     uint64_t client_previous; /* the client's waiting job before this one, by ticket; 0: none */
     uint64_t client_next;     /* the client's waiting job after this one; 0: none */
+    uint64_t batch_head;      /* while RUNNING: the ticket of the batch's first job (its own when alone) */
+    uint32_t batch_size;      /* while RUNNING: the jobs of its batch, itself included */
+    uint32_t reserved;
 } fl_job;
 
 typedef struct {
@@ -61,6 +70,8 @@ typedef struct {
     uint32_t cost;
     int32_t pid;
     int64_t started_ns;
+    uint32_t lanes;        /* jobs of the batch that holds the slot (1: a job alone) */
+    uint32_t members_left; /* of those, the ones not yet ended: the slot is free when none is left */
 } fl_running;
 
 typedef struct {
@@ -124,10 +135,12 @@ typedef struct {
     pthread_mutex_t lock;
 
     uint32_t slots;
-    uint32_t reserved;
+    uint32_t lanes; /* the most jobs the workers run together in one slot (1: no batches) */
     int64_t deadline_ns;
     double unit_seconds; /* estimated seconds a job holds a slot at cost 0: service(cost) = unit * 2^cost */
     uint64_t estimate_samples;
+    double batch_factor[FL_MAX_BATCH + 1];       /* a batch of k holds a slot batch_factor[k] x one job's time; 0: not learnt */
+    uint64_t batch_samples[FL_MAX_BATCH + 1];
 
     uint64_t next_ticket;  /* the ticket the next admitted job gets */
     uint64_t grant_ticket; /* slots go to waiting tickets in order from here */
@@ -210,6 +223,12 @@ static inline fl_client *fl_segment_client(fl_segment *segment, uint32_t index) 
 static inline fl_worker *fl_segment_worker(fl_segment *segment, uint32_t index) { return &segment->workers[index]; }
 static inline fl_recent_wait *fl_segment_recent_wait(fl_segment *segment, uint32_t index) {
     return &segment->recent_waits[index % FL_RECENT_WAITS];
+}
+static inline double *fl_segment_batch_factor(fl_segment *segment, uint32_t lanes) {
+    return &segment->batch_factor[lanes % (FL_MAX_BATCH + 1)];
+}
+static inline uint64_t *fl_segment_batch_samples(fl_segment *segment, uint32_t lanes) {
+    return &segment->batch_samples[lanes % (FL_MAX_BATCH + 1)];
 }
 static inline uint64_t *fl_histogram_count(fl_histogram *histogram, uint32_t index) { return &histogram->counts[index]; }
 static inline uint32_t *fl_segment_generation(fl_segment *segment) { return &segment->generation; }
