@@ -10,6 +10,7 @@ of the load, what was never answered, and the probe's figures.
 import argparse
 import asyncio
 import json
+import resource
 import random
 import time
 
@@ -95,6 +96,7 @@ async def run(arguments):
     ping_statuses = {}
     for _, status, _ in ping_results:
         ping_statuses[str(status)] = ping_statuses.get(str(status), 0) + 1
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "offered_rate": arguments.rate,
         "seconds": arguments.seconds,
@@ -110,6 +112,8 @@ async def run(arguments):
             "statuses": ping_statuses,
             "latency": summary(ping_ok),
         },
+        # The generator runs on the cores it measures: what it took of them.
+        "generator_cpu_seconds": usage.ru_utime + usage.ru_stime,
     }
 
 

@@ -15,19 +15,23 @@ systems = list(dict.fromkeys(r["system"] for r in rows))
 number = lambda v: None if v in ("", None) else float(v)
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
 capacities = [float(r["capacity"]) for r in rows]
+# CPU seconds the load generator used for the level, per second of arrivals, as a share of all cores.
+generator = lambda r: "–" if not r.get("generator_cpu_seconds") else \
+    f"{float(r['generator_cpu_seconds']) / (float(r['seconds']) * int(cores)):.0%}"
 print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; cost {cost}, "
       f"N = {deadline} s, {seconds} s of arrivals per level, unanswered after {timeout} s; capacity (cores / "
       f"single-hash time, measured before each level) {min(capacities):.2f} to {max(capacities):.2f} hashes/s.\n")
 for system in systems:
     print(f"**{system}**\n")
-    print("| arrivals (× capacity) | 200s per second of arrivals (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| arrivals (× capacity) | 200s per second of arrivals (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in (r for r in rows if r["system"] == system):
         goodput, capacity = float(r["goodput"]), float(r["capacity"])
         print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {goodput:.1f} ({goodput / capacity:.2f}) | "
               f"{ms(number(r['ok_p50']))} / {ms(number(r['ok_p99']))} / {ms(number(r['ok_max']))} | "
               f"{ms(number(r['refused_p99']))} / {ms(number(r['refused_max']))} | {r['unanswered']} | {r['other']} | "
-              f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} |")
+              f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} | "
+              f"{generator(r)} |")
     print()
 
 data = {}
