@@ -9,8 +9,9 @@
 # Output: a table per system (stdout), a CSV, and three gnuplot SVGs (goodput, 200 p99, ping p99).
 # Usage: Deploy/bench/openloop.sh [--quick] [--cost 12] [--deadline 2] [--seconds 30]
 #          [--multiples "1 2 5 10 30"] [--systems "fullyloaded php-fpm"] [--timeout 60] [--binary PATH] [--out Docs]
-#   --systems: any of fullyloaded, fullyloaded-fairness-off (the same, one queue in arrival order),
-#              fullyloaded-lanes-1 (the same, every job alone on libxcrypt) and php-fpm.
+#   --systems: any of fullyloaded (`up` defaults), fullyloaded-fairness-off (one queue in arrival
+#              order), fullyloaded-lanes-1 and fullyloaded-lanes-4 (every job alone, or batches of
+#              up to four) and php-fpm.
 #   --quick: cost 8, multiples "1 3", 3 s, 10 s timeout — about a minute end to end, for tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,9 +50,9 @@ for system in $SYSTEMS; do
     # The same with one queue in arrival order: what the fair share costs when no one floods.
     fullyloaded-fairness-off)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --fairness off ;;
-    # The same with every job alone on libxcrypt: what batches add.
-    fullyloaded-lanes-1)
-      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --lanes 1 ;;
+    # Every job alone on libxcrypt, or batches of up to four: what batches add.
+    fullyloaded-lanes-1 | fullyloaded-lanes-4)
+      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --lanes "${system##*-}" ;;
     php-fpm) ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac

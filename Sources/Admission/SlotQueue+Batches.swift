@@ -3,13 +3,17 @@
 ///
 /// A batch holds jobs of one process (passwords never leave it, so the segment holds no secret)
 /// and one cost, taken oldest first from a bounded window of the ring behind the job that leads
-/// it. A batch is formed only when every member still finishes within N at the batch's
-/// predicted time, and only at a size that hashes more per second than a job alone: a lone job
-/// on an idle host runs alone, as fast as ever.
+/// it. A batch is formed only when every member would still finish within N if the batch ran 15%
+/// longer than predicted, and only at a size that hashes more per second than a job alone: a lone
+/// job on an idle host runs alone, as fast as ever.
 extension SlotQueue {
     /// Ring entries behind a batch's first job that may hold its other members: a bound on
     /// every walk that forms or frees a batch, whatever the queue's length.
     static var batchWindow: UInt64 { 64 }
+
+    /// How much longer than predicted a batch may run and still end within N: what forming one
+    /// allows for a busy machine.
+    static var batchMargin: Double { 1.15 }
 
     /// Seconds a batch of `lanes` jobs at `cost` holds a slot (`lanes` 1: a job alone).
     func batchSeconds(lanes: Int, cost: Int) -> Double {
@@ -87,7 +91,10 @@ extension SlotQueue {
         for count in 0..<found {
             earliestArrival = min(earliestArrival, storage[job: riders[count]].arrivedAt)
             let size = count + 2
-            let seconds = batchSeconds(lanes: size, cost: head.cost)
+            // A margin on the batch's own time: one that runs long costs every member its
+            // answer, not one job. A margin on N instead would leave late leaders alone, which
+            // slows the queue behind them further.
+            let seconds = batchSeconds(lanes: size, cost: head.cost) * Self.batchMargin
             guard now <= earliestArrival + policy.latestStart(serviceSeconds: seconds) else { break }
             let rate = Double(size) / batchFactor(lanes: size)
             if rate > bestRate {

@@ -78,9 +78,9 @@ struct AdmissionOptions: ParsableArguments {
 
     @Option(
         help:
-            "The most waiting jobs of one process and cost that one compute slot hashes together, side by side, with the multi-lane bcrypt core (1: every job alone on libxcrypt)."
+            "The most waiting jobs of one process and cost that one compute slot hashes together, side by side, with the multi-lane bcrypt core (1: every job alone on libxcrypt; 4 about doubles the hashes per core under load)."
     )
-    var lanes = 4
+    var lanes = 1
 
     /// Whether admission is shared fairly among clients.
     enum Fairness: String, ExpressibleByArgument, CaseIterable {
