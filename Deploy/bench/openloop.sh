@@ -38,7 +38,7 @@ done
 bench_setup
 mkdir -p "$OUT/data"
 CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
-echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds" >"$CSV"
+echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction" >"$CSV"
 
 declare -A PORT
 for system in $SYSTEMS; do
@@ -87,7 +87,8 @@ print(",".join(str(v) for v in [
     system, multiple, f"{float(capacity):.4f}", f"{r['offered_rate']:.2f}", f"{r['achieved_rate']:.2f}", r["seconds"],
     ok, refused, other, unanswered, f"{ok / r['seconds']:.3f}",
     cell("200", "p50"), cell("200", "p99"), cell("200", "max"), cell("503", "p50"), cell("503", "p99"), cell("503", "max"),
-    ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max"), f"{r['generator_cpu_seconds']:.2f}"]))
+    ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max"), f"{r['generator_cpu_seconds']:.2f}",
+    f"{r['steal_fraction']:.3f}"]))
 PY
     tail -n 1 "$CSV" >&2
     if [ "$system" = php-fpm ]; then

@@ -27,7 +27,11 @@ public struct PoolSizing: Sendable, Equatable {
     public var expensiveRequests: Int { max(1, requestThreads / 2) }
 
     /// Refusals one worker holds back at once for the refusal budget; past this they leave at once.
-    public var heldRefusals: Int { expensiveRequests / 2 }
+    public var heldRefusals: Int { Self.heldRefusals(expensiveRequests: expensiveRequests) }
+
+    /// Refusals held back at once by a worker that handles `expensiveRequests` at once (half of
+    /// them), also when `--expensive-threads` sets that number apart from the threads.
+    public static func heldRefusals(expensiveRequests: Int) -> Int { expensiveRequests / 2 }
 
     /// Idle connections each nginx process keeps to each upstream, or `nil` for none: a
     /// single-threaded worker can keep none (one kept connection would shut every other out),

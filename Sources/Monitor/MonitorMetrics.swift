@@ -20,6 +20,7 @@ public final class MonitorMetrics: @unchecked Sendable {
     private let estimate: Gauge
     private let lanes: Gauge
     private let capacity: Gauge
+    private let workers: Gauge
     private let jobs: [(name: String, counter: Counter)]
     private let clients: [(state: String, gauge: Gauge)]
     private let topShares: [Gauge]
@@ -52,6 +53,8 @@ public final class MonitorMetrics: @unchecked Sendable {
             descriptor: Self.name(
                 "capacity", "jobs_per_second",
                 "Jobs per second the slots can finish at the configured cost, by the estimate"))
+        workers = registry.makeGauge(
+            descriptor: Self.name("workers", "", "Worker processes the shared segment lists as alive"))
         let outcomes = Self.name("jobs", "total", "Expensive jobs by outcome")
         jobs = [
             "admitted", "refused_at_once", "refused_at_deadline", "completed", "failed", "overran", "recovered",
@@ -98,6 +101,7 @@ public final class MonitorMetrics: @unchecked Sendable {
         estimate.set(snapshot.estimateSeconds(cost: snapshot.predictionCost))
         lanes.set(Double(snapshot.lanes))
         capacity.set(snapshot.capacityPerSecond(cost: snapshot.predictionCost))
+        workers.set(Double(snapshot.workers.count))
         let totals: [String: UInt64] = [
             "admitted": snapshot.admitted, "refused_at_once": snapshot.refusedAtOnce,
             "refused_at_deadline": snapshot.refusedAtDeadline, "completed": snapshot.completed,

@@ -56,7 +56,8 @@ public struct WorkerProcess: Sendable {
             }
         let sizing = PoolSizing(requestThreads: configuration.requestThreads, nginxProcesses: 1)
         let expensive = configuration.expensiveRequestThreads ?? sizing.expensiveRequests
-        let gate = ExpensiveRequestGate(limit: expensive, holdLimit: expensive / 2)
+        let gate = ExpensiveRequestGate(
+            limit: expensive, holdLimit: PoolSizing.heldRefusals(expensiveRequests: expensive))
         // Anyone who reaches a TCP port could speak raw FastCGI, past nginx's limits: only the
         // front's addresses are served.
         let isTCP = AddressRange.localAddress(ofSocket: listener.rawValue) != nil

@@ -22,6 +22,12 @@ struct NginxUpstreamsCommand: ParsableCommand {
     @Option(help: "N, in seconds, as the workers run with.")
     var deadline = 2.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Take --threads and --deadline from the worker options in this file (FULLYLOADED_WORKER_OPTIONS, as /etc/default/fullyloaded sets them), read by the worker's own parser.",
+            valueName: "file"))
+    var optionsFrom: String?
+
     @Option(help: "Where the worker sockets are.")
     var socketDir = "/run/fullyloaded"
 
@@ -42,6 +48,13 @@ struct NginxUpstreamsCommand: ParsableCommand {
     }
 
     func run() throws {
+        var threads = threads
+        var deadline = deadline
+        if let optionsFrom {
+            let worker = try WorkerCommand.fromEnvironmentFile(optionsFrom)
+            threads = worker.threads
+            deadline = worker.admission.deadline
+        }
         let servers = (0..<workers).map { SocketEndpoint.unix(path: "\(socketDir)/worker-\($0).sock") }
         let upstreams = NginxUpstreams(
             servers: servers, sizing: PoolSizing(requestThreads: threads, nginxProcesses: nginxProcesses),

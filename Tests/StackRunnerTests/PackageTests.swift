@@ -160,7 +160,9 @@ struct PackageTests {
         #expect(
             libraries.status == 0 && !libraries.output.contains("swift") && !libraries.output.contains("Foundation"),
             "\(libraries.output)")
-        let upstreams = try Command.run(binary, ["nginx-upstreams", "--workers", "2"])
+        // As postinst renders them: from the shipped /etc/default/fullyloaded.
+        let upstreams = try Command.run(
+            binary, ["nginx-upstreams", "--workers", "2", "--options-from", tree + "/etc/default/fullyloaded"])
         #expect(
             upstreams.status == 0 && upstreams.output.contains("upstream fullyloaded_workers"), "\(upstreams.output)")
 

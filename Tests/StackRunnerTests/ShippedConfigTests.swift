@@ -31,6 +31,54 @@ struct ShippedConfigTests {
         }
     }
 
+    @Test(
+        "nginx-upstreams --options-from reads N and the threads as the worker does, in every spelling it accepts",
+        arguments: [
+            ("\"--deadline=3 --threads=256 --cost 12\"", ["--deadline", "3", "--threads", "256"]),
+            ("'--cost 12   --threads 64\t--deadline 0.75'", ["--deadline", "0.75", "--threads", "64"]),
+            ("--cost 12", [String]()),
+        ])
+    func upstreamsFromTheWorkersOptions(line: String, explicit: [String]) throws {
+        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-options-from")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let file = root + "/default"
+        try "# comment\nFULLYLOADED_MONITOR_OPTIONS=\"--cost 12\"\nFULLYLOADED_WORKER_OPTIONS=\(line)\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let binary = try TestBinary.path
+        let fromFile = try Command.run(binary, ["nginx-upstreams", "--workers", "2", "--options-from", file])
+        let fromFlags = try Command.run(binary, ["nginx-upstreams", "--workers", "2"] + explicit)
+        #expect(fromFile.status == 0 && fromFlags.status == 0, "\(fromFile.output)\n\(fromFlags.output)")
+        #expect(fromFile.output == fromFlags.output)
+        if explicit.isEmpty {
+            // The worker's defaults, not some other default of the renderer.
+            #expect(fromFile.output.contains("fastcgi_read_timeout 2025ms;"), "\(fromFile.output)")
+        } else {
+            let other = try Command.run(binary, ["nginx-upstreams", "--workers", "2"])
+            #expect(other.output != fromFile.output, "the file's options changed nothing")
+        }
+    }
+
+    @Test("nginx-upstreams --options-from refuses a file the worker would refuse, and a file without the options")
+    func upstreamsRefuseBadOptions() throws {
+        let root = try TestFiles.makeTemporaryDirectory(prefix: "fl-options-from")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let binary = try TestBinary.path
+        for (name, text, complaint) in [
+            ("typo", "FULLYLOADED_WORKER_OPTIONS=\"--deadlin 3\"\n", "--deadlin"),
+            ("range", "FULLYLOADED_WORKER_OPTIONS=\"--deadline -1\"\n", "deadline"),
+            ("none", "FULLYLOADED_MONITOR_OPTIONS=\"--cost 12\"\n", "FULLYLOADED_WORKER_OPTIONS"),
+        ] {
+            try text.write(toFile: root + "/" + name, atomically: true, encoding: .utf8)
+            let run = try Command.run(
+                binary, ["nginx-upstreams", "--workers", "2", "--options-from", root + "/" + name])
+            #expect(run.status != 0 && run.output.contains(complaint), "\(name): \(run.output)")
+            #expect(!run.output.contains("upstream "), "\(name) printed upstreams: \(run.output)")
+        }
+        let missing = try Command.run(
+            binary, ["nginx-upstreams", "--workers", "2", "--options-from", root + "/absent"])
+        #expect(missing.status != 0 && missing.output.contains("cannot read"), "\(missing.output)")
+    }
+
     @Test("the config up renders passes nginx -t, with and without the rate limit")
     func upConfigPassesNginxTest() throws {
         for arguments in [[], ["--rate-limit", "5", "--deadline", "1.5"]] {
