@@ -41,11 +41,11 @@ class Exchange:
 
     __slots__ = ("serial", "kind", "request", "at", "started", "head", "sent", "sock")
 
-    def __init__(self, serial, kind, request, at):
+    def __init__(self, serial, kind, request, at, family):
         self.serial, self.kind, self.request, self.at = serial, kind, request, at
         self.started = time.monotonic()
         self.head, self.sent = bytearray(), False
-        self.sock = socket.socket(socket.AF_INET6 if ":" in HOST[0] else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setblocking(False)
 
     def status(self):
@@ -53,8 +53,6 @@ class Exchange:
         parts = head.split()
         return int(parts[1]) if head.startswith(b"HTTP/") and len(parts) > 1 else "bad_response"
 
-
-HOST = ["127.0.0.1"]
 
 
 def cpu_times():
@@ -72,7 +70,7 @@ def run(arguments):
     request under `wait_for` took about twice the CPU per request of this loop.
     """
     random.seed(arguments.seed)
-    HOST[0] = arguments.host
+    family = socket.AF_INET6 if ":" in arguments.host else socket.AF_INET
     address = (arguments.host, arguments.port)
     selector = selectors.DefaultSelector()
     requests = {
@@ -100,7 +98,7 @@ def run(arguments):
         results[exchange.kind].append((exchange.at - start, status, time.monotonic() - exchange.started))
 
     def launch(kind, at):
-        exchange = Exchange(next(serials), kind, requests[kind], at)
+        exchange = Exchange(next(serials), kind, requests[kind], at, family)
         in_flight[exchange.serial] = exchange
         error = exchange.sock.connect_ex(address)
         if error not in (0, errno.EINPROGRESS):

@@ -142,6 +142,9 @@ struct DashboardTests {
         ] {
             #expect(lines.contains { $0.hasPrefix(name) }, "\(name)")
         }
+        // Both workers of the stack are alive in the segment.
+        let workers = lines.first { $0.hasPrefix("fullyloaded_workers ") }
+        #expect(workers?.split(separator: " ").last.flatMap { Double($0) } == 2, "\(workers ?? "none")")
         let top = lines.first { $0.hasPrefix(#"fullyloaded_top_client_share_ratio{rank="1"}"#) }
         #expect((top?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0.9, "\(top ?? "none")")
     }
