@@ -65,6 +65,22 @@ install_python_tools() {
   fi
 }
 
+# promtool (the Prometheus rules' checks and unit tests), from Debian's prometheus package: only
+# the one binary, unpacked into the checkout's .build/tools. Installing the package would start a
+# Prometheus server on the machine.
+install_promtool() {
+  local tools=.build/tools/prometheus
+  [ -x "$tools/usr/bin/promtool" ] && return
+  echo "unpacking promtool from Debian's prometheus package into $tools" >&2
+  local scratch
+  scratch=$(mktemp -d)
+  (cd "$scratch" && apt-get download -qq prometheus >&2 2>/dev/null) ||
+    { as_root apt-get update -qq && (cd "$scratch" && apt-get download -qq prometheus >&2); }
+  mkdir -p "$tools"
+  dpkg-deb --fsys-tarfile "$scratch"/prometheus_*.deb | tar -x -C "$tools" ./usr/bin/promtool
+  rm -rf "$scratch"
+}
+
 # The coverage-guided fuzz target of the request parsing and validation (libFuzzer), built in a
 # scratch folder of its own with lld (gold cannot link libFuzzer's main beside SwiftPM's).
 fuzz() {
@@ -137,6 +153,7 @@ case "$command" in
   test)
     install_missing
     install_python_tools
+    install_promtool
     repeat=1
     hog=0
     options=()
@@ -181,6 +198,7 @@ case "$command" in
   deps)
     install_missing
     install_python_tools
+    install_promtool
     ;;
   flags)
     # Rewrites the flag reference at the end of Docs/operations.md from the binary's own --help.

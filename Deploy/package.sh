@@ -58,6 +58,36 @@ docs="$stage/usr/share/doc/fullyloaded"
 install -D -m 0644 Deploy/debian/copyright "$docs/copyright"
 gzip -9n <Deploy/debian/changelog >"$docs/changelog.gz"
 chmod 0644 "$docs/changelog.gz"
+# The README and Docs/ as in the repository, uncompressed so that their links between each other hold.
+install -m 0644 README.md CHANGELOG.md "$docs/"
+install -d "$docs/Docs"
+install -m 0644 Docs/*.md Docs/*.yaml Docs/*.svg Docs/*.png "$docs/Docs/"
+
+# The Prometheus rules (with their promtool tests) and the Grafana dashboard over /metrics.
+install -d "$stage/usr/share/fullyloaded/monitoring"
+install -m 0644 Deploy/monitoring/* "$stage/usr/share/fullyloaded/monitoring/"
+
+# The man page and the shell completions, from the argument parser itself: swift-argument-parser's
+# generate-manual reads the binary's --experimental-dump-help (hidden flags stay hidden).
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+swift package --scratch-path .build/package resolve >&2
+swift build -c release --package-path .build/package/checkouts/swift-argument-parser \
+  --scratch-path .build/tools/argument-parser --product generate-manual >&2
+manuals=$(mktemp -d)
+trap 'rm -rf "$stage" "$manuals"' EXIT
+changelog_date=$(sed -n 's/^ -- .*>  //p' Deploy/debian/changelog | head -1)
+"$(swift build -c release --scratch-path .build/tools/argument-parser --show-bin-path)/generate-manual" \
+  "$binary" --output-directory "$manuals" --section 1 --date "$(date -u -d "$changelog_date" +%F)" \
+  --authors "fullyloaded maintainers" >&2
+install -d "$stage/usr/share/man/man1"
+gzip -9n <"$manuals/fullyloaded.1" >"$stage/usr/share/man/man1/fullyloaded.1.gz"
+chmod 0644 "$stage/usr/share/man/man1/fullyloaded.1.gz"
+install -d "$stage/usr/share/bash-completion/completions" "$stage/usr/share/zsh/vendor-completions" \
+  "$stage/usr/share/fish/vendor_completions.d"
+# bash-completion sources the file: no #! line (lintian's bash-completion-with-hashbang).
+"$binary" --generate-completion-script bash | sed '1{/^#!/d}' >"$stage/usr/share/bash-completion/completions/fullyloaded"
+"$binary" --generate-completion-script zsh >"$stage/usr/share/zsh/vendor-completions/_fullyloaded"
+"$binary" --generate-completion-script fish >"$stage/usr/share/fish/vendor_completions.d/fullyloaded.fish"
 
 install -d "$stage/DEBIAN"
 for script in postinst prerm postrm; do install -m 0755 "Deploy/debian/$script" "$stage/DEBIAN/$script"; done

@@ -90,8 +90,11 @@ http {
     client_body_temp_path $RUN/$name-tmp/body; fastcgi_temp_path $RUN/$name-tmp/fastcgi;
     proxy_temp_path $RUN/$name-tmp/proxy; uwsgi_temp_path $RUN/$name-tmp/uwsgi; scgi_temp_path $RUN/$name-tmp/scgi;
     include $ROOT/nginx/snippets/fullyloaded-http.conf;
-    # The snippet's per-client limit, trusted proxies and HSTS, all off here (the snippet needs them defined).
+    # The snippet's per-client limit, trusted proxies and HSTS, all off here, and who may call:
+    # everyone (the snippet needs them defined).
     geo \$fullyloaded_rate_limited { default 0; }
+    geo \$fullyloaded_api_network { default 1; }
+    geo \$fullyloaded_page_network { default 1; }
     geo \$fullyloaded_trusted_proxy { default 0; }
     map \$scheme \$fullyloaded_hsts { default ""; }
     access_log $RUN/$name-access.log fullyloaded_json buffer=64k flush=1s;

@@ -25,6 +25,7 @@ public final class MonitorMetrics: @unchecked Sendable {
     private let clients: [(state: String, gauge: Gauge)]
     private let topShares: [Gauge]
     private let pings: Counter
+    private let keyOverflows: Counter
     private let histograms: [(name: String, histogram: ValueHistogram)]
     private var previousCounts: [String: UInt64] = [:]
     private var previousBuckets: [String: [UInt64]] = [:]
@@ -68,6 +69,9 @@ public final class MonitorMetrics: @unchecked Sendable {
             "top_client_share", "ratio", "Part of the recent compute time of the clients with the most, by rank")
         topShares = (1...5).map { registry.makeGauge(descriptor: share, labels: [("rank", "\($0)")]) }
         pings = registry.makeCounter(descriptor: Self.name("pings", "total", "Cheap requests answered by the workers"))
+        keyOverflows = registry.makeCounter(
+            descriptor: Self.name(
+                "client_key_overflows", "total", "Requests whose client key found no room in the fair share's table"))
         let bounds = Array(LatencyBuckets.boundsMilliseconds.dropLast().map { $0 / 1000 })
         histograms = [
             ("queue_wait", "queue_wait", "Admission to start of expensive jobs"),
@@ -109,7 +113,7 @@ public final class MonitorMetrics: @unchecked Sendable {
             "overran": snapshot.overran, "recovered": snapshot.recoveredJobs, "paced_refusals": snapshot.pacedRefusals,
             "refused_at_capacity": snapshot.refusedAtCapacity, "refused_over_share": snapshot.refusedOverShare,
             "displaced": snapshot.displaced, "late_arrivals": snapshot.lateArrivals,
-            "pings": snapshot.workers.reduce(0) { $0 + $1.pings },
+            "pings": snapshot.workers.reduce(0) { $0 + $1.pings }, "key_overflows": snapshot.keyOverflows,
         ]
         let fair = snapshot.fairShare
         for (state, gauge) in clients {
@@ -120,7 +124,7 @@ public final class MonitorMetrics: @unchecked Sendable {
             }
         }
         for (rank, gauge) in topShares.enumerated() { gauge.set(rank < fair.top.count ? fair.top[rank].share : 0) }
-        for (name, counter) in jobs + [("pings", pings)] {
+        for (name, counter) in jobs + [("pings", pings), ("key_overflows", keyOverflows)] {
             let total = totals[name] ?? 0
             // The first sample and a replaced segment start a new baseline.
             if let before = previousCounts[name], total >= before { counter.increment(by: Int64(total - before)) }

@@ -20,6 +20,11 @@ extension Stack {
             "RATE_LIMIT": "\(configuration.rateLimit ?? 1)",
             "TRUSTED_PROXIES": configuration.trustedProxies.map { "        \($0) 1;" }.joined(separator: "\n"),
             "HTTPS_INCLUDE": configuration.httpsPort == nil ? "" : "include https-server.conf;",
+            "API_OPEN": configuration.apiNetworks.isEmpty ? "1" : "0",
+            "API_NETWORKS": configuration.apiNetworks.map { "        \($0) 1;" }.joined(separator: "\n"),
+            "PAGES_OPEN": configuration.privatePages ? "0" : "1",
+            "PAGE_NETWORKS": configuration.privatePages
+                ? configuration.apiNetworks.map { "        \($0) 1;" }.joined(separator: "\n") : "",
         ])
         let configPath = runtimeDirectory + "/nginx.conf"
         if let httpsPort = configuration.httpsPort {
@@ -32,10 +37,22 @@ extension Stack {
                 certificate = try SelfSignedCertificate(directory: configuration.tlsDirectory)
             }
             let paths = try certificate.install(in: runtimeDirectory + "/tls")
+            var clientCertificates = ""
+            if let authority = configuration.apiClientCertificateAuthority {
+                let path = runtimeDirectory + "/tls/api-clients-ca.pem"
+                do {
+                    try authority.write(toFile: path, atomically: true, encoding: .utf8)
+                } catch {
+                    throw .invalidConfiguration("cannot write \(path): \(error)")
+                }
+                // Optional: browsers are not asked; a caller without one is judged by its network.
+                clientCertificates = "    ssl_client_certificate \(path);\n    ssl_verify_client optional;"
+            }
             let https = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up-https.conf.template")
                 .render([
                     "HTTPS_PORT": "\(httpsPort)", "SHARE_DIR": configuration.shareDirectory,
                     "TLS_CERTIFICATE": paths.certificate, "TLS_KEY": paths.key,
+                    "CLIENT_CERTIFICATES": clientCertificates,
                 ])
             do {
                 try https.write(toFile: runtimeDirectory + "/https-server.conf", atomically: true, encoding: .utf8)

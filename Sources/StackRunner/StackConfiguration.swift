@@ -21,6 +21,15 @@ public struct StackConfiguration: Sendable {
     /// Addresses (or CIDR ranges) whose `Fullyloaded-Client` header nginx passes on: each end
     /// user they name is one client of the fair share. Validated by ``AddressRange``.
     public var trustedProxies: [AddressRange] = []
+    /// Networks that may call the hashing routes (`/api/hash`, `/api/verify`, `/api/load`); empty:
+    /// everyone. Others get 403 from nginx.
+    public var apiNetworks: [AddressRange] = []
+    /// The CA (PEM) whose client certificates admit a caller on HTTPS as well, whatever its
+    /// network; `nil`: none asked for.
+    public var apiClientCertificateAuthority: String?
+    /// Whether the page, `/ws` and `/api/stats` are kept to ``apiNetworks`` (and valid client
+    /// certificates) too, instead of open to everyone.
+    public var privatePages = false
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.

@@ -48,6 +48,44 @@ struct UpCommand: ParsableCommand {
 
     @Option(
         help:
+            "An address or CIDR range that may call the hashing routes (/api/hash, /api/verify, /api/load; repeatable); from anywhere else nginx answers 403. None: everyone."
+    )
+    var apiNetwork: [String] = []
+
+    @Option(
+        help:
+            "A CA certificate (PEM) whose client certificates also admit a caller on HTTPS, from any network (browsers are not asked for one)."
+    )
+    var apiClientCa: String?
+
+    @Flag(
+        help: "Keep the dashboard, /ws and /api/stats to the --api-network ranges (and valid client certificates) too.")
+    var privatePages = false
+
+    /// `--api-network` as ranges.
+    private func apiNetworks() throws -> [AddressRange] {
+        try apiNetwork.map { text in
+            guard let range = AddressRange(parsing: text) else {
+                throw ValidationError("--api-network \(text) is not an address or address/prefix")
+            }
+            return range
+        }
+    }
+
+    /// The `--api-client-ca` file's certificates, read before root is dropped.
+    private func apiClientCertificateAuthority() throws -> String? {
+        guard let apiClientCa else { return nil }
+        guard let text = try? String(contentsOfFile: apiClientCa, encoding: .utf8) else {
+            throw ValidationError("--api-client-ca \(apiClientCa) cannot be read")
+        }
+        guard text.contains("-----BEGIN CERTIFICATE-----"), text.utf8.count <= 1 << 20 else {
+            throw ValidationError("--api-client-ca \(apiClientCa) holds no PEM certificate")
+        }
+        return text
+    }
+
+    @Option(
+        help:
             "When started as root: the user that nginx, the workers and the monitor run as. The default is made on first run (a system account); one other daemons share, such as nobody, needs --shared-user."
     )
     var user = UpCommand.defaultUser
@@ -106,6 +144,12 @@ struct UpCommand: ParsableCommand {
         guard maxRequests >= 0 else { throw ValidationError("--max-requests must be 0 or more") }
         _ = try remoteWorkers()
         _ = try trustedProxies()
+        _ = try apiNetworks()
+        if apiClientCa != nil, httpsPort == 0 { throw ValidationError("--api-client-ca needs HTTPS (--https-port)") }
+        if privatePages, apiNetwork.isEmpty, apiClientCa == nil {
+            throw ValidationError(
+                "--private-pages needs --api-network or --api-client-ca: it would close the page to everyone")
+        }
     }
 
     /// `--upstream` as endpoints: TCP only, since another host's unix socket is out of reach.
@@ -134,6 +178,9 @@ struct UpCommand: ParsableCommand {
         if let tlsDir { configuration.tlsDirectory = tlsDir }
         configuration.rateLimit = rateLimit > 0 ? rateLimit : nil
         configuration.trustedProxies = try trustedProxies()
+        configuration.apiNetworks = try apiNetworks()
+        configuration.apiClientCertificateAuthority = try apiClientCertificateAuthority()
+        configuration.privatePages = privatePages
         configuration.requestThreads = threads
         configuration.cost = costs.cost
         configuration.minimumCost = costs.effectiveMinCost

@@ -15,7 +15,7 @@ struct DocumentationTests {
     static func documents() throws -> [(path: String, text: String)] {
         let docs = TestFiles.checkout + "/Docs"
         let names = try FileManager.default.contentsOfDirectory(atPath: docs).filter { $0.hasSuffix(".md") }
-        return try (["README.md"] + names.map { "Docs/" + $0 }).map {
+        return try (["README.md", "CHANGELOG.md"] + names.map { "Docs/" + $0 }).map {
             ($0, try String(contentsOfFile: TestFiles.checkout + "/" + $0, encoding: .utf8))
         }
     }
@@ -117,5 +117,103 @@ struct DocumentationTests {
                 #expect(shipped == [value], "\(path) says RestartSec=\(value); the units say \(shipped)")
             }
         }
+    }
+
+    @Test("the defaults the docs quote are the parser's: the cost range, --cost and N")
+    func quotedDefaults() throws {
+        let worker = try Self.help("worker")
+        func defaultOf(_ flag: String) throws -> String {
+            try #require(
+                try Self.matches(#"\#(flag) <[a-z-]+>[^(]*\(default: ([0-9.]+)"#, in: worker).first,
+                "\(flag) has no default in --help")
+        }
+        let (low, high, cost) = (try defaultOf("--min-cost"), try defaultOf("--max-cost"), try defaultOf("--cost"))
+        let deadline = try #require(Double(try defaultOf("--deadline")))
+        var quoted = 0
+        for (path, text) in try Self.documents() {
+            for range in try Self.matches(
+                #"([0-9]+)…([0-9]+)(?: unless| by default|\s*\(the floor)"#, in: text, group: 0)
+            {
+                quoted += 1
+                #expect(
+                    range.hasPrefix("\(low)…\(high)"),
+                    "\(path) quotes the cost range as \(range); --help says \(low)…\(high)")
+            }
+            for range in try Self.matches(#"default ([0-9]+)…([0-9]+)"#, in: text, group: 0) {
+                quoted += 1
+                #expect(range == "default \(low)…\(high)", "\(path) says \(range); --help says \(low)…\(high)")
+            }
+            for value in try Self.matches(#"`--deadline`, default ([0-9.]+)"#, in: text) {
+                quoted += 1
+                #expect(Double(value) == deadline, "\(path) says N defaults to \(value); --help says \(deadline)")
+            }
+            for value in try Self.matches(#"`--cost`, default ([0-9]+)"#, in: text) {
+                quoted += 1
+                #expect(value == cost, "\(path) says --cost defaults to \(value); --help says \(cost)")
+            }
+        }
+        #expect(quoted >= 5, "the docs quote the defaults \(quoted) times")
+    }
+
+    @Test("CHANGELOG.md and the Debian changelog list the same releases, newest first")
+    func changelogsAgree() throws {
+        let markdown = try String(contentsOfFile: TestFiles.checkout + "/CHANGELOG.md", encoding: .utf8)
+        let debian = try String(contentsOfFile: TestFiles.checkout + "/Deploy/debian/changelog", encoding: .utf8)
+        let releases = try Self.matches(#"^## ([0-9][0-9A-Za-z.+~]*) — "#, in: markdown)
+        let packaged = try Self.matches(#"^fullyloaded \(([^)]+)\)"#, in: debian)
+        #expect(!releases.isEmpty && releases == packaged, "CHANGELOG.md: \(releases); debian/changelog: \(packaged)")
+        #expect(markdown.contains("### Upgrade notes"))
+    }
+
+    @Test("the /etc/default reference names every flag the units' ExecStart fixes, as the units spell it")
+    func environmentFileReference() throws {
+        let operations = try String(contentsOfFile: TestFiles.checkout + "/Docs/operations.md", encoding: .utf8)
+        let section = try #require(
+            operations.components(separatedBy: "## `/etc/default/fullyloaded`").dropFirst().first?
+                .components(separatedBy: "\n## ").first)
+        var fixed = 0
+        for (unit, variable) in [
+            ("fullyloaded-worker@.service", "FULLYLOADED_WORKER_OPTIONS"),
+            ("fullyloaded-monitor.service", "FULLYLOADED_MONITOR_OPTIONS"),
+        ] {
+            let text = try String(contentsOfFile: TestFiles.checkout + "/Deploy/systemd/" + unit, encoding: .utf8)
+            let execStart = try #require(try Self.matches(#"^ExecStart=(.*)$"#, in: text).first)
+            #expect(execStart.hasSuffix("$" + variable), "\(unit): \(execStart)")
+            #expect(section.contains("`\(variable)`"))
+            let words = execStart.split(separator: " ").map(String.init)
+            for (index, word) in words.enumerated() where word.hasPrefix("--") {
+                let value = words[index + 1]
+                let spelled =
+                    word.contains("=") || value.hasPrefix("--") || value.hasPrefix("$") ? word : "\(word) \(value)"
+                fixed += 1
+                #expect(section.contains("`\(spelled)`"), "operations.md does not say \(unit) fixes \(spelled)")
+            }
+        }
+        #expect(fixed >= 6, "\(fixed) fixed flags")
+    }
+
+    @Test("every log event the code can write is in operations.md's table of events")
+    func logEventsDocumented() throws {
+        let operations = try String(contentsOfFile: TestFiles.checkout + "/Docs/operations.md", encoding: .utf8)
+        let table = try #require(
+            operations.components(separatedBy: "## Logs").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let sources = TestFiles.checkout + "/Sources"
+        let files = try #require(FileManager.default.enumerator(atPath: sources)?.allObjects as? [String])
+        // log.info("event", …) and the like, the event on the call's line or the next.
+        let call = #/\b(?:log|logger)\.(?:trace|debug|info|notice|warning|error|critical)\(\s*"((?:[^"\\]|\\.)*)"/#
+        var events = Set<String>()
+        for file in files where file.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: sources + "/" + file, encoding: .utf8)
+            for match in text.matches(of: call) { events.insert(String(match.output.1)) }
+        }
+        // Interpolated: up logs the supervisor's replacement reasons as the event.
+        let interpolated = events.filter { $0.contains("\\(") }
+        #expect(interpolated == [#"\(reason)"#], "events the table cannot list: \(interpolated)")
+        events.subtract(interpolated)
+        #expect(events.count >= 20, "\(events.sorted())")
+        for event in events.sorted() {
+            #expect(table.contains("`\(event)`"), "the log event \(event) is not in operations.md")
+        }
+        for reason in ["rolled", "recycled"] { #expect(table.contains("`\(reason)`")) }
     }
 }

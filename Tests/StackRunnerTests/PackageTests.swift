@@ -7,9 +7,7 @@ import Testing
 @Suite("the Debian package", .serialized)
 struct PackageTests {
     /// Warnings lintian gives that `Docs/deploy.md` answers; anything else fails.
-    static let answeredWarnings = [
-        "no-manual-page", "systemd-service-file-refers-to-unusual-wantedby-target",
-    ]
+    static let answeredWarnings = ["systemd-service-file-refers-to-unusual-wantedby-target"]
 
     /// Runs postinst configure with `getent` answering `account` for the fullyloaded user, and
     /// `adduser` and `mkdir` that only record being called (and stop the script there).
@@ -153,6 +151,29 @@ struct PackageTests {
         #expect(site.contains("root /usr/share/fullyloaded/nginx/html;") && !site.contains("/usr/local"))
         let unit = try String(contentsOfFile: tree + "/lib/systemd/system/fullyloaded-worker@.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/bin/fullyloaded worker"))
+
+        // The man page, from the parser: every command, no internal flag; the completions; the docs;
+        // the monitoring files.
+        let manual = try Command.run("/bin/sh", ["-c", "gzip -dc '\(tree)/usr/share/man/man1/fullyloaded.1.gz'"])
+        #expect(manual.status == 0 && manual.output.contains(".Dt FULLYLOADED 1"), "\(manual.output.prefix(300))")
+        for text in ["worker", "monitor", "calibrate", "nginx-upstreams", "Fl -deadline", "Fl -compute-slots"] {
+            #expect(manual.output.contains(text), "the man page lacks \(text)")
+        }
+        #expect(!manual.output.contains("exit-with-parent") && !manual.output.contains("recycle-by-parent"))
+        for file in [
+            "usr/share/bash-completion/completions/fullyloaded", "usr/share/zsh/vendor-completions/_fullyloaded",
+            "usr/share/fish/vendor_completions.d/fullyloaded.fish", "usr/share/doc/fullyloaded/README.md",
+            "usr/share/doc/fullyloaded/CHANGELOG.md", "usr/share/doc/fullyloaded/Docs/operations.md",
+            "usr/share/doc/fullyloaded/Docs/openapi.yaml", "usr/share/fullyloaded/monitoring/fullyloaded-rules.yml",
+            "usr/share/fullyloaded/monitoring/fullyloaded-rules.test.yml",
+            "usr/share/fullyloaded/monitoring/grafana-dashboard.json",
+        ] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: tree + "/" + file)[.size] as? Int) ?? 0
+            #expect(size > 100, "\(file): \(size) bytes")
+        }
+        let bash = try String(
+            contentsOfFile: tree + "/usr/share/bash-completion/completions/fullyloaded", encoding: .utf8)
+        #expect(bash.contains("complete") && bash.contains("nginx-upstreams"))
 
         // No Swift on the host: the binary links Debian's libraries only, and runs.
         let binary = tree + "/usr/bin/fullyloaded"

@@ -114,6 +114,8 @@ struct ShippedConfigTests {
             access_log off;
             geo $fullyloaded_rate_limited { default 1; }
             geo $fullyloaded_trusted_proxy { default 0; }
+            geo $fullyloaded_api_network { default 1; }
+            geo $fullyloaded_page_network { default 1; }
             limit_req_zone $fullyloaded_limit_key zone=fullyloaded_expensive:1m rate=2r/s;
             include \(TestFiles.checkout)/nginx/snippets/fullyloaded-http.conf;
             server {
