@@ -6,6 +6,7 @@ public enum JSONText {
         case bool(Bool)
         case int(Int)
         case double(Double)
+        case null
     }
 
     /// A JSON object with the members in the given order.
@@ -20,6 +21,7 @@ public enum JSONText {
             case .bool(let bool): text += bool ? "true" : "false"
             case .int(let int): text += String(int)
             case .double(let double): text += double.isFinite ? String(double) : "null"
+            case .null: text += "null"
             }
         }
         text += "}"

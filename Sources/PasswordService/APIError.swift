@@ -12,6 +12,8 @@ public struct APIError: Error, Equatable, Sendable {
     public var message: String
     /// Extra headers (e.g. `Allow`, `Retry-After`).
     public var headers: [APIResponse.Header] = []
+    /// A body with more than the code and the message (a refusal's prediction), or `nil`.
+    var fullBody: [UInt8]?
 
     /// Creates an error.
     public init(status: Int, code: String, message: String, headers: [APIResponse.Header] = []) {
@@ -25,7 +27,13 @@ public struct APIError: Error, Equatable, Sendable {
     public var response: APIResponse {
         APIResponse(
             status: status, headers: headers,
-            body: JSONText.object([("error", .string(code)), ("message", .string(message))]))
+            body: fullBody ?? JSONText.object([("error", .string(code)), ("message", .string(message))]))
+    }
+
+    /// A refusal for load, thrown as an error so that a request of two jobs stops at the first.
+    init(overloadedResponse response: APIResponse) {
+        self.init(status: response.status, code: "overloaded", message: "", headers: response.headers)
+        fullBody = response.body
     }
 
     static func badRequest(_ code: String, _ message: String) -> APIError {

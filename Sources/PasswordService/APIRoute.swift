@@ -5,20 +5,21 @@ public enum APIRoute: String, CaseIterable, Sendable {
     case load = "/api/load"
     case hash = "/api/hash"
     case verify = "/api/verify"
+    case needsRehash = "/api/needs-rehash"
 
     /// The methods a route answers.
     public var methods: [String] {
         switch self {
         case .ping, .stats: ["GET", "HEAD"]
         case .load: ["GET"]
-        case .hash, .verify: ["POST"]
+        case .hash, .verify, .needsRehash: ["POST"]
         }
     }
 
     /// Whether the route runs bcrypt (and so goes through admission).
     public var isExpensive: Bool {
         switch self {
-        case .ping, .stats: false
+        case .ping, .stats, .needsRehash: false
         case .load, .hash, .verify: true
         }
     }

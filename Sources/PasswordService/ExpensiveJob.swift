@@ -71,6 +71,21 @@ public protocol ExpensiveJobRunner {
     /// `client`, and returns its result, or throws why it was not run.
     func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
         -> ExpensiveJobResult
+
+    /// Runs `job`, which follows another of the same request (a rehash after a verify): as
+    /// ``run(_:arrivedAt:client:)``, but a refusal is thrown at once, never held back by the
+    /// refusal budget, so that it cannot delay the answer the first job already has.
+    func runFollowUp(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+}
+
+extension ExpensiveJobRunner {
+    /// A runner that never holds refusals runs a follow-up as any job.
+    public func runFollowUp(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient)
+        throws(ExpensiveJobFailure) -> ExpensiveJobResult
+    {
+        try run(job, arrivedAt: arrivedAt, client: client)
+    }
 }
 
 /// Runs jobs on the calling thread with a hasher of its own: no queue, no admission.

@@ -11,6 +11,10 @@ public struct PasswordService: Sendable {
     public let configuration: PasswordServiceConfiguration
     private let pingBody: [UInt8]
     private let pingCGIBytes: [UInt8]
+    /// What a verify for an unknown user (`"hash": null`) hashes against: a hash at the policy's
+    /// cost that no password matches in practice. Its answer is `match: false` whatever it
+    /// computes; the work is there so that the answer takes as long as a real failed verify.
+    private let unknownUserHash: BcryptHash
 
     /// Creates the service; `processID` is reported by `/api/ping` so that clients can see which
     /// worker answered.
@@ -18,6 +22,22 @@ public struct PasswordService: Sendable {
         self.configuration = configuration
         self.pingBody = JSONText.object([("ok", .bool(true)), ("pid", .int(Int(processID)))])
         self.pingCGIBytes = APIResponse(status: 200, body: pingBody).cgiBytes
+        let cost = configuration.defaultCost
+        let costDigits = cost < 10 ? "0\(cost)" : "\(cost)"
+        // 22 salt characters, then 31 of checksum: the salt's and the checksum's last characters
+        // are "." (no stray low bits), as bcrypt writes them.
+        self.unknownUserHash = BcryptHash(
+            parsing: "$2b$\(costDigits)$" + "unknownUserSaltFullyL." + "nothingMatchesThisChecksumXYZa.")!
+    }
+
+    /// Why `hash` falls below the policy new hashes get (an older variant, a lower cost), or `nil`
+    /// when it meets it.
+    public func rehashReason(for hash: BcryptHash) -> String? {
+        if hash.cost < configuration.defaultCost {
+            return "cost \(hash.cost) is below the policy's \(configuration.defaultCost)"
+        }
+        if hash.variant != .b { return "$\(hash.variant.rawValue)$ is an older variant than $2b$" }
+        return nil
     }
 
     /// Whether a request is the cheap ping, answered from ``pingCGIBytes`` without reading a body.
@@ -73,45 +93,109 @@ public struct PasswordService: Sendable {
             } catch {
                 throw APIError(error)
             }
-            return try run(.hash(password: password, cost: configuration.defaultCost), request, runner: runner)
+            return try run(.hash(password: password, cost: configuration.defaultCost), request, runner: runner).response
         case .hash:
             let body = try decode(HashRequestBody.self, from: request)
             let cost = body.cost ?? configuration.defaultCost
             try check(password: body.password)
             try check(cost: cost)
-            return try run(.hash(password: body.password, cost: cost), request, runner: runner)
+            return try run(.hash(password: body.password, cost: cost), request, runner: runner).response
         case .verify:
             let body = try decode(VerifyRequestBody.self, from: request)
             try check(password: body.password)
-            guard let hash = BcryptHash(parsing: body.hash) else { throw APIError(BcryptError.malformedHash) }
-            // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
-            try check(cost: hash.cost)
-            return try run(.verify(password: body.password, hash: hash), request, runner: runner)
+            guard let text = body.hash else {
+                // An unknown user: the same work as a failed verify, the same answer.
+                _ = try run(.verify(password: body.password, hash: unknownUserHash), request, runner: runner)
+                return APIResponse(status: 200, body: JSONText.object([("match", .bool(false))]))
+            }
+            let hash = try parse(hash: text)
+            let verified = try run(.verify(password: body.password, hash: hash), request, runner: runner)
+            guard case .verified(true) = verified.result else { return verified.response }
+            guard rehashReason(for: hash) != nil else {
+                return APIResponse(status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .null)]))
+            }
+            return rehash(password: body.password, request, runner: runner)
+        case .needsRehash:
+            let body = try decode(NeedsRehashRequestBody.self, from: request)
+            let reason = rehashReason(for: try parse(hash: body.hash))
+            return APIResponse(
+                status: 200,
+                body: JSONText.object([
+                    ("needs_rehash", .bool(reason != nil)), ("reason", reason.map(JSONText.Value.string) ?? .null),
+                ]))
+        }
+    }
+
+    /// A stored hash given to verify or needs-rehash, within the costs verify takes.
+    private func parse(hash text: String) throws(APIError) -> BcryptHash {
+        guard let hash = BcryptHash(parsing: text) else { throw APIError(BcryptError.malformedHash) }
+        // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
+        guard configuration.verifiableCosts.contains(hash.cost) else {
+            throw APIError(BcryptError.costOutOfRange(cost: hash.cost, allowed: configuration.verifiableCosts))
+        }
+        return hash
+    }
+
+    /// The answer to a match below the policy: the password hashed again at the policy, as a
+    /// second job that admission prices on its own and may refuse; the match stands either way.
+    private func rehash(password: String, _ request: APIRequest, runner: some ExpensiveJobRunner) -> APIResponse {
+        let started = MonotonicClock.now
+        let deferred: String
+        do throws(ExpensiveJobFailure) {
+            let result = try runner.runFollowUp(
+                .hash(password: password, cost: configuration.defaultCost),
+                arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
+            if case .hashed(let hash) = result {
+                return APIResponse(
+                    status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .string(hash.string))]))
+            }
+            deferred = "internal_error"
+        } catch {
+            switch error {
+            case .overloaded(_, _, let reason): deferred = reason.rawValue
+            case .bcrypt: deferred = "internal_error"
+            }
+        }
+        return APIResponse(
+            status: 200,
+            body: JSONText.object([
+                ("match", .bool(true)), ("rehash", .null), ("rehash_deferred", .string(deferred)),
+            ]))
+    }
+
+    /// What a job gave, with how long its request took here; a refusal is thrown as its 503.
+    struct Outcome {
+        var result: ExpensiveJobResult
+        var seconds: Double
+
+        var response: APIResponse {
+            switch result {
+            case .hashed(let hash):
+                APIResponse(
+                    status: 200, body: JSONText.object([("hash", .string(hash.string)), ("seconds", .double(seconds))]))
+            case .verified(let match):
+                APIResponse(status: 200, body: JSONText.object([("match", .bool(match))]))
+            }
         }
     }
 
     private func run(_ job: ExpensiveJob, _ request: APIRequest, runner: some ExpensiveJobRunner) throws(APIError)
-        -> APIResponse
+        -> Outcome
     {
         let started = MonotonicClock.now
-        let result: ExpensiveJobResult
         do throws(ExpensiveJobFailure) {
-            result = try runner.run(job, arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
+            let result = try runner.run(
+                job, arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
+            return Outcome(result: result, seconds: MonotonicClock.now - started)
         } catch {
             switch error {
             case .bcrypt(let bcryptError):
                 throw APIError(bcryptError)
             case .overloaded(let predicted, let retryAfter, let reason):
-                return Self.overloaded(predictedSeconds: predicted, retryAfter: retryAfter, reason: reason)
+                throw APIError(
+                    overloadedResponse: Self.overloaded(
+                        predictedSeconds: predicted, retryAfter: retryAfter, reason: reason))
             }
-        }
-        switch result {
-        case .hashed(let hash):
-            let seconds = MonotonicClock.now - started
-            return APIResponse(
-                status: 200, body: JSONText.object([("hash", .string(hash.string)), ("seconds", .double(seconds))]))
-        case .verified(let match):
-            return APIResponse(status: 200, body: JSONText.object([("match", .bool(match))]))
         }
     }
 
@@ -217,5 +301,24 @@ struct HashRequestBody: Decodable {
 
 struct VerifyRequestBody: Decodable {
     var password: String
+    /// `nil`: `"hash": null`, an unknown user. Left out is still a missing field.
+    var hash: String?
+
+    enum CodingKeys: String, CodingKey {
+        case password, hash
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        password = try container.decode(String.self, forKey: .password)
+        guard container.contains(.hash) else {
+            throw DecodingError.keyNotFound(
+                CodingKeys.hash, .init(codingPath: [], debugDescription: "field \"hash\" is required"))
+        }
+        hash = try container.decodeNil(forKey: .hash) ? nil : container.decode(String.self, forKey: .hash)
+    }
+}
+
+struct NeedsRehashRequestBody: Decodable {
     var hash: String
 }

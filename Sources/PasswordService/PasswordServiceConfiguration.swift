@@ -4,8 +4,14 @@ import Bcrypt
 public struct PasswordServiceConfiguration: Sendable, Equatable {
     /// The cost `/api/load` uses, and `/api/hash` when the request names none.
     public var defaultCost: Int
-    /// The costs a request may ask for, and a verified hash may carry.
+    /// The costs a new hash may have (`--min-cost`…`--max-cost`).
     public var allowedCosts: ClosedRange<Int>
+    /// The costs a stored hash given to verify may carry: down to bcrypt's lowest, so that raising
+    /// the policy never locks a user out (a match below the policy is rehashed), up to the same
+    /// ceiling, so that a crafted `$2b$31$` hash cannot hold a core for days.
+    public var verifiableCosts: ClosedRange<Int> {
+        BcryptHasher.supportedCosts.lowerBound...allowedCosts.upperBound
+    }
     /// The largest request body read; larger ones get 413.
     public var maximumBodyBytes: Int
 

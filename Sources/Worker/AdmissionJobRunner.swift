@@ -20,6 +20,18 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
     func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
         -> ExpensiveJobResult
     {
+        try run(job, arrivedAt: arrivedAt, client: client, mayHold: true)
+    }
+
+    func runFollowUp(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
+        -> ExpensiveJobResult
+    {
+        try run(job, arrivedAt: arrivedAt, client: client, mayHold: false)
+    }
+
+    private func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient, mayHold: Bool)
+        throws(ExpensiveJobFailure) -> ExpensiveJobResult
+    {
         guard gate.enter() else {
             // Every request thread this worker lets expensive requests have is taken: refuse
             // now rather than take one that a ping needs.
@@ -32,11 +44,11 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         defer { gate.leave() }
         let ticket: AdmissionController.Ticket
         let key = ClientKey(remoteAddress: client.remoteAddress, namedClient: client.namedClient)
-        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: gate.mayHold, client: key) {
+        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: mayHold && gate.mayHold, client: key) {
         case .refused(let prediction, let retryAfter, let answerAt, let reason):
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
             let hold = answerAt - MonotonicClock.now
-            if hold > 0, gate.startHolding() {
+            if mayHold, hold > 0, gate.startHolding() {
                 usleep(UInt32(hold * 1_000_000))
                 gate.stopHolding()
             }

@@ -201,7 +201,7 @@ public struct WorkerProcess: Sendable {
             let times = ((try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? []).sorted()
             estimate = ServiceTimeEstimate(seconds: times.isEmpty ? 0.016 : times[times.count / 2], atCost: 8)
         }
-        let shortest = estimate.seconds(forCost: configuration.service.allowedCosts.lowerBound)
+        let shortest = estimate.seconds(forCost: configuration.service.verifiableCosts.lowerBound)
         let segment = try SharedSegment(
             path: settings.segmentPath, slots: settings.computeSlots, deadline: settings.deadline,
             initialEstimate: estimate,

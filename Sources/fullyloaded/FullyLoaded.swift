@@ -24,12 +24,15 @@ struct FullyLoaded: ParsableCommand {
 
 /// Options shared by every command that serves the password API.
 struct CostOptions: ParsableArguments {
-    @Option(help: "bcrypt cost of /api/load and the default of /api/hash.")
+    @Option(
+        help:
+            "bcrypt cost of /api/load and the default of /api/hash: the policy; verify rehashes a matching hash below it."
+    )
     var cost = 12
 
     @Option(
         help:
-            "Lowest cost a request may ask for, or a verified hash may carry (default: 10, OWASP's floor for bcrypt, or --cost when that is lower)."
+            "Lowest cost a new hash may have (default: 10, OWASP's floor for bcrypt, or --cost when that is lower); verify takes stored hashes down to 4."
     )
     var minCost: Int?
 

@@ -2,7 +2,7 @@
 // routing, the content type, the duplicate-key scan, JSON decoding and every check, and the
 // arrival-time parameter. Built only by `Deploy/dev.sh fuzz` (-sanitize=fuzzer -DFUZZING).
 //
-// Input: byte 0 picks the route and method, byte 1 the Content-Type, bytes 2…9 the arrival
+// Input: byte 0 picks the route and method (modulo the routes' count), byte 1 the Content-Type, bytes 2…9 the arrival
 // parameter's text; the rest is the body. Any crash, trap or broken invariant stops the run with
 // the input saved as crash-<sha1>.
 import Bcrypt
@@ -19,6 +19,7 @@ enum RequestFuzzer {
     static let routes: [(method: String, path: String)] = [
         ("POST", "/api/hash"), ("POST", "/api/verify"), ("GET", "/api/ping"), ("GET", "/api/stats"),
         ("GET", "/api/load"), ("PUT", "/api/hash"), ("GET", "/api/nothing"), ("HEAD", "/api/ping"),
+        ("POST", "/api/needs-rehash"),
     ]
     static let contentTypes: [String?] = [
         "application/json", "application/json; charset=utf-8", " Application/JSON ", nil, "text/plain",
@@ -52,6 +53,13 @@ enum RequestFuzzer {
             if route.path == "/api/hash" {
                 let hash = object["hash"] as? String
                 check(hash.flatMap(BcryptHash.init(parsing:))?.cost == 4, "hash \(String(describing: hash))", body)
+            }
+            // A rehash is only ever offered with a match, and is a hash at the policy.
+            if route.path == "/api/verify", let rehash = object["rehash"] as? String {
+                check(object["match"] as? Bool == true, "a rehash without a match", body)
+                check(
+                    BcryptHash(parsing: rehash).map { $0.cost == 4 && $0.variant == .b } == true, "rehash \(rehash)",
+                    body)
             }
         } else {
             check(object["error"] is String && object["message"] is String, "error without code or message", body)
