@@ -30,14 +30,48 @@ public struct PasswordService: Sendable {
             parsing: "$2b$\(costDigits)$" + "unknownUserSaltFullyL." + "nothingMatchesThisChecksumXYZa.")!
     }
 
-    /// Why `hash` falls below the policy new hashes get (an older variant, a lower cost), or `nil`
-    /// when it meets it.
-    public func rehashReason(for hash: BcryptHash) -> String? {
+    /// A hash as an application stores it: bare bcrypt, or bcrypt of a peppered password.
+    enum StoredHash {
+        case bare(BcryptHash)
+        case peppered(PepperedHash, Pepper.Key)
+
+        var bcrypt: BcryptHash {
+            switch self {
+            case .bare(let hash): hash
+            case .peppered(let envelope, _): envelope.hash
+            }
+        }
+    }
+
+    /// Why `stored` falls below the policy new hashes get (a lower cost, an older variant, no
+    /// pepper or an older pepper key), or `nil` when it meets it.
+    func rehashReason(for stored: StoredHash) -> String? {
+        let hash = stored.bcrypt
         if hash.cost < configuration.defaultCost {
             return "cost \(hash.cost) is below the policy's \(configuration.defaultCost)"
         }
         if hash.variant != .b { return "$\(hash.variant.rawValue)$ is an older variant than $2b$" }
-        return nil
+        switch (stored, configuration.pepper) {
+        case (.bare, .some): return "made without the pepper"
+        case (.peppered(let envelope, _), .some(let pepper)) where envelope.keyID != pepper.newest.id:
+            return "made with pepper key \(envelope.keyID); the newest is \(pepper.newest.id)"
+        default: return nil
+        }
+    }
+
+    /// What bcrypt hashes for `password`: the password itself, or its HMAC under the pepper key.
+    private func bcryptInput(_ password: String, key: Pepper.Key?) throws(APIError) -> String {
+        guard let key else { return password }
+        do throws(BcryptError) {
+            return try Pepper.peppered(password, with: key)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    /// A new hash as the application gets it: in the pepper's envelope when there is one.
+    private func stored(_ hash: BcryptHash) -> String {
+        configuration.pepper.map { PepperedHash(keyID: $0.newest.id, hash: hash).string } ?? hash.string
     }
 
     /// Whether a request is the cheap ping, answered from ``pingCGIBytes`` without reading a body.
@@ -97,19 +131,30 @@ public struct PasswordService: Sendable {
         case .hash:
             let body = try decode(HashRequestBody.self, from: request)
             let cost = body.cost ?? configuration.defaultCost
-            try check(password: body.password)
+            let newest = configuration.pepper?.newest
+            try check(password: body.password, peppered: newest != nil)
             try check(cost: cost)
-            return try run(.hash(password: body.password, cost: cost), request, runner: runner).response
+            let input = try bcryptInput(body.password, key: newest)
+            var outcome = try run(.hash(password: input, cost: cost), request, runner: runner)
+            guard case .hashed(let hash) = outcome.result else { return outcome.response }
+            outcome.stored = stored(hash)
+            return outcome.response
         case .verify:
             let body = try decode(VerifyRequestBody.self, from: request)
-            try check(password: body.password)
             guard let text = body.hash else {
                 // An unknown user: the same work as a failed verify, the same answer.
-                _ = try run(.verify(password: body.password, hash: unknownUserHash), request, runner: runner)
+                let newest = configuration.pepper?.newest
+                try check(password: body.password, peppered: newest != nil)
+                let input = try bcryptInput(body.password, key: newest)
+                _ = try run(.verify(password: input, hash: unknownUserHash), request, runner: runner)
                 return APIResponse(status: 200, body: JSONText.object([("match", .bool(false))]))
             }
             let hash = try parse(hash: text)
-            let verified = try run(.verify(password: body.password, hash: hash), request, runner: runner)
+            let key: Pepper.Key? =
+                if case .peppered(_, let key) = hash { key } else { nil }
+            try check(password: body.password, peppered: key != nil)
+            let input = try bcryptInput(body.password, key: key)
+            let verified = try run(.verify(password: input, hash: hash.bcrypt), request, runner: runner)
             guard case .verified(true) = verified.result else { return verified.response }
             guard rehashReason(for: hash) != nil else {
                 return APIResponse(status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .null)]))
@@ -126,14 +171,30 @@ public struct PasswordService: Sendable {
         }
     }
 
-    /// A stored hash given to verify or needs-rehash, within the costs verify takes.
-    private func parse(hash text: String) throws(APIError) -> BcryptHash {
-        guard let hash = BcryptHash(parsing: text) else { throw APIError(BcryptError.malformedHash) }
-        // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
-        guard configuration.verifiableCosts.contains(hash.cost) else {
-            throw APIError(BcryptError.costOutOfRange(cost: hash.cost, allowed: configuration.verifiableCosts))
+    /// A stored hash given to verify or needs-rehash, within the costs verify takes, its pepper
+    /// key (if any) one this worker holds.
+    private func parse(hash text: String) throws(APIError) -> StoredHash {
+        let stored: StoredHash
+        if let envelope = PepperedHash(parsing: text) {
+            guard let key = configuration.pepper?.key(id: envelope.keyID) else {
+                throw APIError(
+                    status: 400, code: "unknown_pepper_key",
+                    message:
+                        "hash was made with pepper key \(envelope.keyID), which this service's --pepper-file does not hold"
+                )
+            }
+            stored = .peppered(envelope, key)
+        } else if let hash = BcryptHash(parsing: text) {
+            stored = .bare(hash)
+        } else {
+            throw APIError(BcryptError.malformedHash)
         }
-        return hash
+        // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
+        guard configuration.verifiableCosts.contains(stored.bcrypt.cost) else {
+            throw APIError(
+                BcryptError.costOutOfRange(cost: stored.bcrypt.cost, allowed: configuration.verifiableCosts))
+        }
+        return stored
     }
 
     /// The answer to a match below the policy: the password hashed again at the policy, as a
@@ -142,12 +203,15 @@ public struct PasswordService: Sendable {
         let started = MonotonicClock.now
         let deferred: String
         do throws(ExpensiveJobFailure) {
+            // The password passed the checks of its stored hash; under the pepper any length is
+            // fine, and without one the stored hash was bare bcrypt, which limited it already.
+            let input = (try? bcryptInput(password, key: configuration.pepper?.newest)) ?? password
             let result = try runner.runFollowUp(
-                .hash(password: password, cost: configuration.defaultCost),
+                .hash(password: input, cost: configuration.defaultCost),
                 arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
             if case .hashed(let hash) = result {
                 return APIResponse(
-                    status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .string(hash.string))]))
+                    status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .string(stored(hash)))]))
             }
             deferred = "internal_error"
         } catch {
@@ -167,12 +231,15 @@ public struct PasswordService: Sendable {
     struct Outcome {
         var result: ExpensiveJobResult
         var seconds: Double
+        /// The hash as the application stores it, when it is not the bare bcrypt hash.
+        var stored: String?
 
         var response: APIResponse {
             switch result {
             case .hashed(let hash):
                 APIResponse(
-                    status: 200, body: JSONText.object([("hash", .string(hash.string)), ("seconds", .double(seconds))]))
+                    status: 200,
+                    body: JSONText.object([("hash", .string(stored ?? hash.string)), ("seconds", .double(seconds))]))
             case .verified(let match):
                 APIResponse(status: 200, body: JSONText.object([("match", .bool(match))]))
             }
@@ -225,8 +292,14 @@ public struct PasswordService: Sendable {
             body: body)
     }
 
-    private func check(password: String) throws(APIError) {
+    /// A password bcrypt will see whole: 1 to 72 bytes without NUL; peppered, any length up to the
+    /// body's limit (bcrypt sees its 44-character HMAC), still without NUL.
+    private func check(password: String, peppered: Bool = false) throws(APIError) {
         guard !password.isEmpty else { throw .badRequest("empty_password", "password must not be empty") }
+        if peppered {
+            guard !password.utf8.contains(0) else { throw APIError(BcryptError.passwordContainsNUL) }
+            return
+        }
         do throws(BcryptError) {
             try BcryptHasher.validate(password: password)
         } catch {

@@ -14,14 +14,18 @@ public struct PasswordServiceConfiguration: Sendable, Equatable {
     }
     /// The largest request body read; larger ones get 413.
     public var maximumBodyBytes: Int
+    /// The pepper keys (`--pepper-file`), or `nil` for none.
+    public var pepper: Pepper?
 
     /// The body limit unless configured: a password request is well under 1 KiB.
     public static let defaultMaximumBodyBytes = 4096
 
     /// Creates a configuration; `allowedCosts` must lie within bcrypt's 4...31 and hold `defaultCost`.
     public init(
-        defaultCost: Int = 12, allowedCosts: ClosedRange<Int> = 4...14, maximumBodyBytes: Int = defaultMaximumBodyBytes
+        defaultCost: Int = 12, allowedCosts: ClosedRange<Int> = 4...14, maximumBodyBytes: Int = defaultMaximumBodyBytes,
+        pepper: Pepper? = nil
     ) {
+        self.pepper = pepper
         self.defaultCost = defaultCost
         self.allowedCosts = allowedCosts
         self.maximumBodyBytes = maximumBodyBytes

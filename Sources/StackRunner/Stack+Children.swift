@@ -11,6 +11,31 @@ extension Stack {
             "--execution", configuration.architecture.execution,
             "--exit-with-parent", "--segment", segmentPath(host: host),
         ] + recycling + configuration.workerOptions
+            + (configuration.pepperKeys == nil ? [] : ["--pepper-file", pepperPath])
+    }
+
+    /// The workers' copy of the pepper file, made by ``writePepperFile()``.
+    var pepperPath: String { runtimeDirectory + "/pepper" }
+
+    /// Writes the pepper keys for the workers: this user's, 0600, made afresh.
+    func writePepperFile() throws(StackError) {
+        guard let keys = configuration.pepperKeys else { return }
+        let path = pepperPath
+        let bytes = Array(keys.utf8)
+        unlink(path)
+        do throws(SystemCallError) {
+            let descriptor = try systemCall("open(\(path))") {
+                open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            }
+            defer { close(descriptor) }
+            let written = try systemCall("write(\(path))") {
+                bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            }
+            // A few hundred bytes to a new file on tmpfs: all or an error.
+            guard written == bytes.count else { throw SystemCallError(call: "write(\(path))", errno: EIO) }
+        } catch {
+            throw .system(error)
+        }
     }
 
     /// --max-requests, with the worker asking `up` to replace it (SIGUSR1) rather than exiting:

@@ -82,6 +82,7 @@ public final class Stack {
         let template = try NginxTemplate(contentsOf: configuration.shareDirectory + "/nginx/up.conf.template")
         do {
             runtime = try RuntimeDirectory(given: configuration.runtimeDirectory)
+            try writePepperFile()
             workers = try makeWorkerSlots()
             for index in workers.indices { try start(&workers[index]) }
             try waitForSockets(of: workers, timeout: readyTimeout)

@@ -30,6 +30,9 @@ public struct StackConfiguration: Sendable {
     /// Whether the page, `/ws` and `/api/stats` are kept to ``apiNetworks`` (and valid client
     /// certificates) too, instead of open to everyone.
     public var privatePages = false
+    /// The text of the pepper file (`--pepper-file`), already checked; the workers get a copy of
+    /// their own in the runtime directory (0600). `nil`: no pepper.
+    public var pepperKeys: String?
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.

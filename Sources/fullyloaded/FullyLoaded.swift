@@ -39,6 +39,12 @@ struct CostOptions: ParsableArguments {
     @Option(help: "Highest cost a request may ask for, or a verified hash may carry.")
     var maxCost = 14
 
+    @Option(
+        help:
+            "A file of pepper keys, one id:base64-key per line (the last hashes, all verify), root's or this user's, mode 0600 or 0640."
+    )
+    var pepperFile: String?
+
     /// bcrypt below cost 10 is too cheap to slow down a guessing attacker; a deployment that
     /// chooses a lower default (a demo, a test) says so with `--cost`.
     static let recommendedMinimumCost = 10

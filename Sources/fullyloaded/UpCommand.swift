@@ -145,6 +145,7 @@ struct UpCommand: ParsableCommand {
         _ = try remoteWorkers()
         _ = try trustedProxies()
         _ = try apiNetworks()
+        _ = try costs.pepper()
         if apiClientCa != nil, httpsPort == 0 { throw ValidationError("--api-client-ca needs HTTPS (--https-port)") }
         if privatePages, apiNetwork.isEmpty, apiClientCa == nil {
             throw ValidationError(
@@ -181,6 +182,8 @@ struct UpCommand: ParsableCommand {
         configuration.apiNetworks = try apiNetworks()
         configuration.apiClientCertificateAuthority = try apiClientCertificateAuthority()
         configuration.privatePages = privatePages
+        // Read here, as root before root is dropped, and given to the workers as their own copy.
+        configuration.pepperKeys = try costs.pepperFileText()
         configuration.requestThreads = threads
         configuration.cost = costs.cost
         configuration.minimumCost = costs.effectiveMinCost

@@ -100,7 +100,7 @@ struct WorkerCommand: ParsableCommand {
         }
         let service = PasswordServiceConfiguration(
             defaultCost: costs.cost, allowedCosts: costs.effectiveMinCost...max(costs.effectiveMinCost, costs.maxCost),
-            maximumBodyBytes: maxBody)
+            maximumBodyBytes: maxBody, pepper: try costs.pepper())
         if let problem = service.problem { throw ValidationError(problem) }
         guard costs.effectiveMinCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
         guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
