@@ -202,10 +202,15 @@ public struct PasswordService: Sendable {
     private func rehash(password: String, _ request: APIRequest, runner: some ExpensiveJobRunner) -> APIResponse {
         let started = MonotonicClock.now
         let deferred: String
+        // The password passed the checks of its stored hash; under the pepper any length is fine,
+        // and without one the stored hash was bare bcrypt, which limited it already.
+        let input: String
+        do throws(APIError) {
+            input = try bcryptInput(password, key: configuration.pepper?.newest)
+        } catch {
+            return Self.matched(rehashDeferred: "internal_error")
+        }
         do throws(ExpensiveJobFailure) {
-            // The password passed the checks of its stored hash; under the pepper any length is
-            // fine, and without one the stored hash was bare bcrypt, which limited it already.
-            let input = (try? bcryptInput(password, key: configuration.pepper?.newest)) ?? password
             let result = try runner.runFollowUp(
                 .hash(password: input, cost: configuration.defaultCost),
                 arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
@@ -220,11 +225,14 @@ public struct PasswordService: Sendable {
             case .bcrypt: deferred = "internal_error"
             }
         }
-        return APIResponse(
+        return Self.matched(rehashDeferred: deferred)
+    }
+
+    /// A match whose rehash did not happen, and why.
+    private static func matched(rehashDeferred reason: String) -> APIResponse {
+        APIResponse(
             status: 200,
-            body: JSONText.object([
-                ("match", .bool(true)), ("rehash", .null), ("rehash_deferred", .string(deferred)),
-            ]))
+            body: JSONText.object([("match", .bool(true)), ("rehash", .null), ("rehash_deferred", .string(reason))]))
     }
 
     /// What a job gave, with how long its request took here; a refusal is thrown as its 503.
