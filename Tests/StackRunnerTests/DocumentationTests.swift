@@ -216,4 +216,75 @@ struct DocumentationTests {
         }
         for reason in ["rolled", "recycled"] { #expect(table.contains("`\(reason)`")) }
     }
+
+    @Test("operations.md's valid ranges are what each command refuses: run past each bound, it fails naming the range")
+    func validRanges() throws {
+        let operations = try String(contentsOfFile: TestFiles.checkout + "/Docs/operations.md", encoding: .utf8)
+        let table = try #require(
+            operations.components(separatedBy: "## Valid ranges").dropFirst().first?.components(separatedBy: "\n## ")
+                .first)
+        let socket = "unix:/nonexistent/fl-ranges.sock"
+        // (the row's flag cell, commands cell, range cell), and invocations past the bounds.
+        let rows: [(flags: String, commands: String, range: String, runs: [[String]])] = [
+            (
+                "`--deadline`", "`up`, `worker`, `nginx-upstreams`", "(0, 600] seconds",
+                [
+                    ["worker", "--listen", socket, "--deadline", "600.5"], ["up", "--deadline", "0"],
+                    ["nginx-upstreams", "--workers", "1", "--deadline", "601"],
+                ]
+            ),
+            (
+                "`--compute-slots`", "`up`, `worker`", "1...256",
+                [["worker", "--listen", socket, "--compute-slots", "257"]]
+            ),
+            ("`--headroom`", "`up`, `worker`", "(0, 1]", [["up", "--headroom", "1.01"]]),
+            (
+                "`--lanes`", "`up`, `worker`", "1...4",
+                [["worker", "--listen", socket, "--lanes", "5"], ["up", "--lanes", "0"]]
+            ),
+            ("`--refusal-rate`", "`up`, `worker`", "0 or more", [["worker", "--listen", socket, "--refusal-rate=-1"]]),
+            (
+                "`--threads`", "`worker`, `nginx-upstreams`", "1...4096",
+                [
+                    ["worker", "--listen", socket, "--threads", "4097"],
+                    ["nginx-upstreams", "--workers", "1", "--threads", "0"],
+                ]
+            ),
+            ("`--workers`", "`nginx-upstreams`", "1...1024", [["nginx-upstreams", "--workers", "1025"]]),
+            (
+                "`--interval`", "`monitor`", "0.05...10 seconds",
+                [["monitor", "--listen", socket, "--interval", "0.04"]]
+            ),
+            (
+                "`--ws-idle-seconds`", "`monitor`", "1...86400",
+                [["monitor", "--listen", socket, "--ws-idle-seconds", "0"]]
+            ),
+            (
+                "`--rate-limit`, `--max-requests`", "`up`", "0 or more",
+                [["up", "--rate-limit=-1"], ["up", "--max-requests=-1"]]
+            ),
+            ("`--samples`", "`calibrate`", "1...1000", [["calibrate", "--samples", "1001"]]),
+            ("`--threads`", "`calibrate`", "1...256", [["calibrate", "--threads", "257"]]),
+            ("`--lanes`", "`calibrate`", "0...4", [["calibrate", "--lanes", "5"]]),
+        ]
+        for row in rows {
+            #expect(
+                table.contains("| \(row.flags) | \(row.commands) | \(row.range) |"),
+                "no row for \(row.flags) \(row.commands)")
+            for arguments in row.runs {
+                let run = try Command.run(try TestBinary.path, arguments)
+                #expect(
+                    run.status != 0 && run.output.contains("must be") && run.output.contains(row.range),
+                    "\(arguments): \(run.output)")
+            }
+        }
+        // The costs: bcrypt's own range, and their order.
+        #expect(table.contains("| `--cost`, `--min-cost`, `--max-cost` | `up`, `worker` | 4...31,"))
+        let dear = try Command.run(
+            try TestBinary.path, ["worker", "--listen", socket, "--cost", "32", "--max-cost", "32"])
+        #expect(dear.status != 0 && dear.output.contains("4...31"), "\(dear.output)")
+        let order = try Command.run(
+            try TestBinary.path, ["worker", "--listen", socket, "--min-cost", "8", "--max-cost", "6"])
+        #expect(order.status != 0, "\(order.output)")
+    }
 }
