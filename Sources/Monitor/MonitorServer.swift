@@ -86,15 +86,18 @@ public enum MonitorServer {
                 // nginx's worker processes must be able to connect, and nobody else: under `up`
                 // they run as this user (0600), under systemd in the socket's group (0660).
                 if let unixSocket {
+                    // errno is read at once: the log's metadata is evaluated later, after other calls.
                     if let group = unixSocket.group, chown(unixSocket.path, uid_t.max, group) != 0 {
+                        let error = SystemCallError(call: "chown(\(unixSocket.path))", errno: errno)
                         logger.error(
-                            "socket group not set", metadata: ["path": "\(unixSocket.path)", "errno": "\(errno)"])
+                            "socket group not set", metadata: ["path": "\(unixSocket.path)", "error": "\(error)"])
                     }
                     if chmod(unixSocket.path, unixSocket.mode) != 0 {
+                        let error = SystemCallError(call: "chmod(\(unixSocket.path))", errno: errno)
                         // A socket left at the umask's mode may be open to others: better none.
                         logger.error(
                             "socket mode not set; socket removed",
-                            metadata: ["path": "\(unixSocket.path)", "errno": "\(errno)"])
+                            metadata: ["path": "\(unixSocket.path)", "error": "\(error)"])
                         unlink(unixSocket.path)
                     }
                 }

@@ -108,10 +108,22 @@ public struct SelfSignedCertificate: Sendable {
             let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             throw .invalidConfiguration("openssl could not make a certificate: \(output)")
         }
-        // Renamed into place only when both exist: a run cut short leaves no half pair behind.
-        rename(keyPath + ".new", keyPath)
-        rename(certificatePath + ".new", certificatePath)
-        unlink(log)
+        // Renamed into place only when both exist: a run cut short leaves no half pair behind, and
+        // a certificate that cannot follow its key takes the key with it.
+        do throws(SystemCallError) {
+            try systemCall("rename(\(keyPath))") { rename(keyPath + ".new", keyPath) }
+            do throws(SystemCallError) {
+                try systemCall("rename(\(certificatePath))") { rename(certificatePath + ".new", certificatePath) }
+            } catch {
+                unlink(keyPath)
+                unlink(certificatePath + ".new")
+                throw error
+            }
+        } catch {
+            throw .system(error)
+        }
+        // Only openssl's log: the pair is in place whatever becomes of it.
+        _ = unlink(log)
     }
 
     /// Opens (or makes, 0700) a folder that must be this user's and writable by nobody else, on a

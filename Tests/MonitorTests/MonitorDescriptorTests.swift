@@ -38,6 +38,22 @@ struct MonitorDescriptorTests {
         return (monitor, port)
     }
 
+    /// A /proc file read to its end.
+    static func readWhole(_ path: String) throws -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        try #require(descriptor >= 0, "open \(path): errno \(errno)")
+        defer { close(descriptor) }
+        var text: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            try #require(count >= 0, "read \(path): errno \(errno)")
+            if count == 0 { break }
+            text += buffer.prefix(count)
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     @Test("the monitor maps the shared segment read-only, and still shows the queue")
     func segmentMappedReadOnly() throws {
         let stack = try TestStack(workers: 1, cost: 4)
@@ -58,8 +74,17 @@ struct MonitorDescriptorTests {
         #expect(slots(metrics) >= 1, "the queue's figures from the segment: \(metrics.prefix(600))")
         // The monitor that answered: `up` may have replaced the first one it started.
         let monitor = try #require(stack.childProcesses.first { $0.command.contains(" monitor ") }?.pid)
-        let mapped = try String(contentsOfFile: "/proc/\(monitor)/maps", encoding: .utf8).split(separator: "\n")
-        let maps = mapped.filter { $0.hasSuffix(segment) }
+        // /proc/PID/maps comes in several read()s, each a walk of its own: a mapping made or
+        // dropped between two (the monitor's sample copy, 4 times a second) can make the listing
+        // skip lines. Read it again until the segment shows, a few times at most.
+        var mapped: [Substring] = []
+        var maps: [Substring] = []
+        for _ in 0..<10 {
+            mapped = try Self.readWhole("/proc/\(monitor)/maps").split(separator: "\n")
+            maps = mapped.filter { $0.hasSuffix(segment) }
+            if !maps.isEmpty { break }
+            usleep(50_000)
+        }
         let status =
             (try? String(contentsOfFile: "/proc/\(monitor)/status", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("State:") } ?? "?"
@@ -68,7 +93,7 @@ struct MonitorDescriptorTests {
         }
         #expect(
             !maps.isEmpty,
-            "the monitor (\(monitor), \(status)) maps \(segment); its /dev/shm maps: \(mapped.filter { $0.contains("/dev/shm") }); log: \(events.suffix(8))"
+            "the monitor (\(monitor), \(status)) maps \(segment); its /dev/shm maps: \(mapped.filter { $0.contains("/dev/shm") }); \(mapped.count) maps; log: \(events.suffix(8))"
         )
         for line in maps {
             let permissions = line.split(separator: " ")[1]
