@@ -7,6 +7,7 @@ import POSIXSupport
 extension Stack {
     func startNginx(template: NginxTemplate) throws(StackError) {
         let upstreams = configuration.upstreams(servers: workers.map(\.endpoint) + configuration.remoteWorkers)
+        let apiNetworks = configuration.apiNetworks.map { "        \($0) 1;" }.joined(separator: "\n")
         let rendered = try template.render([
             "RUNTIME_DIR": runtimeDirectory,
             "SHARE_DIR": configuration.shareDirectory,
@@ -21,10 +22,9 @@ extension Stack {
             "TRUSTED_PROXIES": configuration.trustedProxies.map { "        \($0) 1;" }.joined(separator: "\n"),
             "HTTPS_INCLUDE": configuration.httpsPort == nil ? "" : "include https-server.conf;",
             "API_OPEN": configuration.apiNetworks.isEmpty ? "1" : "0",
-            "API_NETWORKS": configuration.apiNetworks.map { "        \($0) 1;" }.joined(separator: "\n"),
+            "API_NETWORKS": apiNetworks,
             "PAGES_OPEN": configuration.privatePages ? "0" : "1",
-            "PAGE_NETWORKS": configuration.privatePages
-                ? configuration.apiNetworks.map { "        \($0) 1;" }.joined(separator: "\n") : "",
+            "PAGE_NETWORKS": configuration.privatePages ? apiNetworks : "",
         ])
         let configPath = runtimeDirectory + "/nginx.conf"
         if let httpsPort = configuration.httpsPort {

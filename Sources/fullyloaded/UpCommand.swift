@@ -38,9 +38,14 @@ struct UpCommand: ParsableCommand {
 
     /// `--trusted-proxy` as ranges.
     private func trustedProxies() throws -> [AddressRange] {
-        try trustedProxy.map { text in
+        try Self.ranges(trustedProxy, flag: "--trusted-proxy")
+    }
+
+    /// The values of a repeatable address-or-network flag, as ranges.
+    private static func ranges(_ texts: [String], flag: String) throws -> [AddressRange] {
+        try texts.map { text in
             guard let range = AddressRange(parsing: text) else {
-                throw ValidationError("--trusted-proxy \(text) is not an address or address/prefix")
+                throw ValidationError("\(flag) \(text) is not an address or address/prefix")
             }
             return range
         }
@@ -64,12 +69,7 @@ struct UpCommand: ParsableCommand {
 
     /// `--api-network` as ranges.
     private func apiNetworks() throws -> [AddressRange] {
-        try apiNetwork.map { text in
-            guard let range = AddressRange(parsing: text) else {
-                throw ValidationError("--api-network \(text) is not an address or address/prefix")
-            }
-            return range
-        }
+        try Self.ranges(apiNetwork, flag: "--api-network")
     }
 
     /// The `--api-client-ca` file's certificates, read before root is dropped.
