@@ -1,41 +1,79 @@
 #!/usr/bin/env bash
-# The README's two commands on a fresh Debian 12 machine (root, or sudo):
-#   Deploy/dev.sh up [fullyloaded up options]   install what is missing, build release, start the stack
+# The README's two commands on a fresh Debian 12 machine (root, or sudo), and the others:
+#   Deploy/dev.sh up [fullyloaded up options]   install the run and build packages, build release, start
+#                                               the stack
 #   Deploy/dev.sh test [--repeat K] [--hog] [swift test options]
-#                                               install what is missing, build, run every test (K times;
-#                                               --hog: beside a nice-19 CPU hog, as on a busier machine),
-#                                               then fuzz the request parsing and our bcrypt core
-#                                               for 20 s each
+#                                               install every group's packages and the test tools, build,
+#                                               run every test (K times; --hog: beside a nice-19 CPU hog,
+#                                               as on a busier machine), then fuzz the request parsing
+#                                               and our bcrypt core for 20 s each
 #   Deploy/dev.sh fuzz [--seconds S]            fuzz the request parsing, then our bcrypt core against
 #                                               libxcrypt, for S seconds each (default 300)
-#   Deploy/dev.sh flags                         rewrite Docs/operations.md's flag reference from --help
-#   Deploy/dev.sh release-binary                build the release binary, print its path
+#   Deploy/dev.sh flags                         rewrite Docs/operations.md's valid ranges and flag reference
+#                                               from the binary (flag-ranges, --help)
+#   Deploy/dev.sh release-binary                install the build packages, build the release binary,
+#                                               print its path
+#   Deploy/dev.sh deps [GROUP ...]              install the Debian packages of the groups (run, build,
+#                                               package, bench, test; none named: all of them, with the
+#                                               test tools); --list prints them instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the build, the stack and the tests need.
-APT_PACKAGES=(
-  nginx libfcgi-dev libfcgi-bin libssl-dev libcrypt-dev   # the stack and its C libraries
-  apache2-utils nghttp2-client                            # ab and h2load, for benchmarks and load tests
-  python3 python3-venv                                    # the open-loop load generator; schemathesis's venv
-  php-fpm gnuplot-nox                                     # the benchmarks' PHP-FPM reference and plots
-  openssl curl                                            # up's self-signed certificate; TLS tests
-  php-cli python3-bcrypt                                  # independent bcrypts (PHP, pyca) in tests
-  libjs-chart.js                                          # the dashboard's charts, served by nginx
-  chromium chromium-driver                                # the dashboard's test in a real browser
-  systemd                                                 # systemd-socket-activate, systemd-analyze in tests
-  iproute2                                                # network namespaces: the multi-host tests' hosts
-  lintian binutils                                        # the Debian package's checks (Deploy/package.sh); strip
-  debootstrap systemd-container                           # the system test: Debian 12 booted under systemd-nspawn
+# Debian packages by what needs them. A production host needs none of these: the .deb's Depends
+# bring what it runs (Deploy/debian/control.in).
+declare -A GROUP_PACKAGES=(
+  # What `up` runs: nginx, its self-signed certificate, the dashboard's charts.
+  [run]="nginx openssl libjs-chart.js"
+  # What the build links: libfcgi, OpenSSL, libxcrypt (and Swift, from /opt/swift or PATH).
+  [build]="libfcgi-dev libssl-dev libcrypt-dev"
+  # What Deploy/package.sh checks the package with, and strips it with.
+  [package]="lintian binutils"
+  # What the benchmarks load and compare with: ab and h2load, the load generators' Python, PHP-FPM
+  # as the reference, gnuplot for the plots, curl for readiness.
+  [bench]="apache2-utils nghttp2-client python3 php-fpm gnuplot-nox curl"
+  # What the tests need beyond the benchmarks (which they run too): cgi-fcgi; schemathesis's venv;
+  # independent bcrypts (PHP, pyca); a real browser for the dashboard; systemd's tools; network
+  # namespaces for the multi-host tests; Debian 12 booted under systemd-nspawn for the system test.
+  [test]="libfcgi-bin python3-venv php-cli python3-bcrypt chromium chromium-driver systemd iproute2 debootstrap systemd-container"
 )
+GROUPS_IN_ORDER=(run build package bench test)
+# What each group needs beside its own: the benchmarks start the stack from a release build.
+declare -A GROUP_NEEDS=([run]="" [build]="" [package]="build" [bench]="run build" [test]="run build package bench")
+
+# check_groups GROUP ...: exits naming the groups when one of them is not a group.
+check_groups() {
+  local group
+  for group in "$@"; do
+    [ -n "${GROUP_PACKAGES[$group]+x}" ] || { echo "no dependency group $group (${GROUPS_IN_ORDER[*]})" >&2; exit 2; }
+  done
+}
+
+# packages_of GROUP ...: the groups' packages and those of the groups they need, each once.
+packages_of() {
+  local group needed=() seen=" "
+  check_groups "$@"
+  for group in "$@"; do
+    needed+=($group ${GROUP_NEEDS[$group]})
+  done
+  for group in "${GROUPS_IN_ORDER[@]}"; do
+    [[ " ${needed[*]} " == *" $group "* ]] || continue
+    for package in ${GROUP_PACKAGES[$group]}; do
+      [[ "$seen" == *" $package "* ]] && continue
+      seen+="$package "
+      echo "$package"
+    done
+  done
+}
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# install_missing GROUP ...: installs the groups' packages that are missing, and finds Swift.
 install_missing() {
-  local missing=()
-  for package in "${APT_PACKAGES[@]}"; do
+  local missing=() package
+  check_groups "$@"
+  for package in $(packages_of "$@"); do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
@@ -140,18 +178,18 @@ command=${1:-}
 shift || true
 case "$command" in
   up)
-    install_missing
+    install_missing run build
     swift_build -c release --product fullyloaded >&2
     exec "$(swift_build -c release --show-bin-path)/fullyloaded" up "$@"
     ;;
   release-binary)
     # Builds the release binary and prints its path: what the benchmarks and package.sh run.
-    install_missing
+    install_missing build
     swift_build -c release --product fullyloaded >&2
     echo "$(swift_build -c release --show-bin-path)/fullyloaded"
     ;;
   test)
-    install_missing
+    install_missing "${GROUPS_IN_ORDER[@]}"
     install_python_tools
     install_promtool
     repeat=1
@@ -189,20 +227,32 @@ case "$command" in
     fuzz 20
     ;;
   fuzz)
-    install_missing
+    install_missing build
     seconds=300
     [ "${1:-}" = "--seconds" ] && seconds=$2
     [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "--seconds takes a positive number" >&2; exit 2; }
     fuzz "$seconds"
     ;;
   deps)
-    install_missing
-    install_python_tools
-    install_promtool
+    case "${1:-}" in
+      --list)
+        shift
+        [ $# -gt 0 ] || set -- "${GROUPS_IN_ORDER[@]}"
+        packages_of "$@"
+        exit 0
+        ;;
+    esac
+    if [ $# -eq 0 ]; then
+      install_missing "${GROUPS_IN_ORDER[@]}"
+      install_python_tools
+      install_promtool
+    else
+      install_missing "$@"
+    fi
     ;;
   flags)
-    # Rewrites the flag reference at the end of Docs/operations.md from the binary's own --help.
-    install_missing
+    # Rewrites the valid ranges and the flag reference of Docs/operations.md from the binary.
+    install_missing build
     swift build --product fullyloaded >&2
     binary="$(swift build --show-bin-path)/fullyloaded"
     reference=$(
@@ -213,20 +263,22 @@ case "$command" in
         printf '\n### `fullyloaded %s`\n\n```text\n%s\n```\n' "$command" "$(env -u COLUMNS "$binary" "$command" --help)"
       done
     )
-    python3 - "$reference" <<'PY'
+    python3 - "$reference" "$("$binary" flag-ranges)" <<'PY'
 import sys
 path = "Docs/operations.md"
 text = open(path).read()
+# The valid ranges' table, from the same definitions the commands check their flags against.
+ranges_head, ranges_rest = text.split("## Valid ranges", 1)
+table_start = ranges_rest.index("| flag | commands | range |")
+table_end = ranges_rest.index("\n\n", table_start)
+text = ranges_head + "## Valid ranges" + ranges_rest[:table_start] + sys.argv[2].strip("\n") + ranges_rest[table_end:]
 head = text.split("## Flag reference")[0].rstrip("\n")
 open(path, "w").write(head + "\n\n" + sys.argv[1].rstrip("\n") + "\n")
 PY
     ;;
-  system-deps)
-    # The Debian packages only, nothing written into the checkout (Deploy/install.sh, as root).
-    install_missing
-    ;;
   *)
-    echo "usage: $0 up [options] | test [--repeat K] [--hog] [swift test options] | fuzz [--seconds S] | flags | deps" >&2
+    # The usage is the header of this file: one list of the commands.
+    sed -n '3,/^set -euo pipefail/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

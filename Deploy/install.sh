@@ -37,7 +37,7 @@ if [ -z "$package" ]; then
     echo "$PWD/${unsafe#./} is writable by group or others, or not root's: refusing to run or build it as root; chmod -R go-w and chown -R root the checkout" >&2
     exit 1
   fi
-  bash Deploy/dev.sh system-deps
+  bash Deploy/dev.sh deps package
   export PATH="/opt/swift/usr/bin:$PATH"
   package=$(bash Deploy/package.sh | tail -1)
 fi

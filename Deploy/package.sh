@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$binary" ]; then
-  bash Deploy/dev.sh system-deps
+  bash Deploy/dev.sh deps package
   command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
   swift build -c release --product fullyloaded --static-swift-stdlib --scratch-path .build/package >&2
   binary="$(swift build -c release --scratch-path .build/package --show-bin-path)/fullyloaded"

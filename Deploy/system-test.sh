@@ -20,7 +20,7 @@ fail() {
   exit 1
 }
 
-bash Deploy/dev.sh system-deps
+bash Deploy/dev.sh deps test
 cache=.build/system-test
 mkdir -p "$cache"
 
@@ -101,6 +101,16 @@ in_container rm -f /etc/nginx/sites-enabled/default
 in_container systemctl reload nginx
 wait_for_ping || fail "no HTTPS ping after install: $(status_of https://127.0.0.1/api/ping)"
 step "installed $(basename "$old") with apt; no Swift inside"
+
+# A host gets what the package's Depends bring, nothing the tests, benchmarks or builds use.
+extra=$(in_container dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
+  awk '$1 == "ii" { print $2 }' | grep -E '^(php|chromium|debootstrap|lintian|gnuplot|apache2-utils|libfcgi-dev|libssl-dev|libcrypt-dev)' || true)
+[ -z "$extra" ] || fail "installed beside the package's Depends: $(echo $extra)"
+for depend in $(dpkg-deb --field "$old" Depends | tr -d ' ' | tr ',' ' ' | sed 's/([^)]*)//g'); do
+  in_container dpkg-query -W -f='${Status}' "$depend" 2>/dev/null | grep -q "install ok installed" ||
+    fail "the package's Depends $depend is not installed"
+done
+step "the package brought its Depends and nothing of the tests', benchmarks' or build's packages"
 
 [ "$(status_of https://127.0.0.1/api/ping)" = "200 2" ] || fail "HTTPS/HTTP2 ping"
 hash=$(in_network curl -sk -H 'Content-Type: application/json' -d '{"password":"system test"}' https://127.0.0.1/api/hash)

@@ -8,12 +8,14 @@
 #                after), and the lane limit of our own bcrypt core, cores × K / batch time
 #                (`calibrate --lanes K`, K = 1…4 hashes interleaved per call, one thread per core).
 #                Eight clients per core keep every slot's batch full (--lanes 4 by default).
-# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3] [--fairness on|off] [--lanes 4]
-# Prints a Markdown table; paste it with its date into Docs/benchmarks.md.
+# Usage: Deploy/bench/core.sh [--cost 12] [--seconds 20] [--rounds 3] [--fairness on|off] [--lanes 4] [--out Docs]
+# Output: its section of OUT/benchmarks.md and the run's row appended to OUT/data/core.csv
+# (Deploy/bench/publish.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COST=12 SECONDS_PER_RUN=20 ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on LANES=4
+ARGUMENTS=("$@")
+COST=12 SECONDS_PER_RUN=20 OUT=Docs ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on LANES=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
@@ -22,12 +24,14 @@ while [ $# -gt 0 ]; do
     --ping-requests) PING_REQUESTS=$2; shift 2 ;;
     --fairness) FAIRNESS=$2; shift 2 ;;
     --lanes) LANES=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 . Deploy/bench/lib.sh
 bench_setup
+COMMAND=$(shown_command Deploy/bench/core.sh "${ARGUMENTS[@]}")
 
 # fullyloaded as `up` runs it; at eight clients per core every job fits within N, so nothing is refused.
 OURS=$(free_port)
@@ -111,32 +115,8 @@ load_time=$(ab_field "$RUN/ab-load.txt" "Time taken for tests")
 load_non2xx=$(ab_field "$RUN/ab-load.txt" "Non-2xx responses"); load_non2xx=${load_non2xx:-0}
 single_after=$(calibrate "$COST")
 
-python3 - "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$SECONDS_PER_RUN" "$ROUNDS" "$parallel" "$FAIRNESS" "$LANE_LIMITS" "$LANES" "$LOAD_CONCURRENCY" "$lone_batched" "$lone_alone" <<'PY'
-import sys, datetime, platform
-ours, c, php, single, single_after, done, failed, non2xx, taken, cores, cost, seconds, rounds, parallel, fairness, lane_limits, lanes, concurrency, lone_batched, lone_alone = sys.argv[1:]
-lanes, concurrency = int(lanes), int(concurrency)
-lone_batched, lone_alone = float(lone_batched), float(lone_alone)
-lane_limits = [float(v) for v in lane_limits.split()]
-ours, c, php, single, single_after, taken, parallel = map(float, (ours, c, php, single, single_after, taken, parallel))
-done, failed, non2xx, cores = int(done), int(failed), int(non2xx), int(cores)
-# The machine is shared: the single-hash time drifts by several per cent, so take the mean of
-# the calibrations just before and just after the load run.
-limit = cores / ((single + single_after) / 2)
-rate = (done - failed - non2xx) / taken
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores ({cpu}).")
-print(f"Command: `Deploy/bench/core.sh --cost {cost} --seconds {seconds} --rounds {rounds} --fairness {fairness} --lanes {lanes}`\n")
-print("| measure | figure | ratio |")
-print("| --- | --- | --- |")
-print(f"| ping, fullyloaded (median of {rounds}) | {ours:,.0f} req/s | {ours / c:.2f} of C, {ours / php:.2f}× PHP-FPM |")
-print(f"| ping, C libfcgi ceiling | {c:,.0f} req/s | 1.00 |")
-print(f"| ping, PHP-FPM | {php:,.0f} req/s | {php / c:.2f} of C |")
-print(f"| single bcrypt, cost {cost}, one core (before / after the load run) | {single * 1000:.0f} ms / {single_after * 1000:.0f} ms | |")
-print(f"| capacity limit, cores / mean single-hash time | {limit:.2f} hashes/s | 1.00 |")
-print(f"| what the cores do together: {cores} threads hashing at once (`calibrate --threads {cores}`) | {parallel:.2f} hashes/s | {parallel / limit:.2f} |")
-for k, lane_rate in enumerate(lane_limits, start=1):
-    print(f"| lane limit: our bcrypt core, {k} hash{'es' if k > 1 else ''} interleaved per call, {cores} threads (`calibrate --lanes {k} --threads {cores}`) | {lane_rate:.2f} hashes/s | {lane_rate / limit:.2f} |")
-lane_limit = lane_limits[lanes - 1] if lanes > 1 else parallel
-print(f"| lone `/api/load` on an idle host, `ab -n 10 -c 1`, median of {rounds}: `--lanes {lanes}` / `--lanes 1` | {lone_batched:.0f} ms / {lone_alone:.0f} ms | {lone_batched / lone_alone:.2f} |")
-print(f"| `/api/load`, `--lanes {lanes}`, at `ab -c {concurrency}`, {done} requests in {taken:.1f} s | {rate:.2f} hashes/s ({failed} failed, {non2xx} non-2xx) | {rate / limit:.2f} of the libxcrypt limit, {rate / lane_limit:.2f} of the lane limit |")
-PY
+python3 Deploy/bench/core_report.py "$RUN/core.csv" "$ours_ping" "$c_ping" "$php_ping" "$single" "$single_after" \
+  "$load_done" "$load_failed" "$load_non2xx" "$load_time" "$CORES" "$COST" "$ROUNDS" "$parallel" "$LANE_LIMITS" \
+  "$LANES" "$LOAD_CONCURRENCY" "$lone_batched" "$lone_alone" >"$RUN/report.md"
+python3 Deploy/bench/publish.py --script core.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
+  --command "$COMMAND" --report "$RUN/report.md" --csv "$RUN/core.csv"

@@ -16,8 +16,9 @@
 #   ipv6    an attacker at 20× rotating through 5,000 /64s of one IPv6 /48, a light client at 0.25×
 #           in another /48 (2001:db8::/32 is routed to loopback for the run; as root)
 #
-# Output: a table per scenario (stdout), a CSV, every run's report (JSON lines) and a plot (SVG) of
-# the light clients' answers within N.
+# Output: its section of OUT/benchmarks.md (a table per scenario and the reading), the run's rows
+# appended to OUT/data/fairness.csv (Deploy/bench/publish.py), and a plot (SVG) of the light
+# clients' answers within N.
 # Usage: Deploy/bench/fairness.sh [--quick] [--cost 12] [--deadline 2] [--seconds 20]
 #          [--scenarios "flood three costs rotate storm ipv6"] [--systems "fairness-on fairness-off php-fpm"]
 #          [--binary PATH] [--out Docs]
@@ -25,6 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+ARGUMENTS=("$@")
 COST=12 DEADLINE=2 SECONDS_PER_RUN=20 OUT=Docs
 SCENARIOS="flood three costs rotate storm ipv6"
 SYSTEMS="fairness-on fairness-off php-fpm"
@@ -45,7 +47,7 @@ done
 . Deploy/bench/lib.sh
 bench_setup
 mkdir -p "$OUT/data"
-STEM="fairness-$(date -u +%Y%m%d)"
+COMMAND=$(shown_command Deploy/bench/fairness.sh "${ARGUMENTS[@]}")
 RESULTS="$RUN/results.jsonl"
 : >"$RESULTS"
 HIGH=$((COST + 2))
@@ -167,5 +169,7 @@ print("%s %s: light ok %s, ping p99 %s" % (r["scenario"], r["system"],
   done
 done
 
-cp "$RESULTS" "$OUT/data/$STEM.jsonl"
-python3 Deploy/bench/fairness_report.py "$RESULTS" "$OUT" "$STEM" "$COST" "$DEADLINE" "$SECONDS_PER_RUN"
+python3 Deploy/bench/fairness_report.py "$RESULTS" "$OUT" "$RUN/fairness.csv" "$COST" "$DEADLINE" "$SECONDS_PER_RUN" \
+  >"$RUN/report.md"
+python3 Deploy/bench/publish.py --script fairness.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
+  --command "$COMMAND" --report "$RUN/report.md" --csv "$RUN/fairness.csv"

@@ -1,15 +1,15 @@
-"""The report of fairness.sh: a markdown table per scenario (one row per system) and a plot
-(SVG, gnuplot) of the light clients' answers within N, scenario by scenario.
-Usage: fairness_report.py RESULTS_JSONL OUT_DIR STEM COST DEADLINE SECONDS"""
+"""The report of fairness.sh: a markdown table per scenario (one row per system), its reading, the
+run's figures as CSV (CSV_PATH) and a plot (SVG, gnuplot, into OUT_DIR) of the light clients'
+answers within N, scenario by scenario.
+Usage: fairness_report.py RESULTS_JSONL OUT_DIR CSV_PATH COST DEADLINE SECONDS"""
 import csv
-import datetime
 import json
 import math
 import os
 import subprocess
 import sys
 
-path, out, stem, cost, deadline, seconds = sys.argv[1:]
+path, out, csv_path, cost, deadline, seconds = sys.argv[1:]
 deadline, default_seconds = float(deadline), float(seconds)
 runs = [json.loads(line) for line in open(path) if line.strip()]
 systems = list(dict.fromkeys(r["system"] for r in runs))
@@ -73,7 +73,7 @@ titles = {
     "storm": "one client in a closed loop of 64 connections, a light client at 0.25× open loop",
     "ipv6": "an attacker at 20× rotating through 5,000 /64s of one IPv6 /48, a light client at 0.25× in another /48",
 }
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {runs[0]['cores']} cores; cost {cost}, "
+print(f"{runs[0]['cores']} cores; cost {cost}, "
       f"N = {deadline:g} s, {default_seconds:g} s of arrivals per run (three flooders: until each light client has sent about "
       f"forty requests); capacity = cores / single-hash time, measured just "
       f"before and after each run.\n")
@@ -106,15 +106,27 @@ for scenario in scenarios:
                      **{k: v for k, v in f.items() if not isinstance(v, dict) and k != "light_worst"}})
     print()
 
-csv_path = os.path.join(out, "data", stem + ".csv")
 with open(csv_path, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-print(f"data: {csv_path}")
+print("Plot: [the light clients' answers within N](fairness-light.svg), worst light client per scenario.\n")
+
+# The reading: what the figures say, computed from them.
+print("Reading:")
+for system in systems:
+    mine = [r for r in rows if r["system"] == system and r["light_min"] is not None]
+    if not mine:
+        continue
+    worst = min(mine, key=lambda r: r["light_min"])
+    pings = max((r["ping_p99"] or 0) for r in mine)
+    print(f"- **{system}**: the worst light client got {math.floor(worst['light_min'] * 100) / 100:.2f} of its "
+          f"requests answered within N ({worst['scenario']}); goodput within N "
+          f"{min(r['goodput_ratio'] for r in mine):.2f} to {max(r['goodput_ratio'] for r in mine):.2f} of capacity; "
+          f"ping p99 at nginx at most {ms(pings)} ms.")
 
 # The light clients' worst fraction of 200s within N, per scenario and system, as grouped bars.
-data_path = os.path.join(out, "data", stem + ".dat")
+data_path = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "fairness.dat")
 with open(data_path, "w") as handle:
     handle.write("scenario " + " ".join(systems) + "\n")
     for scenario in scenarios:
@@ -139,4 +151,4 @@ set ylabel "light clients' requests answered 200 within N (worst client)"
 set xlabel "scenario (cost {cost}, N = {deadline:g} s, open loop through nginx)"
 plot {columns}
 """)
-print(f"plot: {svg}")
+print(f"plot: {svg}", file=sys.stderr)

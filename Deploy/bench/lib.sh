@@ -4,8 +4,8 @@ set -euo pipefail
 ROOT=$(pwd)
 
 bench_setup() {
-  # Every package the benchmarks use (PHP-FPM, gnuplot, ab, h2load, …) is in dev.sh's list.
-  bash Deploy/dev.sh deps
+  # The benchmarks' packages (ab, h2load, PHP-FPM, gnuplot, …) and what the stack runs and builds with.
+  bash Deploy/dev.sh deps bench
   command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
   [ -n "${BIN:-}" ] || BIN=$(bash Deploy/dev.sh release-binary)
   PHP_FPM=$(ls /usr/sbin/php-fpm* | head -n 1)
@@ -144,4 +144,14 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 calibrate() {
   "$BIN" calibrate --cost "$1" --samples "${2:-9}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])'
+}
+
+# shown_command SCRIPT ARGUMENTS…: the command line as a reader would type it again, for the results page.
+shown_command() {
+  local shown=$1 argument
+  shift
+  for argument in "$@"; do
+    if [[ "$argument" =~ ^[A-Za-z0-9_./:=,+-]+$ ]]; then shown+=" $argument"; else shown+=" \"$argument\""; fi
+  done
+  echo "$shown"
 }

@@ -147,6 +147,7 @@ def run(arguments):
                 finish(exchange, exchange.status())
 
     load_results, ping_results = results["load"], results["ping"]
+    steady_from = min(arguments.within, arguments.seconds / 2)
     statuses, by_status = {}, {}
     for _, status, seconds in load_results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -164,6 +165,15 @@ def run(arguments):
         "statuses": statuses,
         "latency": {status: summary(values) for status, values in by_status.items()},
         "goodput": statuses.get("200", 0) / arguments.seconds,
+        # 200s that came back within --within seconds (N): the answers that kept the promise.
+        "ok_within": sum(1 for _, status, seconds in load_results if status == 200 and seconds <= arguments.within),
+        # Of those, the ones that came back in the steady state: from N after the first arrival
+        # (the queue has filled) to the last arrival (no queue draining afterwards counted in).
+        # Divided by steady_seconds, the rate at which a loaded service answers in time.
+        "ok_within_steady": sum(1 for at, status, seconds in load_results
+                                if status == 200 and seconds <= arguments.within
+                                and steady_from <= at + seconds <= arguments.seconds),
+        "steady_seconds": arguments.seconds - steady_from,
         "ping": {
             "sent": len(ping_results),
             "ok": len(ping_ok),
@@ -190,6 +200,9 @@ def main():
     parser.add_argument("--ping-path", default="/api/ping")
     parser.add_argument("--ping-interval", type=float, default=0.02, help="seconds between probe pings (0: none)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--within", type=float, default=float("inf"),
+                        help="N: count the 200s answered within this many seconds (ok_within), and those of them "
+                             "that came back from N after the start to the last arrival (ok_within_steady)")
     arguments = parser.parse_args()
     if arguments.rate <= 0 or arguments.seconds <= 0:
         parser.error("--rate and --seconds must be positive")

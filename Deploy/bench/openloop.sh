@@ -6,7 +6,9 @@
 # fullyloaded and PHP-FPM (pm static, 4 children, the same nginx) interleaved: Deploy/bench/openloop.py
 # offers the arrivals with a paced probe on /api/ping; requests unanswered after --timeout count so.
 #
-# Output: a table per system (stdout), a CSV, and three gnuplot SVGs (goodput, 200 p99, ping p99).
+# Output: its section of OUT/benchmarks.md (Deploy/bench/publish.py: the run's command, date,
+# machine and version, a table per system, the reading), the run's rows appended to
+# OUT/data/openloop.csv, and three gnuplot SVGs in OUT (goodput, 200 p99, ping p99).
 # Usage: Deploy/bench/openloop.sh [--quick] [--cost 12] [--deadline 2] [--seconds 30]
 #          [--multiples "1 2 5 10 30"] [--systems "fullyloaded php-fpm"] [--timeout 60] [--binary PATH] [--out Docs]
 #   --systems: any of fullyloaded (`up` defaults), fullyloaded-fairness-off (one queue in arrival
@@ -16,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+ARGUMENTS=("$@")
 COST=12 DEADLINE=2 SECONDS_PER_LEVEL=30 TIMEOUT=60 OUT=Docs
 MULTIPLES="1 2 5 10 30"
 SYSTEMS="fullyloaded php-fpm"
@@ -36,9 +39,10 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
-CSV="$OUT/data/openloop-$(date -u +%Y%m%d).csv"
-echo "system,multiple,capacity,offered,achieved,seconds,ok,refused,other,unanswered,goodput,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction" >"$CSV"
+CSV="$RUN/openloop.csv"
+echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction" >"$CSV"
 
 declare -A PORT
 for system in $SYSTEMS; do
@@ -72,7 +76,7 @@ for multiple in $MULTIPLES; do
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
     python3 Deploy/bench/openloop.py --port "${PORT[$system]}" --path "/api/load?cost=$COST" --rate "$rate" \
       --seconds "$SECONDS_PER_LEVEL" \
-      --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" >"$RUN/level.json"
+      --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" --within "$DEADLINE" >"$RUN/level.json"
     python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" >>"$CSV" <<'PY'
 import json, sys
 system, multiple, capacity, path = sys.argv[1:]
@@ -85,7 +89,8 @@ cell = lambda group, name: "" if not latency.get(group) or latency[group][name] 
 pcell = lambda name: "" if ping["latency"][name] is None else f"{ping['latency'][name]:.6f}"
 print(",".join(str(v) for v in [
     system, multiple, f"{float(capacity):.4f}", f"{r['offered_rate']:.2f}", f"{r['achieved_rate']:.2f}", r["seconds"],
-    ok, refused, other, unanswered, f"{ok / r['seconds']:.3f}",
+    f"{r['steady_seconds']:.2f}", ok, r["ok_within"], r["ok_within_steady"], refused, other, unanswered,
+    f"{ok / r['seconds']:.3f}", f"{r['ok_within_steady'] / r['steady_seconds']:.3f}",
     cell("200", "p50"), cell("200", "p99"), cell("200", "max"), cell("503", "p50"), cell("503", "p99"), cell("503", "max"),
     ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max"), f"{r['generator_cpu_seconds']:.2f}",
     f"{r['steal_fraction']:.3f}"]))
@@ -98,4 +103,7 @@ PY
   done
 done
 
-python3 Deploy/bench/openloop_report.py "$CSV" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$TIMEOUT" "$CORES"
+python3 Deploy/bench/openloop_report.py "$CSV" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$TIMEOUT" "$CORES" \
+  >"$RUN/report.md"
+python3 Deploy/bench/publish.py --script openloop.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
+  --command "$COMMAND" --report "$RUN/report.md" --csv "$CSV"

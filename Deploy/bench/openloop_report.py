@@ -1,8 +1,8 @@
-"""The report of openloop.sh: a markdown table per system and three plots drawn by gnuplot (SVG) —
-goodput, p99 of 200s and p99 of pings against the multiple of capacity offered.
+"""The report of openloop.sh: a markdown table per system, its reading, and three plots drawn by
+gnuplot (SVG) — goodput, p99 of 200s and p99 of pings against the multiple of capacity offered.
+The plots' data files go beside the run's CSV; the SVGs into OUT_DIR.
 Usage: openloop_report.py CSV OUT_DIR COST DEADLINE SECONDS TIMEOUT CORES"""
 import csv
-import datetime
 import os
 import sys
 
@@ -10,46 +10,74 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plots import draw  # noqa: E402
 
 path, out, cost, deadline, seconds, timeout, cores = sys.argv[1:]
+deadline = float(deadline)
 rows = list(csv.DictReader(open(path)))
 systems = list(dict.fromkeys(r["system"] for r in rows))
+multiples = list(dict.fromkeys(r["multiple"] for r in rows))
 number = lambda v: None if v in ("", None) else float(v)
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
 capacities = [float(r["capacity"]) for r in rows]
-# CPU seconds the load generator used for the level, per second of arrivals, as a share of all cores.
+# Every per-second figure has one denominator: the seconds during which requests arrived.
+within = lambda r: float(r["goodput_steady"]) / float(r["capacity"])
+everything = lambda r: float(r["goodput"]) / float(r["capacity"])
+# CPU seconds the load generator used for the level, as a share of all cores while requests arrived.
 generator = lambda r: "–" if not r.get("generator_cpu_seconds") else \
     f"{float(r['generator_cpu_seconds']) / (float(r['seconds']) * int(cores)):.0%}"
 # The share of the cores the hypervisor gave to other guests while the requests arrived.
 steal = lambda r: "–" if not r.get("steal_fraction") else f"{float(r['steal_fraction']):.0%}"
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; cost {cost}, "
-      f"N = {deadline} s, {seconds} s of arrivals per level, unanswered after {timeout} s; capacity (cores / "
-      f"single-hash time, measured before each level) {min(capacities):.2f} to {max(capacities):.2f} hashes/s.\n")
+print(f"Cost {cost}, N = {deadline:g} s, {seconds} s of arrivals per level, unanswered after {timeout} s; "
+      f"capacity = the libxcrypt limit, cores / single-hash time, measured before each level: "
+      f"{min(capacities):.2f} to {max(capacities):.2f} hashes/s. Goodput is the rate of 200s that came back "
+      f"within N in the steady state (from N after the first arrival to the last), as a multiple of that capacity; "
+      f"\"all 200s\" counts every 200 however late, per second of arrivals (so it passes the capacity when a "
+      f"queue drains long after the arrivals stop).\n")
 for system in systems:
     print(f"**{system}**\n")
-    print("| arrivals (× capacity) | 200s per second of arrivals (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| arrivals (× capacity) | goodput: 200s within N per second, steady state (of capacity) | all 200s per second (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in (r for r in rows if r["system"] == system):
-        goodput, capacity = float(r["goodput"]), float(r["capacity"])
-        print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {goodput:.1f} ({goodput / capacity:.2f}) | "
+        print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {float(r['goodput_steady']):.1f} ({within(r):.2f}) | "
+              f"{float(r['goodput']):.1f} ({everything(r):.2f}) | "
               f"{ms(number(r['ok_p50']))} / {ms(number(r['ok_p99']))} / {ms(number(r['ok_max']))} | "
               f"{ms(number(r['refused_p99']))} / {ms(number(r['refused_max']))} | {r['unanswered']} | {r['other']} | "
               f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} | "
               f"{generator(r)} | {steal(r)} |")
     print()
 
-data = {}
-stem = os.path.splitext(os.path.basename(path))[0]
+print("Plots: [goodput](openloop-goodput.svg), [200 p99](openloop-latency.svg), [ping p99](openloop-cheap.svg).\n")
+
+# The reading: what the figures say, computed from them.
+print("Reading:")
 for system in systems:
-    data_path = os.path.join(out, "data", f"{stem}-{system}.dat")
+    mine = [r for r in rows if r["system"] == system]
+    late = sum(int(r["ok"]) - int(r["ok_within"]) for r in mine)
+    unanswered = sum(int(r["unanswered"]) for r in mine)
+    slowest = max((number(r["ok_max"]) or 0) for r in mine)
+    pings = max((number(r["ping_p99"]) or 0) for r in mine)
+    failed = sum(int(r["ping_failed"]) for r in mine)
+    kept = late == 0 and unanswered == 0
+    goodputs = ", ".join(f"{within(r):.2f} at {r['multiple']}×" for r in mine)
+    print(f"- **{system}**: " + (f"every 200 within N (slowest {slowest:.2f} s) and nothing unanswered"
+                                  if kept else f"{late} 200s later than N (slowest {slowest:.1f} s), "
+                                  f"{unanswered} requests unanswered")
+          + f"; ping p99 at most {ms(pings)} ms, {failed} pings failed; goodput {goodputs} of capacity.")
+for multiple in multiples:
+    level = [r for r in rows if r["multiple"] == multiple]
+    best = max(level, key=within)
+    print(f"- At {multiple}× the most goodput within N is {best['system']}'s ({within(best):.2f} of capacity).")
+
+data = {}
+for system in systems:
+    data_path = os.path.join(os.path.dirname(os.path.abspath(path)), f"openloop-{system}.dat")
     with open(data_path, "w") as handle:
         for r in (r for r in rows if r["system"] == system):
             cell = lambda v: "?" if v in ("", None) else v
-            ratio = float(r["goodput"]) / float(r["capacity"])
             # An unanswered request has no latency: its p99 is at least the timeout.
             p99 = r["ok_p99"] if int(r["unanswered"]) == 0 else timeout
-            handle.write(f"{r['multiple']} {ratio:.4f} {cell(p99)} {cell(r['ping_p99'])}\n")
+            handle.write(f"{r['multiple']} {within(r):.4f} {cell(p99)} {cell(r['ping_p99'])}\n")
     data[system] = data_path
 draw(out, "openloop", "arrivals, multiple of capacity (open loop, log)", data, {
-    "goodput": ("200s per second, fraction of capacity", "unset logscale y\nset yrange [0:*]\n", 2, ""),
+    "goodput": ("200s within N per second, fraction of capacity", "unset logscale y\nset yrange [0:*]\n", 2, ""),
     "latency": ("p99 latency of 200s, seconds (log)", "set logscale y\n", 3,
                 f", {deadline} title 'N' dashtype 2 lc rgb 'gray'"),
     "cheap": ("p99 latency of /api/ping, seconds (log)", "set logscale y\n", 4, ""),

@@ -1,6 +1,7 @@
 """gnuplot SVGs for the benchmark reports: one line per system, one plot per measure."""
 import os
 import subprocess
+import sys
 
 PRELUDE = """set terminal svg size 760,440 dynamic font "sans,12" background rgb "white"
 set logscale x 2
@@ -19,4 +20,4 @@ def draw(out, prefix, xlabel, data, plots, xrange=None):
         script = common + scale + f"set ylabel '{label}'\nset output '{os.path.join(out, prefix + '-' + name + '.svg')}'\n"
         script += f"plot {lines}{extra}\n"
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
-    print("plots: " + ", ".join(os.path.join(out, f"{prefix}-{name}.svg") for name in plots))
+    print("plots: " + ", ".join(os.path.join(out, f"{prefix}-{name}.svg") for name in plots), file=sys.stderr)

@@ -5,13 +5,19 @@
 # paced probe on /api/ping.
 # Latencies by status come from nginx's access log (request_time); goodput is the rate of 200s in
 # the steady state (nginx's $msec), from 2 s after the level starts to its last 200.
+# Systems: fullyloaded (`up`'s defaults), fullyloaded-lanes-4 (batches of up to four),
+# fullyloaded-no-budget (`--refusal-rate 0`), php-fpm.
+# Output: its section of OUT/benchmarks.md and the run's rows appended to OUT/data/promise.csv
+# (Deploy/bench/publish.py).
 # Usage: Deploy/bench/promise.sh [--cost 12] [--deadline 2] [--seconds 20] [--levels "1 2 4 …"] [--systems "…"]
+#          [--out Docs]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-COST=12 DEADLINE=2 SECONDS_PER_LEVEL=20
+ARGUMENTS=("$@")
+COST=12 DEADLINE=2 SECONDS_PER_LEVEL=20 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
-SYSTEMS="fullyloaded fullyloaded-no-budget php-fpm"
+SYSTEMS="fullyloaded fullyloaded-lanes-4 fullyloaded-no-budget php-fpm"
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
@@ -19,12 +25,14 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER_LEVEL=$2; shift 2 ;;
     --levels) LEVELS=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 . Deploy/bench/lib.sh
 bench_setup
+COMMAND=$(shown_command Deploy/bench/promise.sh "${ARGUMENTS[@]}")
 CSV="$RUN/promise.csv"
 echo "system,concurrency,seconds,ok,refused,other,goodput,limit,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,late,paced,ping_p50,ping_p99,ping_max,ping_errors" >"$CSV"
 
@@ -37,6 +45,9 @@ for system in $SYSTEMS; do
   case "$system" in
     fullyloaded)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE"
+      LOG[$system]="$RUN/$system/access.log" ;;
+    fullyloaded-lanes-4)
+      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --lanes 4
       LOG[$system]="$RUN/$system/access.log" ;;
     fullyloaded-no-budget)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --refusal-rate 0
@@ -94,26 +105,6 @@ PY
   done
 done
 
-mkdir -p Docs/data
-cp "$CSV" "Docs/data/promise-$(date -u +%Y%m%d).csv"
-python3 - "$CSV" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$CORES" <<'PY'
-import csv, datetime, sys
-path, cost, deadline, seconds, cores = sys.argv[1:]
-rows = list(csv.DictReader(open(path)))
-ms = lambda v: f"{float(v) * 1000:.0f}" if v not in ("", "None") else "–"
-limits = [float(r["limit"]) for r in rows]
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; "
-      f"cost {cost}, N = {deadline} s, {seconds} s per level and system, systems interleaved per level; "
-      f"limit (cores / single-hash time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
-print("| system | c | hashes/s | of limit | refusals/s | other | 200 p50 / p99 / max (ms) | 503 p50 / p99 / max (ms) | late refusals | ping p50 / p99 / max (ms) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for r in sorted(rows, key=lambda r: (r["system"], int(r["concurrency"]))):
-    t = float(r["seconds"])
-    refusals = int(r["refused"])
-    late = f"{int(r['late'])} ({int(r['late']) / refusals:.1%})" if refusals and r["system"] != "php-fpm" else "–"
-    print(f"| {r['system']} | {r['concurrency']} | {float(r['goodput']):.2f} | {float(r['goodput']) / float(r['limit']):.2f} | "
-          f"{refusals / t:.1f} | {r['other']} | {ms(r['ok_p50'])} / {ms(r['ok_p99'])} / {ms(r['ok_max'])} | "
-          f"{ms(r['refused_p50'])} / {ms(r['refused_p99'])} / {ms(r['refused_max'])} | {late} | "
-          f"{ms(r['ping_p50'])} / {ms(r['ping_p99'])} / {ms(r['ping_max'])}"
-          + (f" ({r['ping_errors']} failed)" if r['ping_errors'] != "0" else "") + " |")
-PY
+python3 Deploy/bench/promise_report.py "$CSV" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$CORES" >"$RUN/report.md"
+python3 Deploy/bench/publish.py --script promise.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
+  --command "$COMMAND" --report "$RUN/report.md" --csv "$CSV"

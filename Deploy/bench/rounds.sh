@@ -4,8 +4,9 @@
 # on /api/load through nginx with a paced probe on /api/ping; the median of the runs is reported.
 # Systems alternate within each run, so the machine's drift falls on all of them alike.
 #
-# Output: a table per system (stdout), the raw and median CSVs, and three plots drawn by gnuplot:
-# throughput, latency and cheap-request latency against concurrency.
+# Output: its section of OUT/benchmarks.md (a table per system of the medians, the reading), every
+# run's rows appended to OUT/data/rounds.csv (Deploy/bench/publish.py), and three plots drawn by
+# gnuplot: throughput, latency and cheap-request latency against concurrency.
 #
 # Usage: Deploy/bench/rounds.sh [--quick] [--cost 12] [--deadline 2] [--seconds 20] [--runs 3]
 #          [--levels "1 2 4 … 256"] [--systems "sync async coarse fine php-fpm"] [--binary PATH] [--out Docs]
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+ARGUMENTS=("$@")
 COST=12 DEADLINE=2 SECONDS_PER_RUN=20 RUNS=3 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
 SYSTEMS="sync async coarse fine php-fpm"
@@ -33,9 +35,9 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+COMMAND=$(shown_command Deploy/bench/rounds.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
-STAMP=$(date -u +%Y%m%d)
-RAW="$OUT/data/rounds-$STAMP.csv"
+RAW="$RUN/rounds.csv"
 echo "system,concurrency,run,seconds,ok,refused,other,throughput,limit,ok_p50,ok_p99,ok_max,ping_p50,ping_p99,ping_max,ping_errors" >"$RAW"
 
 # start_system SYSTEM PORT: the system on PORT; sets LOG to its access log.
@@ -87,4 +89,7 @@ for c in $LEVELS; do
   done
 done
 
-python3 Deploy/bench/rounds_report.py "$RAW" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_RUN" "$RUNS" "$CORES"
+python3 Deploy/bench/rounds_report.py "$RAW" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_RUN" "$RUNS" "$CORES" \
+  >"$RUN/report.md"
+python3 Deploy/bench/publish.py --script rounds.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
+  --command "$COMMAND" --report "$RUN/report.md" --csv "$RAW"

@@ -1,9 +1,8 @@
-"""The report of rounds.sh: medians over runs, a markdown table per system, a CSV of the medians,
-and three plots drawn by gnuplot (SVG) — throughput, latency and cheap-request latency against
-concurrency.
+"""The report of rounds.sh: medians over runs, a markdown table per system with its reading, and
+three plots drawn by gnuplot (SVG, into OUT_DIR) — throughput, latency and cheap-request latency
+against concurrency. The medians and the plots' data go beside RAW_CSV.
 Usage: rounds_report.py RAW_CSV OUT_DIR COST DEADLINE SECONDS RUNS CORES"""
 import csv
-import datetime
 import os
 import statistics
 import sys
@@ -35,15 +34,14 @@ for system in systems:
             row[name] = median(r[name] for r in group)
         medians.append(row)
 
-stem = os.path.splitext(os.path.basename(raw))[0]
-with open(os.path.join(out, "data", stem + "-median.csv"), "w", newline="") as handle:
+beside = os.path.dirname(os.path.abspath(raw))
+with open(os.path.join(beside, "rounds-median.csv"), "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=["system", "concurrency", "runs"] + metrics + counts)
     writer.writeheader()
     writer.writerows(medians)
 
 limits = [r["limit"] for r in medians if r["limit"]]
-print(f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cores} cores; "
-      f"cost {cost}, N = {deadline} s, {seconds} s per run, median of {runs} run(s); limit (cores / single-hash "
+print(f"{cores} cores; cost {cost}, N = {deadline} s, {seconds} s per run, median of {runs} run(s); limit (cores / single-hash "
       f"time, measured before each level) {min(limits):.2f} to {max(limits):.2f} hashes/s.\n")
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
 # The probe gives up on a ping after 10 s: then the ping's p99 and max are at least that, whatever
@@ -65,10 +63,26 @@ for system in systems:
               f"{ms(r['ping_max'])}{'+' if r['ping_errors'] else ''} | {r['ping_errors']:.0f} |")
     print()
 
+print("Plots: [throughput](rounds-throughput.svg), [200 p99](rounds-latency.svg), "
+      "[ping p99 under load](rounds-cheap.svg).\n")
+
+# The reading: what the figures say, computed from them.
+print("Reading:")
+for system in systems:
+    mine = [r for r in medians if r["system"] == system]
+    shares = [r["throughput"] / r["limit"] for r in mine if r["limit"] and r["throughput"] is not None]
+    slowest = max((r["ok_max"] or 0) for r in mine)
+    pings = max((r["ping_p99"] or 0) for r in mine)
+    given_up = sum(r["ping_errors"] or 0 for r in mine)
+    print(f"- **{system}**: {min(shares):.2f} to {max(shares):.2f} of the limit; slowest 200 "
+          f"{slowest:.2f} s ({'within' if slowest <= float(deadline) else 'past'} N); ping p99 at most {ms(pings)} ms"
+          + (f", {given_up:.0f} pings given up" if given_up else "") + ".")
+print()
+
 # One data file per system for gnuplot: c, throughput, ok p50, ok p99, ping p99 ("?" = missing).
 data = {}
 for system in systems:
-    path = os.path.join(out, "data", f"{stem}-{system}.dat")
+    path = os.path.join(beside, f"rounds-{system}.dat")
     with open(path, "w") as handle:
         for r in (r for r in medians if r["system"] == system):
             cell = lambda v: "?" if v is None else f"{v:.6f}"

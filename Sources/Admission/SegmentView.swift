@@ -97,6 +97,18 @@ extension SegmentView: SlotQueueStorage {
         fl_segment_queued_by_cost(shared, UInt32(truncatingIfNeeded: cost)).pointee = UInt32(clamping: count)
     }
 
+    func queuedCount(atCost cost: Int, process bucket: Int) -> Int {
+        Int(
+            fl_segment_queued_by_process(
+                shared, UInt32(truncatingIfNeeded: bucket), UInt32(truncatingIfNeeded: cost)
+            ).pointee)
+    }
+
+    func setQueuedCount(_ count: Int, atCost cost: Int, process bucket: Int) {
+        fl_segment_queued_by_process(shared, UInt32(truncatingIfNeeded: bucket), UInt32(truncatingIfNeeded: cost))
+            .pointee = UInt16(clamping: count)
+    }
+
     subscript(job ticket: UInt64) -> QueueEntry {
         get {
             let job = fl_segment_job(shared, ticket, capacity).pointee

@@ -98,17 +98,6 @@ extension SharedSegment {
         return (descriptor, Int(status.st_size))
     }
 
-    static func map(_ descriptor: FileDescriptor, size: Int, readOnly: Bool = false) throws(SystemCallError)
-        -> UnsafeMutablePointer<fl_segment>
-    {
-        let protection = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
-        guard let raw = mmap(nil, size, protection, MAP_SHARED, descriptor.rawValue, 0), raw != MAP_FAILED
-        else {
-            throw SystemCallError(call: "mmap(shared segment)", errno: errno)
-        }
-        return raw.assumingMemoryBound(to: fl_segment.self)
-    }
-
     static func problem(with segment: UnsafeMutablePointer<fl_segment>, size: Int) -> String? {
         // Field by field: a copy of the whole segment would be hundreds of kilobytes on the stack.
         let magic = segment.pointee.magic

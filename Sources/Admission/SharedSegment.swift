@@ -22,9 +22,11 @@ import POSIXSupport
 public final class SharedSegment: @unchecked Sendable {
     /// The segment's file, e.g. `/run/fullyloaded/segment/admission`.
     public let path: String
-    private let pointer: UnsafeMutablePointer<fl_segment>
+    /// The mapping, unmapped when the segment ends.
+    private let mapping: SegmentMapping
+    private var pointer: UnsafeMutablePointer<fl_segment> { mapping.pointer }
     /// Bytes mapped.
-    public let size: Int
+    public var size: Int { mapping.size }
     /// Entries in the job ring.
     public let jobCapacity: Int
 
@@ -36,6 +38,8 @@ public final class SharedSegment: @unchecked Sendable {
     public static let costClasses = Int(FL_COST_CLASSES)
     /// The most jobs one compute slot runs together as a batch.
     public static let maximumBatch = Int(FL_MAX_BATCH)
+    /// Buckets of the per-process waiting counts (a pid counts in `pid % processBuckets`).
+    public static let processBuckets = Int(FL_PROCESS_BUCKETS)
     /// The job ring's bounds: never smaller than the first, never larger than the second.
     public static let jobCapacityRange = 1024...(1 << 20)
 
@@ -69,45 +73,34 @@ public final class SharedSegment: @unchecked Sendable {
         var object = try Self.openObject(name, in: directory)
         defer { object.descriptor.close() }
         var outcome = OpenOutcome.attached
-        var mapped: (UnsafeMutablePointer<fl_segment>, Int)?
+        var problem: String?
+        var found: SegmentMapping? = nil
         if object.size != 0 {
-            if object.size < MemoryLayout<fl_segment>.size {
-                outcome = .replaced(reason: "size \(object.size) bytes, smaller than the header")
-            } else {
-                let candidate = try Self.map(object.descriptor, size: object.size)
-                if let problem = Self.problem(with: candidate, size: object.size) {
-                    munmap(candidate, object.size)
-                    outcome = .replaced(reason: problem)
-                } else {
-                    mapped = (candidate, object.size)
-                }
-            }
+            found = try SegmentMapping.mapIfValid(
+                object.descriptor, size: object.size, readOnly: false, problem: &problem)
         }
-        if case .replaced = outcome {
+        if let problem {
             // Processes still mapping the old segment keep it; it disappears with them.
+            outcome = .replaced(reason: problem)
             object.descriptor.close()
             unlinkat(directory.rawValue, name, 0)
             object = try Self.openObject(name, in: directory)
         }
-        if mapped == nil {
+        if let existing = found.take() {
+            mapping = existing
+        } else {
             let capacity = min(max(requested, Self.jobCapacityRange.lowerBound), Self.jobCapacityRange.upperBound)
             let size = Int(fl_segment_size(UInt32(capacity)))
             let descriptor = object.descriptor
             try systemCall("ftruncate(\(path))") { ftruncate(descriptor.rawValue, off_t(size)) }
-            let fresh = try Self.map(descriptor, size: size)
-            do {
-                try Self.initialise(
-                    fresh, size: size, capacity: capacity, slots: slots, deadline: deadline, estimate: initialEstimate)
-            } catch {
-                munmap(fresh, size)
-                throw error
-            }
-            mapped = (fresh, size)
+            let fresh = try SegmentMapping(descriptor, size: size, readOnly: false)
+            try Self.initialise(
+                fresh.pointer, size: size, capacity: capacity, slots: slots, deadline: deadline,
+                estimate: initialEstimate)
+            mapping = fresh
             if case .attached = outcome { outcome = .created }
         }
-        pointer = mapped!.0
-        size = mapped!.1
-        jobCapacity = Self.jobCapacity(ofMapping: size)
+        jobCapacity = Self.jobCapacity(ofMapping: mapping.size)
         self.outcome = outcome
         isReadOnly = false
         withLockedView { $0.configure(slots: slots, deadline: deadline, lanes: lanes) }
@@ -116,11 +109,10 @@ public final class SharedSegment: @unchecked Sendable {
     /// Whether this process maps the segment read-only (``attach(path:)``).
     public let isReadOnly: Bool
 
-    private init(path: String, readOnlyPointer pointer: UnsafeMutablePointer<fl_segment>, size: Int) {
+    private init(path: String, readOnly mapping: consuming SegmentMapping) {
         self.path = path
-        self.pointer = pointer
-        self.size = size
-        self.jobCapacity = Self.jobCapacity(ofMapping: size)
+        self.jobCapacity = Self.jobCapacity(ofMapping: mapping.size)
+        self.mapping = mapping
         self.outcome = .attached
         isReadOnly = true
     }
@@ -137,17 +129,10 @@ public final class SharedSegment: @unchecked Sendable {
             return nil
         }
         defer { descriptor.close() }
-        guard size >= MemoryLayout<fl_segment>.size, let mapped = try? map(descriptor, size: size, readOnly: true)
+        var problem: String?
+        guard let mapping = try? SegmentMapping.mapIfValid(descriptor, size: size, readOnly: true, problem: &problem)
         else { return nil }
-        guard problem(with: mapped, size: size) == nil else {
-            munmap(mapped, size)
-            return nil
-        }
-        return SharedSegment(path: path, readOnlyPointer: mapped, size: size)
-    }
-
-    deinit {
-        munmap(pointer, size)
+        return SharedSegment(path: path, readOnly: mapping)
     }
 
     /// Runs `body` on a view for reading: the segment locked, or, mapped read-only, a private copy

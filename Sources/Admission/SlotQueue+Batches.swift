@@ -3,9 +3,9 @@
 ///
 /// A batch holds jobs of one process (passwords never leave it, so the segment holds no secret)
 /// and one cost, taken oldest first from a bounded window of the ring behind the job that leads
-/// it. A batch is formed only when every member would still finish within N if the batch ran 15%
-/// longer than predicted, and only at a size that hashes more per second than a job alone: a lone
-/// job on an idle host runs alone, as fast as ever.
+/// it. A batch is formed only when its leader would finish within N as predicted and every other
+/// member would still do so if the batch ran 15% longer, and only at a size that hashes more per
+/// second than a job alone: a lone job on an idle host runs alone, as fast as ever.
 extension SlotQueue {
     /// Ring entries behind a batch's first job that may hold its other members: a bound on
     /// every walk that forms or frees a batch, whatever the queue's length.
@@ -87,15 +87,20 @@ extension SlotQueue {
         }
         var best = 0
         var bestRate = 1.0
-        var earliestArrival = head.arrivedAt
+        var earliestRider = Double.infinity
         for count in 0..<found {
-            earliestArrival = min(earliestArrival, storage[job: riders[count]].arrivedAt)
+            earliestRider = min(earliestRider, storage[job: riders[count]].arrivedAt)
             let size = count + 2
-            // A margin on the batch's own time: one that runs long costs every member its
-            // answer, not one job. A margin on N instead would leave late leaders alone, which
-            // slows the queue behind them further.
-            let seconds = batchSeconds(lanes: size, cost: head.cost) * Self.batchMargin
-            guard now <= earliestArrival + policy.latestStart(serviceSeconds: seconds) else { break }
+            // A margin on the batch's own time for the riders: one that runs long costs every
+            // member its answer, not one job. The leader, whose turn it is, needs only the
+            // batch's predicted time: it is the one that is late when the queue runs late, and
+            // leaving it alone or in a small batch would slow the queue behind it further, until
+            // under a long overload most slots ran small batches. A margin on N instead would
+            // leave late leaders alone too.
+            let seconds = batchSeconds(lanes: size, cost: head.cost)
+            guard now <= head.arrivedAt + policy.latestStart(serviceSeconds: seconds),
+                now <= earliestRider + policy.latestStart(serviceSeconds: seconds * Self.batchMargin)
+            else { break }
             let rate = Double(size) / batchFactor(lanes: size)
             if rate > bestRate {
                 best = count + 1

@@ -10,9 +10,10 @@ extension SlotQueue {
     /// The prediction for a new job at `cost`, and that job's estimated service time: what every
     /// admission decision reads, from the counts and the running slots alone.
     ///
-    /// With batches, the waiting jobs of each cost drain in batches of ``AdmissionPolicy/lanes``
-    /// (the last one partial), and a new job that will wait is priced as a member of a full batch
-    /// that starts after them all: it may be held up by the jobs that join it.
+    /// With batches, the waiting jobs of each process and cost drain in batches of
+    /// ``AdmissionPolicy/lanes`` (the last one partial: a batch never mixes processes), and a new
+    /// job that will wait is priced as a member of a full batch that starts after them all: it
+    /// may be held up by the jobs that join it.
     func predict(cost: Int, now: Double) -> (AdmissionPredictor.Prediction, service: Double) {
         let estimate = self.estimate
         let predictor = AdmissionPredictor(slots: min(storage.slots, Storage.maximumSlots), estimate: estimate)
@@ -20,18 +21,39 @@ extension SlotQueue {
         let lanes = policy.lanes
         var queuedUnits = 0
         var queuedWork = 0.0
+        // `count` jobs of one process at `cost`: full batches, and the last one partial.
+        func addBatches(of count: Int, cost: Int) {
+            let (full, rest) = count.quotientAndRemainder(dividingBy: lanes)
+            queuedUnits += full + (rest > 0 ? 1 : 0)
+            queuedWork += Double(full) * batchSeconds(lanes: lanes, cost: cost)
+            if rest > 0 { queuedWork += batchSeconds(lanes: rest, cost: cost) }
+        }
         if storage.queuedCount > 0 {
             for cost in 0..<Storage.costClasses {
                 let count = storage.queuedCount(atCost: cost)
                 guard count > 0 else { continue }
-                let (full, rest) = count.quotientAndRemainder(dividingBy: lanes)
-                queuedUnits += full + (rest > 0 ? 1 : 0)
-                queuedWork += Double(full) * batchSeconds(lanes: lanes, cost: cost)
-                if rest > 0 { queuedWork += batchSeconds(lanes: rest, cost: cost) }
+                guard lanes > 1 else {
+                    addBatches(of: count, cost: cost)
+                    continue
+                }
+                // Bounded by the buckets, whatever the queue's length.
+                var counted = 0
+                for bucket in 0..<Storage.processBuckets where counted < count {
+                    let ofProcess = min(storage.queuedCount(atCost: cost, process: bucket), count - counted)
+                    guard ofProcess > 0 else { continue }
+                    counted += ofProcess
+                    addBatches(of: ofProcess, cost: cost)
+                }
+                // Counts that disagree (a segment some other writer left so): the rest as one process's.
+                if counted < count { addBatches(of: count - counted, cost: cost) }
             }
         }
         let width = max(predictor.slots, running)
-        let service = batchSeconds(lanes: lanes, cost: cost)
+        // A newcomer that waits will lead or join a batch, which forms only if it would end in
+        // time running ``batchMargin`` long: it is priced so, or a queue admitted up to the
+        // headroom would leave its leaders too late for full batches, and throughput would fall
+        // as the overload grew.
+        let service = lanes > 1 ? batchSeconds(lanes: lanes, cost: cost) * Self.batchMargin : batchSeconds(lanes: 1, cost: cost)
         let prediction = withUnsafeTemporaryAllocation(of: Double.self, capacity: width) { freeAt in
             var filled = 0
             for index in 0..<Storage.maximumSlots where filled < running {

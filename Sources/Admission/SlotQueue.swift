@@ -65,8 +65,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         storage[job: ticket] = QueueEntry(
             state: .queued, pid: pid, cost: cost, ticket: ticket, arrivedAt: arrivedAt, admittedAt: now,
             startedAt: 0, runningSlot: 0, granted: false, client: client)
-        storage.queuedCount += 1
-        storage.setQueuedCount(storage.queuedCount(atCost: cost) + 1, atCost: cost)
+        count(storage[job: ticket])
         if let client {
             attachWaiting(ticket: ticket, now: now)
             storage[client: client].admitted &+= 1
@@ -280,16 +279,27 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         guard job.state == .free, job.ticket == ticket else { return }
         job.state = .queued
         storage[job: ticket] = job
+        count(job)
+        attachWaiting(ticket: ticket, now: now)
+    }
+
+    /// Puts a waiting job in the counts that predictions read: all, by cost, and by process and cost.
+    private mutating func count(_ job: QueueEntry) {
+        let bucket = Storage.processBucket(pid: job.pid)
         storage.queuedCount += 1
         storage.setQueuedCount(storage.queuedCount(atCost: job.cost) + 1, atCost: job.cost)
-        attachWaiting(ticket: ticket, now: now)
+        storage.setQueuedCount(
+            storage.queuedCount(atCost: job.cost, process: bucket) + 1, atCost: job.cost, process: bucket)
     }
 
     /// Takes a waiting job out of the counts that predictions read.
     private mutating func uncount(_ job: QueueEntry) {
+        let bucket = Storage.processBucket(pid: job.pid)
         if storage.queuedCount > 0 { storage.queuedCount -= 1 }
         let count = storage.queuedCount(atCost: job.cost)
         if count > 0 { storage.setQueuedCount(count - 1, atCost: job.cost) }
+        let ofProcess = storage.queuedCount(atCost: job.cost, process: bucket)
+        if ofProcess > 0 { storage.setQueuedCount(ofProcess - 1, atCost: job.cost, process: bucket) }
     }
 
     /// Ends a running job's part of its slot, and frees the slot when it was the last of its

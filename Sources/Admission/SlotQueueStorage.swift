@@ -167,6 +167,10 @@ protocol SlotQueueStorage {
     /// Waiting jobs at `cost` (costs beyond the classes kept share them modulo ``costClasses``).
     func queuedCount(atCost cost: Int) -> Int
     mutating func setQueuedCount(_ count: Int, atCost cost: Int)
+    /// Waiting jobs at `cost` of the processes in `bucket` (``processBucket(pid:)``): a batch
+    /// takes one process's jobs only.
+    func queuedCount(atCost cost: Int, process bucket: Int) -> Int
+    mutating func setQueuedCount(_ count: Int, atCost cost: Int, process bucket: Int)
     /// The ring entry where `ticket` lives (it may hold another ticket, or none).
     subscript(job ticket: UInt64) -> QueueEntry { get set }
     /// A compute slot, `0..<maximumSlots`.
@@ -203,4 +207,10 @@ extension SlotQueueStorage {
     static var maximumSlots: Int { SharedSegment.maximumSlots }
     /// The most jobs one slot runs together.
     static var maximumBatch: Int { SharedSegment.maximumBatch }
+    /// Buckets the per-process waiting counts keep; processes whose pids share a bucket are
+    /// counted together (predicted as if they could batch together, as all did before).
+    static var processBuckets: Int { SharedSegment.processBuckets }
+
+    /// The bucket of the per-process waiting counts that `pid` counts in.
+    static func processBucket(pid: Int32) -> Int { Int(UInt32(bitPattern: pid) % UInt32(processBuckets)) }
 }

@@ -155,6 +155,8 @@ public struct WorkerProcess: Sendable {
             ])
         _ = try? SystemdActivation.notify("STOPPING=1")
         let drained = server.stop(grace: configuration.shutdownGrace)
+        // No heartbeat after the entry is given up: nobody would mark this worker alive again.
+        admission?.heartbeat.stop()
         admission?.controller.unregister()
         if case .endpoint(.unix(let path)) = configuration.listen {
             // The worker made the socket file; nothing else will remove it.
@@ -177,6 +179,8 @@ public struct WorkerProcess: Sendable {
         let controller: AdmissionController
         /// When the heartbeat last got through the segment's lock.
         let progress: ProgressMark
+        /// Marks this worker alive and sweeps dead workers' jobs, a few times a second.
+        let heartbeat: PeriodicThread
         let compute: Compute
         let refusals: RefusalLog
 
@@ -221,15 +225,6 @@ public struct WorkerProcess: Sendable {
                 fairness: settings.fairness, lanes: settings.lanes))
         controller.register()
         let log = self.log
-        let progress = ProgressMark()
-        try PlatformThread.startDetached(name: "heartbeat") {
-            while true {
-                let freed = controller.heartbeatAndSweep()
-                progress.mark()
-                if freed > 0 { log.info("freed jobs of a dead worker", metadata: ["jobs": .stringConvertible(freed)]) }
-                usleep(200_000)
-            }
-        }
         let compute: RunningAdmission.Compute =
             switch configuration.execution {
             case .admission:
@@ -238,8 +233,17 @@ public struct WorkerProcess: Sendable {
             case .background: .background(try ComputePool(threads: settings.computeSlots, niceness: 0, log: log))
             case .inline: .inline
             }
+        let progress = ProgressMark()
+        // Five times a second: the jobs of a worker killed outright are freed within a fraction
+        // of a second. Started last, so that nothing after it can fail and leave it running.
+        let heartbeat = try PeriodicThread(name: "heartbeat", interval: 0.2) {
+            let freed = controller.heartbeatAndSweep()
+            progress.mark()
+            if freed > 0 { log.info("freed jobs of a dead worker", metadata: ["jobs": .stringConvertible(freed)]) }
+        }
         return RunningAdmission(
-            controller: controller, progress: progress, compute: compute, refusals: RefusalLog(log: log))
+            controller: controller, progress: progress, heartbeat: heartbeat, compute: compute,
+            refusals: RefusalLog(log: log))
     }
 
     /// The FastCGI parameter nginx sets to the end user a trusted proxy named

@@ -13,28 +13,29 @@ struct CalibrateCommand: ParsableCommand {
         abstract: "Time single bcrypt hashes on one thread and print the figures as JSON."
     )
 
-    @Option(help: "bcrypt cost to time.")
+    @Option(help: "bcrypt cost to time (\(FlagRange.cost.text)).")
     var cost = 12
 
-    @Option(help: "How many hashes to time (per thread).")
+    @Option(help: "How many hashes to time (per thread; \(FlagRange.samples.text)).")
     var samples = 9
 
-    @Option(help: "Threads hashing at once; with one per core this measures what the cores do together.")
+    @Option(
+        help:
+            "Threads hashing at once; with one per core this measures what the cores do together (\(FlagRange.calibrationThreads.text))."
+    )
     var threads = 1
 
     @Option(
         help:
-            "0: libxcrypt, one hash at a time. 1...4: our bcrypt core, that many hashes interleaved per call (a sample is one batch)."
+            "0: libxcrypt, one hash at a time. 1...\(BcryptLanes.maximumLanes): our bcrypt core, that many hashes interleaved per call (a sample is one batch; \(FlagRange.calibrationLanes.text))."
     )
     var lanes = 0
 
     func run() throws {
-        guard BcryptHasher.supportedCosts.contains(cost) else { throw ValidationError("--cost must be 4...31") }
-        guard (1...1000).contains(samples) else { throw ValidationError("--samples must be 1...1000") }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
-        guard (0...BcryptLanes.maximumLanes).contains(lanes) else {
-            throw ValidationError("--lanes must be 0...\(BcryptLanes.maximumLanes)")
-        }
+        try FlagRange.cost.check(cost, flag: "--cost")
+        try FlagRange.samples.check(samples)
+        try FlagRange.calibrationThreads.check(threads)
+        try FlagRange.calibrationLanes.check(lanes)
         let all = Mutex<[Double]>([])
         let (cost, samples, lanes) = (cost, samples, lanes)
         concurrentlyOnThreads(threads) {

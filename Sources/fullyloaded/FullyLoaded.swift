@@ -11,7 +11,7 @@ struct FullyLoaded: ParsableCommand {
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
         subcommands: [
             UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self, NginxUpstreamsCommand.self,
-            AdmissionBenchCommand.self,
+            AdmissionBenchCommand.self, FlagRangesCommand.self,
         ]
     )
 
@@ -26,17 +26,17 @@ struct FullyLoaded: ParsableCommand {
 struct CostOptions: ParsableArguments {
     @Option(
         help:
-            "bcrypt cost of /api/load and the default of /api/hash: the policy; verify rehashes a matching hash below it."
+            "bcrypt cost of /api/load and the default of /api/hash: the policy; verify rehashes a matching hash below it (\(FlagRange.cost.text))."
     )
     var cost = 12
 
     @Option(
         help:
-            "Lowest cost a new hash may have (default: 10, OWASP's floor for bcrypt, or --cost when that is lower); verify takes stored hashes down to 4."
+            "Lowest cost a new hash may have (default: \(recommendedMinimumCost), OWASP's floor for bcrypt, or --cost when that is lower; \(FlagRange.cost.text)); verify takes stored hashes down to \(BcryptHasher.supportedCosts.lowerBound)."
     )
     var minCost: Int?
 
-    @Option(help: "Highest cost a request may ask for, or a verified hash may carry.")
+    @Option(help: "Highest cost a request may ask for, or a verified hash may carry (\(FlagRange.cost.text)).")
     var maxCost = 14
 
     @Option(
@@ -55,16 +55,19 @@ struct CostOptions: ParsableArguments {
 
 /// Options of the N-second promise, shared by `worker` and `up`.
 struct AdmissionOptions: ParsableArguments {
-    @Option(help: "N: answer every expensive request within this many seconds, or refuse it at once.")
+    @Option(
+        help:
+            "N: answer every expensive request within this many seconds, or refuse it at once (\(FlagRange.deadline.text))."
+    )
     var deadline = 2.0
 
-    @Option(help: "Compute slots shared by all workers of the host (default: cores).")
+    @Option(help: "Compute slots shared by all workers of the host (\(FlagRange.computeSlots.text); default: cores).")
     var computeSlots: Int?
 
     /// `--compute-slots`, or one per core.
     var slots: Int { computeSlots ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    @Option(help: "Admit only jobs predicted to finish within this fraction of N.")
+    @Option(help: "Admit only jobs predicted to finish within this fraction of N (\(FlagRange.headroom.text)).")
     var headroom = 0.9
 
     @Option(help: "Seconds of one hash at --cost to predict from before jobs have run (default: measured at start).")
@@ -75,7 +78,7 @@ struct AdmissionOptions: ParsableArguments {
 
     @Option(
         help:
-            "Refusals per second per compute slot answered at once; more are paced, never past N (0: off). With fairness on, each client has a budget of its own at this rate."
+            "Refusals per second per compute slot answered at once; more are paced, never past N (\(FlagRange.refusalRate.text); 0: off). With fairness on, each client has a budget of its own at this rate."
     )
     var refusalRate = 100.0
 
@@ -87,7 +90,7 @@ struct AdmissionOptions: ParsableArguments {
 
     @Option(
         help:
-            "The most waiting jobs of one process and cost that one compute slot hashes together, side by side, with the multi-lane bcrypt core (1: every job alone on libxcrypt; 4 about doubles the hashes per core under load)."
+            "The most waiting jobs of one process and cost that one compute slot hashes together, side by side, with the multi-lane bcrypt core (\(FlagRange.lanes.text); 1: every job alone on libxcrypt; 4 about doubles the hashes per core under load)."
     )
     var lanes = 1
 
@@ -97,13 +100,11 @@ struct AdmissionOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard refusalRate >= 0 else { throw ValidationError("--refusal-rate must be 0 or more") }
-        guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
-        guard (1...256).contains(slots) else { throw ValidationError("--compute-slots must be 1...256") }
-        guard headroom > 0, headroom <= 1 else { throw ValidationError("--headroom must be in (0, 1]") }
-        guard (1...BcryptLanes.maximumLanes).contains(lanes) else {
-            throw ValidationError("--lanes must be 1...\(BcryptLanes.maximumLanes)")
-        }
+        try FlagRange.refusalRate.check(refusalRate)
+        try FlagRange.deadline.check(deadline)
+        try FlagRange.computeSlots.check(slots)
+        try FlagRange.headroom.check(headroom)
+        try FlagRange.lanes.check(lanes)
         if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
     }
 }

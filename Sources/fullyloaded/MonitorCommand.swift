@@ -28,7 +28,7 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "The cost the predicted wait is shown for.")
     var cost = 12
 
-    @Option(help: "Seconds between samples.")
+    @Option(help: "Seconds between samples (\(FlagRange.interval.text)).")
     var interval = 0.25
 
     @Option(help: "The architecture the stack runs, shown on the dashboard.")
@@ -49,7 +49,10 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "Group of the unix socket (e.g. www-data, nginx's), which the monitor must be a member of.")
     var socketGroup: String?
 
-    @Option(help: "Seconds a dashboard may send nothing before /ws closes it (the page says it is there every 30 s).")
+    @Option(
+        help:
+            "Seconds a dashboard may send nothing before /ws closes it (the page says it is there every 30 s; \(FlagRange.webSocketIdle.text))."
+    )
     var wsIdleSeconds = MonitorServer.defaultIdleSeconds
 
     // Set by `fullyloaded up` for its children; not for operators, so not in --help.
@@ -75,7 +78,8 @@ struct MonitorCommand: ParsableCommand {
     }
 
     private func serve() async throws {
-        guard interval >= 0.05, interval <= 10 else { throw ValidationError("--interval must be 0.05...10 seconds") }
+        try FlagRange.interval.check(interval)
+        try FlagRange.webSocketIdle.check(wsIdleSeconds)
         guard wsIdleSeconds >= 1, wsIdleSeconds <= 86_400 else {
             throw ValidationError("--ws-idle-seconds must be 1...86400")
         }

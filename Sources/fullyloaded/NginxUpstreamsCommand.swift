@@ -13,13 +13,13 @@ struct NginxUpstreamsCommand: ParsableCommand {
             "Print the nginx upstream blocks and FastCGI timeouts for a pool of workers (for the production site)."
     )
 
-    @Option(help: "Worker processes (sockets worker-0.sock … in --socket-dir).")
+    @Option(help: "Worker processes (sockets worker-0.sock … in --socket-dir; \(FlagRange.workers.text)).")
     var workers: Int
 
-    @Option(help: "Request threads per worker, as the workers run with.")
+    @Option(help: "Request threads per worker, as the workers run with (\(FlagRange.requestThreads.text)).")
     var threads = PoolSizing.defaultRequestThreads
 
-    @Option(help: "N, in seconds, as the workers run with.")
+    @Option(help: "N, in seconds, as the workers run with (\(FlagRange.deadline.text)).")
     var deadline = 2.0
 
     @Option(
@@ -40,9 +40,9 @@ struct NginxUpstreamsCommand: ParsableCommand {
     var nginxProcesses: Int { nginxProcessCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        guard (1...1024).contains(workers) else { throw ValidationError("--workers must be 1...1024") }
-        guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
-        guard deadline > 0, deadline <= 600 else { throw ValidationError("--deadline must be in (0, 600] seconds") }
+        try FlagRange.workers.check(workers)
+        try FlagRange.requestThreads.check(threads)
+        try FlagRange.deadline.check(deadline)
         guard nginxProcesses >= 1 else { throw ValidationError("--nginx-processes must be at least 1") }
         guard socketDir.hasPrefix("/") else { throw ValidationError("--socket-dir must be an absolute path") }
     }

@@ -26,7 +26,7 @@ struct UpCommand: ParsableCommand {
 
     @Option(
         help:
-            "Limit each client address to this many expensive requests per second past a burst of 40 (0: no limit; the fair share decides who gets the hashing)."
+            "Limit each client address to this many expensive requests per second past a burst of 40 (\(FlagRange.upLimits.text); 0: no limit, the fair share decides who gets the hashing)."
     )
     var rateLimit = 0
 
@@ -125,7 +125,7 @@ struct UpCommand: ParsableCommand {
             "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
     var threads = PoolSizing.defaultRequestThreads
 
-    @Option(help: "Replace each worker after about this many requests (0: never).")
+    @Option(help: "Replace each worker after about this many requests (\(FlagRange.upLimits.text); 0: never).")
     var maxRequests = 0
 
     @OptionGroup var costs: CostOptions
@@ -140,8 +140,8 @@ struct UpCommand: ParsableCommand {
     var shareDir: String?
 
     func validate() throws {
-        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 or more") }
-        guard maxRequests >= 0 else { throw ValidationError("--max-requests must be 0 or more") }
+        try FlagRange.upLimits.check(rateLimit, flag: "--rate-limit")
+        try FlagRange.upLimits.check(maxRequests, flag: "--max-requests")
         _ = try remoteWorkers()
         _ = try trustedProxies()
         _ = try apiNetworks()

@@ -23,7 +23,7 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(
         help:
-            "Request threads: one per request being served; connections still sending theirs, or idle between requests, hold none."
+            "Request threads: one per request being served; connections still sending theirs, or idle between requests, hold none (\(FlagRange.requestThreads.text))."
     )
     var threads = PoolSizing.defaultRequestThreads
 
@@ -103,7 +103,7 @@ struct WorkerCommand: ParsableCommand {
             maximumBodyBytes: maxBody, pepper: try costs.pepper())
         if let problem = service.problem { throw ValidationError(problem) }
         guard costs.effectiveMinCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
-        guard (1...4096).contains(threads) else { throw ValidationError("--threads must be 1...4096") }
+        try FlagRange.requestThreads.check(threads)
         if let expensiveThreads, !(1...threads).contains(expensiveThreads) {
             throw ValidationError("--expensive-threads must be 1...--threads")
         }

@@ -15,6 +15,8 @@ struct ArrayQueueStorage: SlotQueueStorage {
     var jobs: [QueueEntry]
     var running = [RunningEntry](repeating: .free, count: ArrayQueueStorage.maximumSlots)
     var queuedByCost = [Int](repeating: 0, count: ArrayQueueStorage.costClasses)
+    var queuedByProcess = [[Int]](
+        repeating: [Int](repeating: 0, count: ArrayQueueStorage.costClasses), count: ArrayQueueStorage.processBuckets)
     var events: [QueueEvent] = []
     var clients: [ClientEntry]
     var totalWork: UInt64 = 0
@@ -48,6 +50,14 @@ struct ArrayQueueStorage: SlotQueueStorage {
     func queuedCount(atCost cost: Int) -> Int { queuedByCost[cost % Self.costClasses] }
 
     mutating func setQueuedCount(_ count: Int, atCost cost: Int) { queuedByCost[cost % Self.costClasses] = count }
+
+    func queuedCount(atCost cost: Int, process bucket: Int) -> Int {
+        queuedByProcess[bucket % Self.processBuckets][cost % Self.costClasses]
+    }
+
+    mutating func setQueuedCount(_ count: Int, atCost cost: Int, process bucket: Int) {
+        queuedByProcess[bucket % Self.processBuckets][cost % Self.costClasses] = count
+    }
 
     subscript(job ticket: UInt64) -> QueueEntry {
         get { jobs[Int(ticket % UInt64(jobCapacity))] }

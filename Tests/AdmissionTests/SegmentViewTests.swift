@@ -17,6 +17,8 @@ struct SegmentViewTests {
         var runningCount: Int
         var queuedCount: Int
         var queuedByCost: [Int]
+        /// The non-zero per-process counts, as "bucket:cost:count".
+        var queuedByProcess: [String]
         var running: [UInt64]
         /// Each slot's batch: first ticket, jobs, jobs not yet ended.
         var batches: [String]
@@ -39,6 +41,12 @@ struct SegmentViewTests {
             runningCount = storage.runningCount
             queuedCount = storage.queuedCount
             queuedByCost = (0..<Storage.costClasses).map { storage.queuedCount(atCost: $0) }
+            queuedByProcess = (0..<Storage.processBuckets).flatMap { bucket in
+                (0..<Storage.costClasses).compactMap { cost in
+                    let count = storage.queuedCount(atCost: cost, process: bucket)
+                    return count == 0 ? nil : "\(bucket):\(cost):\(count)"
+                }
+            }
             running = (0..<Storage.maximumSlots).map { storage[running: $0].ticket }.filter { $0 != 0 }.sorted()
             batches = (0..<Storage.maximumSlots).map { storage[running: $0] }.filter { $0.ticket != 0 }
                 .map { "\($0.ticket):\($0.lanes):\($0.membersLeft)" }.sorted()

@@ -64,8 +64,10 @@ struct SlotQueueBatchTests {
         let (ticket, woken) = try Self.admit(&queue, now: 0)
         #expect(woken == [ticket.ticket])
         #expect(queue.storage[running: 0].lanes == 1 && queue.storage[job: ticket.ticket].batchSize == 1)
-        // The next one would wait, and might be joined: priced as a full batch.
-        #expect(queue.predict(cost: 4, now: 0).service == Self.service * Queue.priorBatchFactor(lanes: 4))
+        // The next one would wait, and might be joined: priced as a full batch, with the margin
+        // a batch forms with.
+        let full = Self.service * Queue.priorBatchFactor(lanes: 4)
+        #expect(abs(queue.predict(cost: 4, now: 0).service - full * Queue.batchMargin) < 1e-12)
     }
 
     @Test("a freed slot takes the next job and up to three more of its process and cost, in one batch")
@@ -113,7 +115,7 @@ struct SlotQueueBatchTests {
         #expect(woken == [otherProcess.ticket])
     }
 
-    @Test("a batch whose leader would miss N if it ran 15% long is not formed; a smaller one that fits is")
+    @Test("a batch whose riders would miss N if it ran 15% long is not formed; a smaller one that fits is")
     func deadlineBoundsTheBatch() throws {
         // N = 1: a job must be answered 0.95 s after arrival. Latest starts for a leader that
         // arrived at 0, with the batch's time 15% longer than predicted: 0.737 in a batch of two
@@ -129,6 +131,27 @@ struct SlotQueueBatchTests {
         let (lateRunning, lateWaiting) = try Self.queueBehindOne(&late, count: 4, arrivedAt: 0)
         #expect(Self.finish(&late, lateRunning, outcome: .failed, now: 0.74) == [lateWaiting[0].ticket])
         #expect(late.storage[running: 0].lanes == 1)
+    }
+
+    @Test("a late leader still leads a full batch that ends in time as predicted; its riders keep the 15% margin")
+    func lateLeaderLeadsFullBatch() throws {
+        // N = 1: answers are due 0.95 s after arrival. The leader arrived at 0; a batch of four
+        // (0.244 s as predicted) must start by 0.706 for it, of three (0.221 s) by 0.729. The
+        // riders arrived at 0.2, so that their margin (0.281 s for four) leaves them until 0.870.
+        func queue(endingFirstAt end: Double) throws -> (Queue, leader: UInt64, woken: [UInt64]) {
+            var queue = Self.makeQueue(deadline: 1, headroom: 1)
+            let (running, _) = try Self.admit(&queue, arrivedAt: 0, now: 0)
+            let leader = try Self.admit(&queue, arrivedAt: 0, now: 0.01).0
+            for _ in 0..<3 { _ = try Self.admit(&queue, arrivedAt: 0.2, now: 0.2) }
+            let woken = Self.finish(&queue, running, outcome: .failed, now: end)
+            return (queue, leader.ticket, woken)
+        }
+        let (full, leader, woken) = try queue(endingFirstAt: 0.70)
+        #expect(woken.count == 4 && woken.first == leader, "\(woken)")
+        #expect(full.storage[running: 0].lanes == 4)
+        // Past 0.706 four would end late as predicted: three is the most that fits.
+        let (three, _, fewer) = try queue(endingFirstAt: 0.72)
+        #expect(fewer.count == 3 && three.storage[running: 0].lanes == 3, "\(fewer)")
     }
 
     @Test("the slot is held until the batch's last member ends; then it goes to the next waiter")
@@ -180,14 +203,35 @@ struct SlotQueueBatchTests {
         _ = try Self.queueBehindOne(&batched, count: 8)
         _ = try Self.queueBehindOne(&alone, count: 8)
         let full = Self.service * Queue.priorBatchFactor(lanes: 4)
-        // The running job has 0.115 s left, two full batches wait, then the newcomer's.
+        // The running job has 0.115 s left, two full batches wait, then the newcomer's, priced
+        // with the margin a batch forms with.
         let (prediction, service) = batched.predict(cost: 4, now: 0.01)
         #expect(abs(prediction.startsIn - (0.115 + 2 * full)) < 1e-9)
-        #expect(abs(prediction.completesIn - (0.115 + 3 * full)) < 1e-9)
-        #expect(service == full)
+        #expect(abs(prediction.completesIn - (0.115 + 2 * full + full * Queue.batchMargin)) < 1e-9)
+        #expect(abs(service - full * Queue.batchMargin) < 1e-12)
         let (single, _) = alone.predict(cost: 4, now: 0.01)
         #expect(abs(single.completesIn - (0.115 + 9 * Self.service)) < 1e-9)
         #expect(prediction.completesIn < single.completesIn)
+    }
+
+    @Test("jobs of two processes drain in batches of each process, never mixed: two half batches, not one full")
+    func predictionPerProcess() throws {
+        var mixed = Self.makeQueue()
+        var one = Self.makeQueue()
+        _ = try Self.queueBehindOne(&mixed, count: 0)
+        _ = try Self.queueBehindOne(&one, count: 4)
+        for pid: Int32 in [7, 8, 7, 8] { _ = try Self.admit(&mixed, pid: pid, now: 0.01) }
+        let full = Self.service * Queue.priorBatchFactor(lanes: 4)
+        let half = Self.service * Queue.priorBatchFactor(lanes: 2)
+        // The running job has 0.115 s left; then pid 7's two, then pid 8's two, then the newcomer.
+        let (split, _) = mixed.predict(cost: 4, now: 0.01)
+        #expect(abs(split.startsIn - (0.115 + 2 * half)) < 1e-9, "\(split)")
+        // Four of one process: one full batch.
+        let (together, _) = one.predict(cost: 4, now: 0.01)
+        #expect(abs(together.startsIn - (0.115 + full)) < 1e-9, "\(together)")
+        #expect(split.startsIn > together.startsIn)
+        // And so they run: pid 7's pair takes the slot, pid 8's waits for the next.
+        #expect(mixed.storage.queuedCount(atCost: 4, process: ArrayQueueStorage.processBucket(pid: 8)) == 2)
     }
 
     @Test("a running batch frees its slot at its own predicted time")

@@ -18,15 +18,18 @@ struct BenchmarkScriptTests {
         for system in systems {
             #expect(run.output.contains("**\(system)**"), "no table for \(system)")
         }
-        let data = try FileManager.default.contentsOfDirectory(atPath: out + "/data")
-        let raw = try #require(data.first { $0.hasPrefix("rounds-") && $0.hasSuffix(".csv") && !$0.contains("median") })
-        let rows = try String(contentsOfFile: out + "/data/" + raw, encoding: .utf8).split(separator: "\n").dropFirst()
+        let page = try String(contentsOfFile: out + "/benchmarks.md", encoding: .utf8)
+        #expect(page.contains("<!-- BEGIN rounds.sh: written by Deploy/bench/rounds.sh"), "\(page)")
+        #expect(page.contains("Reading:\n- **sync**: "), "\(page)")
+        let lines = try String(contentsOfFile: out + "/data/rounds.csv", encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",").map(String.init)
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(rows.count == systems.count * 2, "\(rows)")
         for row in rows {
-            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            let field = { (name: String) in row[header.firstIndex(of: name)!] }
             // Every system answered hashes at every level, and none failed outright.
-            #expect(Int(fields[4]) ?? 0 > 0, "no 200 in \(row)")
-            #expect(fields[6] == "0", "failures in \(row)")
+            #expect(Int(field("ok")) ?? 0 > 0, "no 200 in \(row)")
+            #expect(field("other") == "0", "failures in \(row)")
         }
         for plot in ["throughput", "latency", "cheap"] {
             let svg = try String(contentsOfFile: out + "/rounds-\(plot).svg", encoding: .utf8)
@@ -52,16 +55,23 @@ struct OpenLoopBenchmarkScriptTests {
         #expect(run.status == 0, "\(run.output.suffix(3000))")
         let systems = ["fullyloaded", "php-fpm"]
         for system in systems { #expect(run.output.contains("**\(system)**"), "no table for \(system)") }
-        let data = try FileManager.default.contentsOfDirectory(atPath: out + "/data")
-        let csv = try #require(data.first { $0.hasPrefix("openloop-") && $0.hasSuffix(".csv") })
-        let lines = try String(contentsOfFile: out + "/data/" + csv, encoding: .utf8).split(separator: "\n")
+        // The run is the page's open-loop section, and its rows are the history's.
+        let page = try String(contentsOfFile: out + "/benchmarks.md", encoding: .utf8)
+        #expect(page.contains("<!-- BEGIN openloop.sh: written by Deploy/bench/openloop.sh"), "\(page)")
+        #expect(page.contains("`Deploy/bench/openloop.sh --quick --binary "), "no command in \(page)")
+        #expect(page.contains("**fullyloaded**") && page.contains("Reading:"), "\(page)")
+        let lines = try String(contentsOfFile: out + "/data/openloop.csv", encoding: .utf8).split(separator: "\n")
         let header = lines[0].split(separator: ",").map(String.init)
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(rows.count == systems.count * 2, "\(rows)")
         for row in rows {
             let field = { (name: String) in row[header.firstIndex(of: name)!] }
             #expect(Int(field("ok")) ?? 0 > 0, "no 200 in \(row)")
+            #expect(
+                Int(field("ok_within_steady"))! <= Int(field("ok_within"))!
+                    && Int(field("ok_within"))! <= Int(field("ok"))!, "\(row)")
             #expect(field("other") == "0", "statuses other than 200 and 503 in \(row)")
+            #expect(field("run_at").hasSuffix("Z") && !field("machine").isEmpty, "\(row)")
             // Arrivals came at the rate asked for, not at the pace of the answers.
             #expect(Double(field("achieved"))! >= 0.8 * Double(field("offered"))!, "\(row)")
             if field("system") == "fullyloaded" {
@@ -80,11 +90,13 @@ struct OpenLoopBenchmarkScriptTests {
 struct AdmissionBenchmarkScriptTests {
     @Test("admission.sh drives the real controller with many waiters and many keys and prints its summary line")
     func shortRun() throws {
+        let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-admission")
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Command.run(
             "/usr/bin/env",
             [
                 "BIN=\(try TestBinary.path)", "/bin/bash", TestFiles.checkout + "/Deploy/bench/admission.sh",
-                "--levels", "1:10 300:300", "--seconds", "1", "--slots", "16",
+                "--levels", "1:10 300:300", "--seconds", "1", "--slots", "16", "--out", out,
             ])
         #expect(run.status == 0, "\(run.output)")
         let last = try #require(run.output.split(separator: "\n").last.map(String.init))
@@ -95,6 +107,8 @@ struct AdmissionBenchmarkScriptTests {
             run.output.split(separator: "\n").first { $0.hasPrefix("| 300 | 300 | ") }, "\(run.output)")
         let jobs = Double(row.split(separator: "|")[2].split(separator: " ")[0]) ?? 0
         #expect(jobs > 0, "\(row)")
+        let history = try String(contentsOfFile: out + "/data/admission.csv", encoding: .utf8).split(separator: "\n")
+        #expect(history.count == 3 && history[0].hasPrefix("run_at,version,commit,machine,keys,"), "\(history)")
     }
 }
 
@@ -116,9 +130,10 @@ struct FairnessBenchmarkScriptTests {
         #expect(run.status == 0, "\(run.output.suffix(3000))")
         #expect(run.output.contains("**one client at 20× capacity, one light client at 0.25×**"), "\(run.output)")
         #expect(run.output.contains("**one client in a closed loop of 64 connections"), "\(run.output)")
-        let data = try FileManager.default.contentsOfDirectory(atPath: out + "/data")
-        let csv = try #require(data.first { $0.hasPrefix("fairness-") && $0.hasSuffix(".csv") })
-        let lines = try String(contentsOfFile: out + "/data/" + csv, encoding: .utf8).split(separator: "\n")
+        let page = try String(contentsOfFile: out + "/benchmarks.md", encoding: .utf8)
+        #expect(page.contains("<!-- BEGIN fairness.sh: written by Deploy/bench/fairness.sh"), "\(page)")
+        #expect(page.contains("Reading:\n- **fairness-on**: the worst light client got "), "\(page)")
+        let lines = try String(contentsOfFile: out + "/data/fairness.csv", encoding: .utf8).split(separator: "\n")
         let header = lines[0].split(separator: ",").map(String.init)
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(rows.count == 2 * systems.count, "\(rows)")

@@ -124,7 +124,8 @@ struct DocumentationTests {
         let worker = try Self.help("worker")
         func defaultOf(_ flag: String) throws -> String {
             try #require(
-                try Self.matches(#"\#(flag) <[a-z-]+>[^(]*\(default: ([0-9.]+)"#, in: worker).first,
+                // Its own entry only: up to the next flag's line.
+                try Self.matches(#"\#(flag) <[a-z-]+>(?:(?!\n  --)[\s\S])*?\(default: ([0-9.]+)"#, in: worker).first,
                 "\(flag) has no default in --help")
         }
         let (low, high, cost) = (try defaultOf("--min-cost"), try defaultOf("--max-cost"), try defaultOf("--cost"))
@@ -215,6 +216,37 @@ struct DocumentationTests {
             #expect(table.contains("`\(event)`"), "the log event \(event) is not in operations.md")
         }
         for reason in ["rolled", "recycled"] { #expect(table.contains("`\(reason)`")) }
+    }
+
+    @Test(
+        "operations.md's valid ranges are the binary's own table, and each command's --help shows each range on its flag"
+    )
+    func validRangesAreTheBinarys() throws {
+        let operations = try String(contentsOfFile: TestFiles.checkout + "/Docs/operations.md", encoding: .utf8)
+        let printed = try Command.run(try TestBinary.path, ["flag-ranges"])
+        #expect(printed.status == 0, "\(printed.output)")
+        let table = printed.output.trimmingCharacters(in: .newlines)
+        #expect(table.split(separator: "\n").count > 10, "\(table)")
+        #expect(
+            operations.contains("\n" + table + "\n\n"), "operations.md's valid ranges differ: run Deploy/dev.sh flags")
+        for row in table.split(separator: "\n").dropFirst(2) {
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let flags = try Self.matches(#"`(--[a-z-]+)`"#, in: cells[0])
+            let commands = try Self.matches(#"`([a-z-]+)`"#, in: cells[1])
+            // The range itself, without the note that may follow it.
+            let range = cells[2].components(separatedBy: ", `").first ?? ""
+            for command in commands {
+                let help = try Self.help(command)
+                for flag in flags {
+                    // The flag's own entry: from its line to the next flag's.
+                    let entry = try #require(
+                        help.components(separatedBy: "\n  " + flag + " ").dropFirst().first?
+                            .components(separatedBy: "\n  --").first, "\(command) --help has no \(flag)")
+                    let flat = entry.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                    #expect(flat.contains(range), "\(command) \(flag): --help does not say \(range): \(flat)")
+                }
+            }
+        }
     }
 
     @Test("operations.md's valid ranges are what each command refuses: run past each bound, it fails naming the range")

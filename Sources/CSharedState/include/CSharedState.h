@@ -32,7 +32,7 @@
 #pragma clang assume_nonnull begin
 
 #define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
-#define FL_SEGMENT_VERSION 4u
+#define FL_SEGMENT_VERSION 5u
 #define FL_MAX_SLOTS 256u
 #define FL_MAX_WORKERS 128u
 #define FL_COST_CLASSES 32u
@@ -42,6 +42,7 @@
 #define FL_CLIENT_PROBES 16u /* entries a key may live in: its hash's and the next 15 */
 #define FL_OVERFLOW_CLIENT 0u
 #define FL_MAX_BATCH 8u /* jobs one compute slot may run together as a batch */
+#define FL_PROCESS_BUCKETS 64u /* waiting counts per process: a pid counts in bucket pid % this */
 
 enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
 enum fl_job_signal { FL_JOB_WAITING = 0, FL_JOB_GRANTED = 1, FL_JOB_DISPLACED = 2 };
@@ -147,6 +148,9 @@ typedef struct {
     uint32_t running_count;
     uint32_t queued_count;
     uint32_t queued_by_cost[FL_COST_CLASSES]; /* waiting jobs per bcrypt cost */
+    /* waiting jobs per process (bucket pid % FL_PROCESS_BUCKETS) and cost: batches form within
+     * one process, so the queue drains in batches per process, not per cost alone */
+    uint16_t queued_by_process[FL_PROCESS_BUCKETS][FL_COST_CLASSES];
     fl_running running[FL_MAX_SLOTS];
 
     uint64_t admitted;
@@ -216,6 +220,9 @@ static inline fl_job *fl_segment_job(fl_segment *segment, uint64_t ticket, uint3
 static inline fl_running *fl_segment_running(fl_segment *segment, uint32_t index) { return &segment->running[index]; }
 static inline uint32_t *fl_segment_queued_by_cost(fl_segment *segment, uint32_t cost) {
     return &segment->queued_by_cost[cost % FL_COST_CLASSES];
+}
+static inline uint16_t *fl_segment_queued_by_process(fl_segment *segment, uint32_t bucket, uint32_t cost) {
+    return &segment->queued_by_process[bucket % FL_PROCESS_BUCKETS][cost % FL_COST_CLASSES];
 }
 static inline fl_client *fl_segment_client(fl_segment *segment, uint32_t index) {
     return &segment->clients[index % FL_MAX_CLIENTS];
