@@ -53,7 +53,8 @@ extension SlotQueue {
         // time running ``batchMargin`` long: it is priced so, or a queue admitted up to the
         // headroom would leave its leaders too late for full batches, and throughput would fall
         // as the overload grew.
-        let service = lanes > 1 ? batchSeconds(lanes: lanes, cost: cost) * Self.batchMargin : batchSeconds(lanes: 1, cost: cost)
+        let service =
+            lanes > 1 ? batchSeconds(lanes: lanes, cost: cost) * Self.batchMargin : batchSeconds(lanes: 1, cost: cost)
         let prediction = withUnsafeTemporaryAllocation(of: Double.self, capacity: width) { freeAt in
             var filled = 0
             for index in 0..<Storage.maximumSlots where filled < running {

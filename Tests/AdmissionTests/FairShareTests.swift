@@ -98,12 +98,14 @@ struct FairShareTests {
         #expect(storage.totalWork == work.values.reduce(0, +), sourceLocation: sourceLocation)
         // The waiting counts the predictions read: by cost, and by process and cost.
         var byProcess = [[Int]](
-            repeating: [Int](repeating: 0, count: ArrayQueueStorage.costClasses), count: ArrayQueueStorage.processBuckets)
+            repeating: [Int](repeating: 0, count: ArrayQueueStorage.costClasses),
+            count: ArrayQueueStorage.processBuckets)
         for job in storage.jobs where job.state == .queued {
             byProcess[ArrayQueueStorage.processBucket(pid: job.pid)][job.cost % ArrayQueueStorage.costClasses] += 1
         }
         #expect(storage.queuedByProcess == byProcess, "per-process waiting counts", sourceLocation: sourceLocation)
-        #expect(storage.queuedCount == storage.jobs.filter { $0.state == .queued }.count, sourceLocation: sourceLocation)
+        #expect(
+            storage.queuedCount == storage.jobs.filter { $0.state == .queued }.count, sourceLocation: sourceLocation)
         // Recent work: a group's is its leaves' together, and the active total the active groups'.
         let at = storage.clients.map(\.recentAt).max() ?? 0
         var leafRecent = [Int: Double]()
