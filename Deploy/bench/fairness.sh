@@ -20,7 +20,8 @@
 # appended to OUT/data/fairness.csv (Deploy/bench/publish.py), and a plot (SVG) of the light
 # clients' answers within N.
 # Usage: Deploy/bench/fairness.sh [--quick] [--cost 12] [--deadline 2] [--seconds 20]
-#          [--scenarios "flood three costs rotate storm ipv6"] [--systems "fairness-on fairness-off php-fpm"]
+#          [--scenarios "flood three costs rotate storm ipv6"]
+#          [--systems "fairness-on fairness-off php-fpm"; also fairness-on-lanes-4]
 #          [--binary PATH] [--out Docs]
 #   --quick: cost 8, N = 0.5 s, 4 s per run, scenarios "flood storm" — for tests.
 set -euo pipefail
@@ -66,6 +67,10 @@ for system in $SYSTEMS; do
     fairness-on | fairness-off)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$HIGH" --deadline "$DEADLINE" \
         --fairness "${system#fairness-}" --ipv6-loopback ;;
+    # The fair share with batches of up to four: what --lanes 4 keeps of it.
+    fairness-on-lanes-4)
+      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$HIGH" --deadline "$DEADLINE" \
+        --fairness on --lanes 4 --ipv6-loopback ;;
     php-fpm) ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac
