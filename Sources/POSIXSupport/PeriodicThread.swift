@@ -8,7 +8,6 @@ public final class PeriodicThread: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let ended = DispatchSemaphore(value: 0)
-    private let started = Atomic<Bool>(false)
 
     /// Starts a thread named `name` that runs `body` at once and then every `interval` seconds.
     public init(name: String, interval: Double, _ body: @escaping @Sendable () -> Void) throws(SystemCallError) {
@@ -20,14 +19,12 @@ public final class PeriodicThread: Sendable {
             }
             ended.signal()
         }
-        started.store(true, ordering: .releasing)
     }
 
     /// Stops the loop and waits for its round in progress to end. Only the first call waits;
     /// the others return at once.
     public func stop() {
-        guard started.load(ordering: .acquiring),
-            stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        guard stopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         wake.signal()
         ended.wait()
