@@ -18,10 +18,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // C libraries from Debian packages: libfcgi-dev, libcrypt-dev, libssl-dev.
+        // C libraries from Debian packages: libfcgi-dev, libcrypt-dev, libssl-dev, libargon2-dev.
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // libargon2-dev: the reference argon2.
+        .systemLibrary(name: "CArgon2", path: "Sources/CArgon2"),
         // What Swift cannot call directly (variadic syscall, prctl).
         .target(name: "CSystemShims", path: "Sources/CSystemShims"),
         // fullyloaded's own bcrypt core: several $2b$ hashes interleaved round by round on one
@@ -58,14 +60,18 @@ let package = Package(
         // libxcrypt's bcrypt and our interleaved one (CBcryptLanes), OpenSSL's salt and
         // constant-time compare, wiping secrets.
         .target(name: "Bcrypt", dependencies: ["CCrypt", "CBcryptLanes", "COpenSSL"], swiftSettings: strictSettings),
+        // argon2id: PHC strings checked against limits before any allocation, hashing through libargon2.
+        .target(name: "Argon2", dependencies: ["CArgon2", "COpenSSL", "Bcrypt"], swiftSettings: strictSettings),
         // Routes, validation and JSON answers, without I/O: a new route or input rule goes here
         // (with Docs/api.md, Docs/openapi.yaml and the fuzzer's seeds).
-        .target(name: "PasswordService", dependencies: ["Bcrypt", "JSONWriting", "POSIXSupport"], swiftSettings: strictSettings),
+        .target(
+            name: "PasswordService", dependencies: ["Bcrypt", "Argon2", "JSONWriting", "POSIXSupport"],
+            swiftSettings: strictSettings),
         // One worker process: request threads, low-priority compute threads, signals, graceful stop.
         .target(
             name: "Worker",
             dependencies: [
-                "FastCGI", "PasswordService", "Admission", "Bcrypt", "POSIXSupport",
+                "FastCGI", "PasswordService", "Admission", "Argon2", "Bcrypt", "POSIXSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -74,7 +80,9 @@ let package = Package(
         // out, nginx from templates, the numbers derived from workers, threads and N (NginxUpstreams).
         .target(
             name: "StackRunner",
-            dependencies: ["Admission", "LoopbackHTTP", "POSIXSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Admission", "LoopbackHTTP", "POSIXSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // The monitor: samples (/proc/stat, the segment, a ping), WebSocket push, /metrics.
@@ -93,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Admission", "Bcrypt", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
+                "Admission", "Argon2", "Bcrypt", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
                 "JSONLogging", "LoopbackHTTP", "JSONWriting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -111,28 +119,33 @@ let package = Package(
         .target(name: "FuzzingSupport", path: "Tests/FuzzingSupport", swiftSettings: strictSettings),
         // libFuzzer target for the request parsing and validation.
         .executableTarget(
-            name: "RequestFuzzer", dependencies: ["PasswordService", "Bcrypt", "POSIXSupport", "FuzzingSupport"],
+            name: "RequestFuzzer",
+            dependencies: ["PasswordService", "Argon2", "Bcrypt", "POSIXSupport", "FuzzingSupport"],
             path: "Tests/RequestFuzzer", exclude: ["Seeds"], swiftSettings: strictSettings),
         // libFuzzer target: our bcrypt core against libxcrypt, lane by lane.
         .executableTarget(
-            name: "BcryptFuzzer", dependencies: ["Bcrypt", "FuzzingSupport"], path: "Tests/BcryptFuzzer", swiftSettings: strictSettings),
+            name: "BcryptFuzzer", dependencies: ["Bcrypt", "FuzzingSupport"], path: "Tests/BcryptFuzzer",
+            swiftSettings: strictSettings),
 
         .testTarget(
             name: "AdmissionTests", dependencies: ["Admission", "CSharedState", "StackTestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "MonitorTests", dependencies: ["Monitor", "LoopbackHTTP", "StackTestSupport"], swiftSettings: strictSettings),
+            name: "MonitorTests", dependencies: ["Monitor", "LoopbackHTTP", "StackTestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(name: "JSONLoggingTests", dependencies: ["JSONLogging"], swiftSettings: strictSettings),
         .testTarget(name: "POSIXSupportTests", dependencies: ["POSIXSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONWritingTests", dependencies: ["JSONWriting"], swiftSettings: strictSettings),
         .testTarget(
             name: "FastCGITests", dependencies: ["FastCGI", "StackTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "Argon2Tests", dependencies: ["Argon2", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "BcryptTests", dependencies: ["Bcrypt", "StackTestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "WorkerTests", dependencies: ["Worker", "Admission", "StackTestSupport", "JSONLogging"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "PasswordServiceTests", dependencies: ["PasswordService", "Bcrypt"], swiftSettings: strictSettings),
+            name: "PasswordServiceTests", dependencies: ["PasswordService", "Argon2", "Bcrypt"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "StackRunnerTests",
             dependencies: ["StackRunner", "LoopbackHTTP", "StackTestSupport"],

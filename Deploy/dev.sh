@@ -24,8 +24,8 @@ cd "$(dirname "$0")/.."
 declare -A GROUP_PACKAGES=(
   # What `up` runs: nginx, its self-signed certificate, the dashboard's charts.
   [run]="nginx openssl libjs-chart.js"
-  # What the build links: libfcgi, OpenSSL, libxcrypt (and Swift, from /opt/swift or PATH).
-  [build]="libfcgi-dev libssl-dev libcrypt-dev"
+  # What the build links: libfcgi, OpenSSL, libxcrypt, libargon2 (and Swift, from /opt/swift or PATH).
+  [build]="libfcgi-dev libssl-dev libcrypt-dev libargon2-dev"
   # What Deploy/package.sh checks the package with, and strips it with.
   [package]="lintian binutils"
   # What the benchmarks load and compare with: ab and h2load, the load generators' Python, PHP-FPM

@@ -33,7 +33,7 @@ step "packages: $(basename "$old") and $(basename "$new")"
 # network of its own to fetch them later, and no Swift.
 # nftables for the opt-in connection ceiling. The cache is named for its package list, so a new
 # list makes a new root.
-packages=systemd,systemd-sysv,dbus,ca-certificates,procps,nginx,libfcgi0ldbl,libssl3,libcrypt1,adduser,openssl,libjs-chart.js,nftables
+packages=systemd,systemd-sysv,dbus,ca-certificates,procps,nginx,libfcgi0ldbl,libssl3,libcrypt1,libargon2-1,adduser,openssl,libjs-chart.js,nftables
 base="$cache/bookworm-$(printf '%s' "$packages" | sha256sum | cut -c1-12)"
 if [ ! -e "$base/.complete" ]; then
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
@@ -104,7 +104,7 @@ step "installed $(basename "$old") with apt; no Swift inside"
 
 # A host gets what the package's Depends bring, nothing the tests, benchmarks or builds use.
 extra=$(in_container dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
-  awk '$1 == "ii" { print $2 }' | grep -E '^(php|chromium|debootstrap|lintian|gnuplot|apache2-utils|libfcgi-dev|libssl-dev|libcrypt-dev)' || true)
+  awk '$1 == "ii" { print $2 }' | grep -E '^(php|chromium|debootstrap|lintian|gnuplot|apache2-utils|libfcgi-dev|libssl-dev|libcrypt-dev|libargon2-dev)' || true)
 [ -z "$extra" ] || fail "installed beside the package's Depends: $(echo $extra)"
 for depend in $(dpkg-deb --field "$old" Depends | tr -d ' ' | tr ',' ' ' | sed 's/([^)]*)//g'); do
   in_container dpkg-query -W -f='${Status}' "$depend" 2>/dev/null | grep -q "install ok installed" ||

@@ -6,6 +6,10 @@ cheap route beside the load. Prints one JSON object: per-status counts and laten
 of the load, what was never answered, and the probe's figures.
 
     openloop.py --port 8080 --rate 300 --seconds 20 [--path /api/load] [--ping-interval 0.02]
+                [--mix-path /api/verify --mix-body '{…}' --mix-fraction 0.5]
+
+With a mix, that fraction of the arrivals (drawn at random) POSTs the body to the mix path
+instead; both count as load, and the mix's own 200s within N are reported apart.
 """
 import argparse
 import errno
@@ -39,10 +43,10 @@ def summary(latencies):
 class Exchange:
     """One request on a new non-blocking connection, read until the server closes it."""
 
-    __slots__ = ("serial", "kind", "request", "at", "started", "head", "sent", "sock")
+    __slots__ = ("serial", "kind", "request", "at", "started", "head", "sent", "sock", "mixed")
 
-    def __init__(self, serial, kind, request, at, family):
-        self.serial, self.kind, self.request, self.at = serial, kind, request, at
+    def __init__(self, serial, kind, request, at, family, mixed=False):
+        self.serial, self.kind, self.request, self.at, self.mixed = serial, kind, request, at, mixed
         self.started = time.monotonic()
         self.head, self.sent = bytearray(), False
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -77,6 +81,11 @@ def run(arguments):
         kind: f"GET {path} HTTP/1.1\r\nHost: {arguments.host}\r\nConnection: close\r\n\r\n".encode()
         for kind, path in (("load", arguments.path), ("ping", arguments.ping_path))
     }
+    if arguments.mix_path:
+        body = arguments.mix_body.encode()
+        requests["mix"] = (
+            f"POST {arguments.mix_path} HTTP/1.1\r\nHost: {arguments.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
     results = {"load": [], "ping": []}
     in_flight, deadlines = {}, []  # serial → exchange; heap of (deadline, serial)
     serials = itertools.count()
@@ -95,10 +104,12 @@ def run(arguments):
             selector.unregister(exchange.sock)
         exchange.sock.close()
         del in_flight[exchange.serial]
-        results[exchange.kind].append((exchange.at - start, status, time.monotonic() - exchange.started))
+        results[exchange.kind].append(
+            (exchange.at - start, status, time.monotonic() - exchange.started, exchange.mixed))
 
     def launch(kind, at):
-        exchange = Exchange(next(serials), kind, requests[kind], at, family)
+        mixed = kind == "load" and "mix" in requests and random.random() < arguments.mix_fraction
+        exchange = Exchange(next(serials), kind, requests["mix" if mixed else kind], at, family, mixed)
         in_flight[exchange.serial] = exchange
         error = exchange.sock.connect_ex(address)
         if error not in (0, errno.EINPROGRESS):
@@ -149,12 +160,12 @@ def run(arguments):
     load_results, ping_results = results["load"], results["ping"]
     steady_from = min(arguments.within, arguments.seconds / 2)
     statuses, by_status = {}, {}
-    for _, status, seconds in load_results:
+    for _, status, seconds, _ in load_results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
         by_status.setdefault(str(status), []).append(seconds)
-    ping_ok = [seconds for _, status, seconds in ping_results if status == 200]
+    ping_ok = [seconds for _, status, seconds, _ in ping_results if status == 200]
     ping_statuses = {}
-    for _, status, _ in ping_results:
+    for _, status, _, _ in ping_results:
         ping_statuses[str(status)] = ping_statuses.get(str(status), 0) + 1
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
@@ -166,13 +177,20 @@ def run(arguments):
         "latency": {status: summary(values) for status, values in by_status.items()},
         "goodput": statuses.get("200", 0) / arguments.seconds,
         # 200s that came back within --within seconds (N): the answers that kept the promise.
-        "ok_within": sum(1 for _, status, seconds in load_results if status == 200 and seconds <= arguments.within),
+        "ok_within": sum(1 for _, status, seconds, _ in load_results if status == 200 and seconds <= arguments.within),
         # Of those, the ones that came back in the steady state: from N after the first arrival
         # (the queue has filled) to the last arrival (no queue draining afterwards counted in).
         # Divided by steady_seconds, the rate at which a loaded service answers in time.
-        "ok_within_steady": sum(1 for at, status, seconds in load_results
+        "ok_within_steady": sum(1 for at, status, seconds, _ in load_results
                                 if status == 200 and seconds <= arguments.within
                                 and steady_from <= at + seconds <= arguments.seconds),
+        # The same for the mix's requests alone (0 without a mix), and how many of them were sent.
+        "mix_sent": sum(1 for result in load_results if result[3]),
+        "mix_ok_within_steady": sum(1 for at, status, seconds, mixed in load_results
+                                    if mixed and status == 200 and seconds <= arguments.within
+                                    and steady_from <= at + seconds <= arguments.seconds),
+        # Any 200 that came back after N, of either kind: the promise broken.
+        "ok_late": sum(1 for _, status, seconds, _ in load_results if status == 200 and seconds > arguments.within),
         "steady_seconds": arguments.seconds - steady_from,
         "ping": {
             "sent": len(ping_results),
@@ -200,12 +218,17 @@ def main():
     parser.add_argument("--ping-path", default="/api/ping")
     parser.add_argument("--ping-interval", type=float, default=0.02, help="seconds between probe pings (0: none)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix-path", help="a second request: this path, POSTed with --mix-body")
+    parser.add_argument("--mix-body", default="{}", help="the JSON body of the mix's requests")
+    parser.add_argument("--mix-fraction", type=float, default=0.0, help="the share of arrivals that are the mix's")
     parser.add_argument("--within", type=float, default=float("inf"),
                         help="N: count the 200s answered within this many seconds (ok_within), and those of them "
                              "that came back from N after the start to the last arrival (ok_within_steady)")
     arguments = parser.parse_args()
     if arguments.rate <= 0 or arguments.seconds <= 0:
         parser.error("--rate and --seconds must be positive")
+    if not 0 <= arguments.mix_fraction <= 1 or (arguments.mix_fraction > 0 and not arguments.mix_path):
+        parser.error("--mix-fraction must be 0 to 1, and needs --mix-path")
     print(json.dumps(run(arguments)))
 
 

@@ -13,7 +13,10 @@
 #          [--multiples "1 2 5 10 30"] [--systems "fullyloaded php-fpm"] [--timeout 60] [--binary PATH] [--out Docs]
 #   --systems: any of fullyloaded (`up` defaults), fullyloaded-fairness-off (one queue in arrival
 #              order), fullyloaded-lanes-1 and fullyloaded-lanes-4 (every job alone, or batches of
-#              up to four) and php-fpm.
+#              up to four), fullyloaded-mixed (half the arrivals verify an argon2id hash at OWASP's
+#              parameters, half are bcrypt at --cost, under a --hash-memory that fits one argon2id
+#              job per core; its capacity is the cores over the mix's mean single-hash time, and the
+#              workers' resident memory is sampled) and php-fpm.
 #   --quick: cost 8, multiples "1 3", 3 s, 10 s timeout — about a minute end to end, for tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,9 +45,15 @@ bench_setup
 COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 CSV="$RUN/openloop.csv"
-echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction" >"$CSV"
+echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib" >"$CSV"
 
-declare -A PORT
+# The mixed level: argon2id at OWASP's parameters, verified against a hash no password matches
+# (one argon2id each, no rehash), beside bcrypt at --cost; memory for one argon2id job per core.
+ARGON2_MEMORY_KIB=19456 ARGON2_PASSES=2 MIX_FRACTION=0.5
+MIX_BUDGET_MIB=$(( (ARGON2_MEMORY_KIB * CORES + 1023) / 1024 ))
+MIX_BODY='{"password":"not the password","hash":"$argon2id$v=19$m=19456,t=2,p=1$b3Blbmxvb3AtbWl4ZWQtc2FsdA$bm90aGluZyBtYXRjaGVzIHRoaXMgZGlnZXN0LCBldmVy"}'
+
+declare -A PORT UP_PID
 for system in $SYSTEMS; do
   port=$(free_port)
   PORT[$system]=$port
@@ -57,16 +66,28 @@ for system in $SYSTEMS; do
     # Every job alone on libxcrypt, or batches of up to four: what batches add.
     fullyloaded-lanes-1 | fullyloaded-lanes-4)
       start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" --lanes "${system##*-}" ;;
+    fullyloaded-mixed)
+      start_fullyloaded "$system" "$port" --cost "$COST" --max-cost "$COST" --deadline "$DEADLINE" \
+        --hash-memory "$MIX_BUDGET_MIB" ;;
     php-fpm) ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
   esac
+  if [ "$system" != php-fpm ]; then UP_PID[$system]=${PIDS[-1]}; fi
 done
 
 for multiple in $MULTIPLES; do
   single=$(calibrate "$COST" 5)
-  capacity=$(python3 -c "print($CORES / $single)")
-  rate=$(python3 -c "print($multiple * $capacity)")
+  bcrypt_capacity=$(python3 -c "print($CORES / $single)")
   for system in $SYSTEMS; do
+    capacity=$bcrypt_capacity mix=() fraction=0 budget=""
+    if [ "$system" = fullyloaded-mixed ]; then
+      argon2=$("$BIN" calibrate --algorithm argon2id --argon2-memory "$ARGON2_MEMORY_KIB" \
+        --argon2-passes "$ARGON2_PASSES" --samples 9 | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
+      capacity=$(python3 -c "print($CORES / ($MIX_FRACTION * $argon2 + (1 - $MIX_FRACTION) * $single))")
+      mix=(--mix-path /api/verify --mix-body "$MIX_BODY" --mix-fraction "$MIX_FRACTION")
+      fraction=$MIX_FRACTION budget=$MIX_BUDGET_MIB
+    fi
+    rate=$(python3 -c "print($multiple * $capacity)")
     # PHP-FPM runs fresh for each level and is stopped after it: left running, it would go on
     # hashing the requests still in its queue long after their clients gave up, and take the
     # cores from whatever is measured next.
@@ -74,13 +95,23 @@ for multiple in $MULTIPLES; do
     if [ "$system" = php-fpm ]; then start_php_behind_nginx "${PORT[$system]}"; fi
     ab -q -n 8 -c 2 "http://127.0.0.1:${PORT[$system]}/api/load?cost=$COST" >/dev/null 2>&1 || true  # warm up
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
+    echo '{}' >"$RUN/rss.json"
+    if [ "$system" != php-fpm ]; then
+      # The workers' resident memory while the requests arrive and drain: its least (idle) and its peak.
+      python3 Deploy/bench/rss.py --parent "${UP_PID[$system]}" --match " worker " \
+        --seconds "$(python3 -c "print($SECONDS_PER_LEVEL + $DEADLINE + 1)")" >"$RUN/rss.json" &
+      RSS_PID=$!
+    fi
     python3 Deploy/bench/openloop.py --port "${PORT[$system]}" --path "/api/load?cost=$COST" --rate "$rate" \
-      --seconds "$SECONDS_PER_LEVEL" \
+      --seconds "$SECONDS_PER_LEVEL" "${mix[@]}" \
       --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" --within "$DEADLINE" >"$RUN/level.json"
-    python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" >>"$CSV" <<'PY'
+    if [ "$system" != php-fpm ]; then wait "$RSS_PID"; fi
+    python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" "$fraction" "$RUN/rss.json" "$budget" >>"$CSV" <<'PY'
 import json, sys
-system, multiple, capacity, path = sys.argv[1:]
+system, multiple, capacity, path, fraction, rss_path, budget = sys.argv[1:]
 r = json.load(open(path))
+rss = json.load(open(rss_path))
+mib = lambda name: f"{rss[name]:.1f}" if name in rss else ""
 statuses, latency, ping = r["statuses"], r["latency"], r["ping"]
 ok, refused = statuses.get("200", 0), statuses.get("503", 0)
 unanswered = statuses.get("unanswered", 0)
@@ -93,7 +124,8 @@ print(",".join(str(v) for v in [
     f"{ok / r['seconds']:.3f}", f"{r['ok_within_steady'] / r['steady_seconds']:.3f}",
     cell("200", "p50"), cell("200", "p99"), cell("200", "max"), cell("503", "p50"), cell("503", "p99"), cell("503", "max"),
     ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max"), f"{r['generator_cpu_seconds']:.2f}",
-    f"{r['steal_fraction']:.3f}"]))
+    f"{r['steal_fraction']:.3f}", fraction, r.get("mix_sent", 0), r.get("mix_ok_within_steady", 0),
+    mib("baseline_mib"), mib("peak_mib"), budget]))
 PY
     tail -n 1 "$CSV" >&2
     if [ "$system" = php-fpm ]; then

@@ -16,7 +16,8 @@ systems = list(dict.fromkeys(r["system"] for r in rows))
 multiples = list(dict.fromkeys(r["multiple"] for r in rows))
 number = lambda v: None if v in ("", None) else float(v)
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
-capacities = [float(r["capacity"]) for r in rows]
+capacities = [float(r["capacity"]) for r in rows if not r.get("mix_fraction") or float(r["mix_fraction"]) == 0]
+mixed = [r for r in rows if r.get("mix_fraction") and float(r["mix_fraction"]) > 0]
 # Every per-second figure has one denominator: the seconds during which requests arrived.
 within = lambda r: float(r["goodput_steady"]) / float(r["capacity"])
 everything = lambda r: float(r["goodput"]) / float(r["capacity"])
@@ -27,21 +28,28 @@ generator = lambda r: "–" if not r.get("generator_cpu_seconds") else \
 steal = lambda r: "–" if not r.get("steal_fraction") else f"{float(r['steal_fraction']):.0%}"
 print(f"Cost {cost}, N = {deadline:g} s, {seconds} s of arrivals per level, unanswered after {timeout} s; "
       f"capacity = the libxcrypt limit, cores / single-hash time, measured before each level: "
-      f"{min(capacities):.2f} to {max(capacities):.2f} hashes/s. Goodput is the rate of 200s that came back "
+      + (f"{min(capacities):.2f} to {max(capacities):.2f} hashes/s" if capacities else "–")
+      + (f" (for fullyloaded-mixed, cores / the mix's mean single-hash time, half argon2id at m = 19 MiB, "
+         f"t = 2, half bcrypt: {min(float(r['capacity']) for r in mixed):.2f} to "
+         f"{max(float(r['capacity']) for r in mixed):.2f} jobs/s)" if mixed else "") + ". Goodput is the rate of 200s that came back "
       f"within N in the steady state (from N after the first arrival to the last), as a multiple of that capacity; "
       f"\"all 200s\" counts every 200 however late, per second of arrivals (so it passes the capacity when a "
       f"queue drains long after the arrivals stop).\n")
+# The workers' resident memory while the level ran: its peak over the least they held (idle).
+resident = lambda r: "–" if not r.get("rss_peak_mib") else \
+    f"+{float(r['rss_peak_mib']) - float(r['rss_baseline_mib']):.0f}" + \
+    (f" (budget {r['memory_budget_mib']})" if r.get("memory_budget_mib") else "")
 for system in systems:
     print(f"**{system}**\n")
-    print("| arrivals (× capacity) | goodput: 200s within N per second, steady state (of capacity) | all 200s per second (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| arrivals (× capacity) | goodput: 200s within N per second, steady state (of capacity) | all 200s per second (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor | workers' RSS peak over idle (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in (r for r in rows if r["system"] == system):
         print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {float(r['goodput_steady']):.1f} ({within(r):.2f}) | "
               f"{float(r['goodput']):.1f} ({everything(r):.2f}) | "
               f"{ms(number(r['ok_p50']))} / {ms(number(r['ok_p99']))} / {ms(number(r['ok_max']))} | "
               f"{ms(number(r['refused_p99']))} / {ms(number(r['refused_max']))} | {r['unanswered']} | {r['other']} | "
               f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} | "
-              f"{generator(r)} | {steal(r)} |")
+              f"{generator(r)} | {steal(r)} | {resident(r)} |")
     print()
 
 print("Plots: [goodput](openloop-goodput.svg), [200 p99](openloop-latency.svg), [ping p99](openloop-cheap.svg).\n")
@@ -61,6 +69,21 @@ for system in systems:
                                   if kept else f"{late} 200s later than N (slowest {slowest:.1f} s), "
                                   f"{unanswered} requests unanswered")
           + f"; ping p99 at most {ms(pings)} ms, {failed} pings failed; goodput {goodputs} of capacity.")
+over_idle = lambda r: float(r["rss_peak_mib"]) - float(r["rss_baseline_mib"]) if r.get("rss_peak_mib") else None
+for r in mixed:
+    peak = over_idle(r)
+    budget = float(r["memory_budget_mib"]) if r.get("memory_budget_mib") else None
+    # What the same arrivals of bcrypt alone add to the workers' memory (request threads, buffers).
+    plain = next((over_idle(o) for o in rows if o["system"] == "fullyloaded" and o["multiple"] == r["multiple"]), None)
+    memory = "–" if peak is None else f"{peak:.0f} MiB over idle"
+    if peak is not None and plain is not None:
+        memory += f" ({plain:.0f} MiB with bcrypt alone at {r['multiple']}×, so the hashes' own about {peak - plain:.0f} MiB)"
+    if peak is not None and budget is not None:
+        hashes = peak - (plain or 0)
+        memory += f"; the budget for the hashes is {budget:.0f} MiB ({'kept' if hashes <= budget + 1 else 'passed'})"
+    print(f"- **{r['system']}** at {r['multiple']}×: argon2id's 200s within N {int(r['mix_ok_within_steady']) / float(r['steady_seconds']):.1f}/s "
+          f"of {int(r['mix_sent']) / float(r['seconds']):.0f}/s offered; goodput {within(r):.2f} of what the slots can do "
+          f"({'at least' if within(r) >= 0.95 else 'below'} 0.95); the workers' resident memory peaked {memory}.")
 for multiple in multiples:
     level = [r for r in rows if r["multiple"] == multiple]
     best = max(level, key=within)

@@ -92,15 +92,19 @@ public final class AdmissionController: Sendable {
     ///     at once (the caller holds as many as it can afford).
     ///   - client: who sent it, for the fair share (with fairness on in the policy).
     public func admit(
-        cost: Int, arrival: Double? = nil, mayHold: Bool = true, client: ClientKey? = nil,
+        _ job: JobClass, arrival: Double? = nil, mayHold: Bool = true, client: ClientKey? = nil,
         now: Double = MonotonicClock.now
     ) -> Admission {
         var woken = WakeList()
         // Hashed before the lock is taken; the seed is written once, before the segment is ready.
         let hashed = policy.fairness ? client.map { $0.hashed(seed: segment.keySeed) } : nil
         let admission = withQueue { queue in
-            queue.admit(
-                cost: cost, arrivedAt: min(arrival ?? now, now), pid: processID, mayHold: mayHold, client: hashed,
+            // Four argon2id parameter sets in flight at once and a fifth arrives: it waits its turn.
+            guard let index = queue.classIndex(for: job) else {
+                return queue.refuseAtOnce(cost: Self.fallbackClass(for: job), pid: processID, now: now)
+            }
+            return queue.admit(
+                cost: index, arrivedAt: min(arrival ?? now, now), pid: processID, mayHold: mayHold, client: hashed,
                 now: now, woken: &woken)
         }
         segment.wakeGranted(woken)
@@ -109,8 +113,25 @@ public final class AdmissionController: Sendable {
 
     /// Refuses a job without looking at the queue (this process has no request thread to spare
     /// for it), counted like any refusal at once.
-    public func refuseAtOnce(cost: Int, now: Double = MonotonicClock.now) -> Admission {
-        withQueue { $0.refuseAtOnce(cost: cost, pid: processID, now: now) }
+    public func refuseAtOnce(_ job: JobClass, now: Double = MonotonicClock.now) -> Admission {
+        withQueue { queue in
+            queue.refuseAtOnce(
+                cost: queue.classIndex(for: job) ?? Self.fallbackClass(for: job), pid: processID, now: now)
+        }
+    }
+
+    /// A bcrypt job admitted at `cost`: ``admit(_:arrival:mayHold:client:now:)`` of `.bcrypt(cost:)`.
+    public func admit(
+        cost: Int, arrival: Double? = nil, mayHold: Bool = true, client: ClientKey? = nil,
+        now: Double = MonotonicClock.now
+    ) -> Admission {
+        admit(.bcrypt(cost: cost), arrival: arrival, mayHold: mayHold, client: client, now: now)
+    }
+
+    /// The class a refusal of a job that found no class is predicted with: bcrypt's highest.
+    private static func fallbackClass(for job: JobClass) -> Int {
+        if case .bcrypt(let cost) = job { return cost }
+        return SharedSegment.costClasses - 1
     }
 
     /// Blocks until the job holds a compute slot (slots go in arrival order), or until it is too

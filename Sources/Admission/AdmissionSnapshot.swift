@@ -71,6 +71,14 @@ public struct AdmissionSnapshot: Sendable {
     /// Seconds of one bcrypt at cost 0 (the estimate); `estimateSeconds(cost)` scales it.
     public var unitSeconds: Double
     public var estimateSamples: UInt64
+    /// Seconds of argon2id per KiB and pass (its estimate: m × t of them per job), and the jobs it learnt from.
+    public var argon2UnitSeconds: Double
+    public var argon2Samples: UInt64
+    /// The most memory running jobs may hold together (0: no bound), and what they hold now, in KiB.
+    public var memoryBudgetKiB: Int
+    public var memoryInUseKiB: Int
+    /// The argon2id parameter sets the queue knows now: m, t, and its jobs waiting.
+    public var argon2Classes: [(memoryKiB: Int, passes: Int, queued: Int)]
     /// The most jobs one slot runs together (1: every job alone).
     public var lanes: Int
     /// How many jobs' time alone a full batch of ``lanes`` holds its slot for (learnt, or the
@@ -86,6 +94,8 @@ public struct AdmissionSnapshot: Sendable {
     public var refusedAtOnce: UInt64
     public var refusedAtDeadline: UInt64
     public var completed: UInt64
+    /// Of ``completed``, the argon2id jobs (the rest are bcrypt's).
+    public var completedArgon2: UInt64
     public var failed: UInt64
     public var overran: UInt64
     public var recoveredJobs: UInt64
@@ -131,6 +141,15 @@ public struct AdmissionSnapshot: Sendable {
         running = view.runningCount
         unitSeconds = queue.estimate.unitSeconds
         estimateSamples = UInt64(view.estimateSamples)
+        argon2UnitSeconds = queue.argon2Unit
+        argon2Samples = UInt64(view.argon2Samples)
+        memoryBudgetKiB = view.memoryBudgetKiB
+        memoryInUseKiB = view.memoryInUseKiB
+        argon2Classes = (0..<SharedSegment.argon2Classes).compactMap { index in
+            let entry = view[argon2Class: index]
+            guard entry.memoryKiB > 0 else { return nil }
+            return (entry.memoryKiB, entry.passes, view.queuedCount(atCost: index))
+        }
         lanes = view.lanes
         batchFactor = queue.batchFactor(lanes: view.lanes)
         batchSamples = view.lanes > 1 ? view[batch: view.lanes].samples : 0
@@ -141,6 +160,7 @@ public struct AdmissionSnapshot: Sendable {
         refusedAtOnce = counters.refusedAtOnce
         refusedAtDeadline = counters.refusedAtDeadline
         completed = counters.completed
+        completedArgon2 = min(counters.completedArgon2, counters.completed)
         failed = counters.failed
         overran = counters.overran
         recoveredJobs = counters.recoveredJobs
@@ -186,6 +206,17 @@ public struct AdmissionSnapshot: Sendable {
             "batches",
             "{\"lanes\":\(lanes),\"factor\":\(number(batchFactor)),\"samples\":\(batchSamples),"
                 + "\"capacity_per_second\":\(number(capacityPerSecond(cost: predictionCost)))}")
+        let classes = argon2Classes.map {
+            "{\"memory_kib\":\($0.memoryKiB),\"passes\":\($0.passes),\"seconds\":\(number(argon2UnitSeconds * Double($0.memoryKiB) * Double($0.passes))),\"queued\":\($0.queued)}"
+        }
+        member(
+            "argon2id",
+            "{\"unit_seconds\":\(String(argon2UnitSeconds)),\"samples\":\(argon2Samples),\"classes\":[\(classes.joined(separator: ","))]}"
+        )
+        member("memory", "{\"budget_kib\":\(memoryBudgetKiB),\"in_use_kib\":\(memoryInUseKiB)}")
+        member(
+            "completed_by_algorithm",
+            "{\"bcrypt\":\(completed - completedArgon2),\"argon2id\":\(completedArgon2)}")
         member("predicted_completion_seconds", number(predictedCompletion))
         member(
             "counters",

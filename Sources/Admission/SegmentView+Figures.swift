@@ -14,6 +14,8 @@ struct QueueCounters: Equatable, Sendable {
     var refusedOverShare: UInt64
     var displaced: UInt64
     var keyOverflows: UInt64
+    /// Of `completed`, the argon2id jobs.
+    var completedArgon2: UInt64
 }
 
 extension SegmentView {
@@ -35,7 +37,8 @@ extension SegmentView {
             failed: shared.pointee.failed, overran: shared.pointee.overran,
             recoveredJobs: shared.pointee.recovered_jobs, pacedRefusals: shared.pointee.paced_refusals,
             lateArrivals: shared.pointee.late_arrivals, refusedOverShare: shared.pointee.refused_over_share,
-            displaced: shared.pointee.displaced, keyOverflows: shared.pointee.key_overflows)
+            displaced: shared.pointee.displaced, keyOverflows: shared.pointee.key_overflows,
+            completedArgon2: shared.pointee.completed_argon2)
     }
 
     func histogram(_ kind: HistogramKind) -> AdmissionSnapshot.Histogram {

@@ -33,8 +33,14 @@ struct SegmentView {
     /// The most jobs the workers run together in one slot, as the latest of them configured it.
     var lanes: Int { Int(min(max(shared.pointee.lanes, 1), FL_MAX_BATCH)) }
 
-    /// Sets what every process of the host shares: its compute slots, N and its batches' size.
-    func configure(slots: Int, deadline: Double, lanes: Int) {
+    /// Sets what every process of the host shares: its compute slots, N, its batches' size and
+    /// its memory budget; and argon2id's estimate, until argon2id jobs have taught it.
+    func configure(slots: Int, deadline: Double, lanes: Int, memoryBudgetKiB: Int = 0, argon2UnitSeconds: Double = 1e-8)
+    {
+        shared.pointee.memory_budget_kib = UInt64(max(0, memoryBudgetKiB))
+        if shared.pointee.argon2_samples == 0, argon2UnitSeconds.isFinite, argon2UnitSeconds > 0 {
+            shared.pointee.argon2_unit_seconds = argon2UnitSeconds
+        }
         shared.pointee.slots = UInt32(min(max(1, slots), SharedSegment.maximumSlots))
         shared.pointee.deadline_ns = Self.nanoseconds(deadline)
         shared.pointee.lanes = UInt32(min(max(1, lanes), SharedSegment.maximumBatch))
@@ -62,6 +68,36 @@ extension SegmentView: SlotQueueStorage {
     var estimateSamples: Int {
         get { Int(clamping: shared.pointee.estimate_samples) }
         nonmutating set { shared.pointee.estimate_samples = UInt64(max(0, newValue)) }
+    }
+
+    var argon2UnitSeconds: Double {
+        get { shared.pointee.argon2_unit_seconds }
+        nonmutating set { shared.pointee.argon2_unit_seconds = newValue }
+    }
+
+    var argon2Samples: Int {
+        get { Int(clamping: shared.pointee.argon2_samples) }
+        nonmutating set { shared.pointee.argon2_samples = UInt64(max(0, newValue)) }
+    }
+
+    var memoryBudgetKiB: Int { Int(clamping: shared.pointee.memory_budget_kib) }
+
+    var memoryInUseKiB: Int {
+        get { Int(clamping: shared.pointee.memory_in_use_kib) }
+        nonmutating set { shared.pointee.memory_in_use_kib = UInt64(max(0, newValue)) }
+    }
+
+    subscript(argon2Class index: Int) -> Argon2ClassEntry {
+        get {
+            let entry = fl_segment_argon2_class(shared, UInt32(truncatingIfNeeded: index)).pointee
+            return Argon2ClassEntry(
+                memoryKiB: Int(entry.memory_kib), passes: Int(entry.passes), fairUnits: entry.fair_units)
+        }
+        nonmutating set {
+            fl_segment_argon2_class(shared, UInt32(truncatingIfNeeded: index)).pointee = fl_argon2_class(
+                memory_kib: UInt32(clamping: newValue.memoryKiB), passes: UInt32(clamping: newValue.passes),
+                fair_units: newValue.fairUnits)
+        }
     }
 
     var nextTicket: UInt64 {
@@ -306,6 +342,8 @@ extension SegmentView: SlotQueueStorage {
             Self.record(&shared.pointee.response_time, seconds: waitSeconds + serviceSeconds)
             recordRecentWait(at: at, wait: waitSeconds)
             countCompletion(pid: pid)
+        case .argon2Delivered:
+            shared.pointee.completed_argon2 &+= 1
         case .recovered(let jobs):
             shared.pointee.recovered_jobs &+= UInt64(jobs)
         }

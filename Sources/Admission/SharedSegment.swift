@@ -40,6 +40,8 @@ public final class SharedSegment: @unchecked Sendable {
     public static let maximumBatch = Int(FL_MAX_BATCH)
     /// Buckets of the per-process waiting counts (a pid counts in `pid % processBuckets`).
     public static let processBuckets = Int(FL_PROCESS_BUCKETS)
+    /// argon2id parameter sets the queue tells apart at once (job classes `0..<argon2Classes`).
+    public static let argon2Classes = Int(FL_ARGON2_CLASSES)
     /// The job ring's bounds: never smaller than the first, never larger than the second.
     public static let jobCapacityRange = 1024...(1 << 20)
 
@@ -55,11 +57,14 @@ public final class SharedSegment: @unchecked Sendable {
 
     /// Opens the segment at `path`, creating it with `slots`, `deadline`, `initialEstimate` and
     /// a job ring of `jobCapacity` entries if it does not exist; an existing valid segment keeps
-    /// its ring and takes this process's `slots`, `deadline` and `lanes` (the most jobs one slot
-    /// runs together).
+    /// its ring and takes this process's `slots`, `deadline`, `lanes` (the most jobs one slot
+    /// runs together) and `memoryBudgetKiB` (the most memory running jobs hold together; 0: no
+    /// bound). `argon2UnitSeconds` (seconds of argon2id per KiB and pass) is taken until argon2id
+    /// jobs have taught the segment their own.
     public init(
         path: String, slots: Int, deadline: Double, initialEstimate: ServiceTimeEstimate,
-        jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound, lanes: Int = 1
+        jobCapacity requested: Int = SharedSegment.jobCapacityRange.lowerBound, lanes: Int = 1,
+        memoryBudgetKiB: Int = 0, argon2UnitSeconds: Double = 1e-8
     ) throws(SystemCallError) {
         self.path = path
         let (directoryPath, name) = try Self.splitPath(path)
@@ -103,7 +108,11 @@ public final class SharedSegment: @unchecked Sendable {
         jobCapacity = Self.jobCapacity(ofMapping: mapping.size)
         self.outcome = outcome
         isReadOnly = false
-        withLockedView { $0.configure(slots: slots, deadline: deadline, lanes: lanes) }
+        withLockedView {
+            $0.configure(
+                slots: slots, deadline: deadline, lanes: lanes, memoryBudgetKiB: memoryBudgetKiB,
+                argon2UnitSeconds: argon2UnitSeconds)
+        }
     }
 
     /// Whether this process maps the segment read-only (``attach(path:)``).

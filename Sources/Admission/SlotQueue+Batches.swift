@@ -17,7 +17,7 @@ extension SlotQueue {
 
     /// Seconds a batch of `lanes` jobs at `cost` holds a slot (`lanes` 1: a job alone).
     func batchSeconds(lanes: Int, cost: Int) -> Double {
-        let single = estimate.seconds(forCost: cost)
+        let single = self.seconds(forClass: cost)
         return lanes > 1 ? single * batchFactor(lanes: lanes) : single
     }
 
@@ -39,7 +39,7 @@ extension SlotQueue {
 
     /// Teaches the estimate how long a batch of `lanes` held its slot, in jobs' time alone.
     mutating func observeBatch(lanes: Int, seconds: Double, cost: Int) {
-        let single = estimate.seconds(forCost: cost)
+        let single = self.seconds(forClass: cost)
         guard lanes > 1, lanes <= Storage.maximumBatch, seconds.isFinite, seconds > 0, single > 0 else { return }
         var learnt = storage[batch: lanes]
         let observed = min(max(seconds / single, 1), Double(lanes))
@@ -73,7 +73,8 @@ extension SlotQueue {
     /// member still finishes within N.
     func batchRiders(for head: QueueEntry, now: Double, into riders: UnsafeMutableBufferPointer<UInt64>) -> Int {
         let lanes = min(policy.lanes, riders.count + 1)
-        guard lanes > 1 else { return 0 }
+        // The multi-lane core is bcrypt's: argon2id jobs run alone.
+        guard lanes > 1, !Self.isArgon2(head.cost) else { return 0 }
         var found = 0
         var ticket = head.ticket &+ 1
         let end = min(storage.nextTicket, head.ticket &+ Self.batchWindow)

@@ -200,7 +200,7 @@ extension SlotQueue {
         entry.lastActive = now
         storage[client: index] = entry
         if entry.queued == 1 { linkWaiting(index) }
-        changeWork(client: index, by: Self.units(ofCost: job.cost), adding: true, now: now)
+        changeWork(client: index, by: fairUnits(ofClass: job.cost), adding: true, now: now)
         changeRecent(client: index, by: recentWeight(of: job, now: now), now: now)
     }
 
@@ -231,7 +231,7 @@ extension SlotQueue {
         if entry.queued == 0 { unlinkWaiting(index) }
         if !starts {
             changeRecent(client: index, by: -recentWeight(of: job, now: now), now: now)
-            changeWork(client: index, by: Self.units(ofCost: job.cost), adding: false, now: now)
+            changeWork(client: index, by: fairUnits(ofClass: job.cost), adding: false, now: now)
         }
     }
 
@@ -249,7 +249,7 @@ extension SlotQueue {
             storage.servedTotalAt = now
         }
         storage[client: index] = entry
-        changeWork(client: index, by: Self.units(ofCost: job.cost), adding: false, now: now)
+        changeWork(client: index, by: fairUnits(ofClass: job.cost), adding: false, now: now)
     }
 
     /// `value`, set at `from`, as it stands at `to` (halving every `halfLife` seconds).
@@ -264,7 +264,7 @@ extension SlotQueue {
 
     /// What is left now of a job's work admitted at its admission.
     private func recentWeight(of job: QueueEntry, now: Double) -> Double {
-        Self.decayed(Double(Self.units(ofCost: job.cost)), from: job.admittedAt, to: now, halfLife: recentHalfLife)
+        Self.decayed(Double(fairUnits(ofClass: job.cost)), from: job.admittedAt, to: now, halfLife: recentHalfLife)
     }
 
     /// A client's own recent work now.
@@ -328,12 +328,12 @@ extension SlotQueue {
     mutating func makeRoom(
         for client: Int, cost: Int, arrivedAt: Double, pid: Int32, now: Double, woken: inout WakeList
     ) -> RoomOutcome {
-        let units = Self.units(ofCost: cost)
+        let units = fairUnits(ofClass: cost)
         let elapsed = now - arrivedAt
         // The newcomer goes to the back, where a machine that slows down hurts first: room is made
         // for it and, while there is fair work to take, for its own service time more (at most
         // the headroom's share of N again).
-        let service = estimate.seconds(forCost: cost)
+        let service = seconds(forClass: cost)
         let comfortable = policy.deadline * policy.headroom - min(service, policy.deadline * (1 - policy.headroom))
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ClientTableLimits.maximumDisplaced) { taken in
             var count = 0

@@ -115,7 +115,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     /// Where a waiting job stands at `now`; at its latest start without a slot it leaves, refused.
     mutating func step(_ ticket: AdmissionController.Ticket, pid: Int32, now: Double) -> SlotStep {
         let job = storage[job: ticket.ticket]
-        let service = estimate.seconds(forCost: ticket.cost)
+        let service = seconds(forClass: ticket.cost)
         guard job.ticket == ticket.ticket, job.state != .free else {
             if job.ticket == ticket.ticket, job.displaced {
                 return .displaced(retryAfterSeconds: retryAfter(ticket, now))
@@ -153,7 +153,9 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         let slotFreed = release(
             ticket.ticket, servedSeconds: serviceSeconds / Double(max(1, batchSize)), now: now)
         // An overrun teaches the most: the machine is slower than the estimate says.
-        if outcome != .failed, batchSize <= 1 {
+        if outcome != .failed, Self.isArgon2(ticket.cost) {
+            observeArgon2(seconds: max(held, serviceSeconds), class: ticket.cost)
+        } else if outcome != .failed, batchSize <= 1 {
             var estimate = ServiceTimeEstimate(unitSeconds: storage.unitSeconds, samples: storage.estimateSamples)
             estimate.observe(seconds: max(held, serviceSeconds), atCost: ticket.cost)
             storage.unitSeconds = estimate.unitSeconds
@@ -162,6 +164,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
             // The batch's last member: the slot was held this long for all of them.
             observeBatch(lanes: batchSize, seconds: max(held, serviceSeconds), cost: ticket.cost)
         }
+        if outcome == .delivered, Self.isArgon2(ticket.cost) { storage.record(.argon2Delivered) }
         storage.record(
             .ended(
                 pid: pid, outcome: outcome, serviceSeconds: serviceSeconds,
@@ -183,10 +186,16 @@ struct SlotQueue<Storage: SlotQueueStorage> {
             storage.grantTicket += 1
             // A job that already left (refused at its deadline, or swept) is passed over.
             guard job.ticket == ticket, job.state == .queued else { continue }
-            guard let slot = (0..<Storage.maximumSlots).first(where: { storage[running: $0].ticket == 0 }) else {
+            // Slots go in arrival order: a job whose memory does not fit yet waits for running
+            // jobs to free theirs, and the jobs behind it wait with it.
+            guard memoryFits(class: job.cost),
+                let slot = (0..<Storage.maximumSlots).first(where: { storage[running: $0].ticket == 0 })
+            else {
                 storage.grantTicket -= 1
                 return
             }
+            let memory = memoryKiB(ofClass: job.cost)
+            storage.memoryInUseKiB = min(storage.memoryInUseKiB, Int.max - memory) + memory
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Storage.maximumBatch - 1) { riders in
                 let count = batchRiders(for: job, now: now, into: riders)
                 storage[running: slot] = RunningEntry(
@@ -243,6 +252,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
                 // Members the walk did not find (the entries were scribbled over): the slot goes anyway.
                 storage[running: index] = .free
                 if storage.runningCount > 0 { storage.runningCount -= 1 }
+                releaseMemory(ofClass: slot.cost)
                 freed = max(freed, 1)
             }
         }
@@ -315,6 +325,7 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         if slot.ticket != 0, slot.ticket == (job.batchHead == 0 ? job.ticket : job.batchHead) {
             slot.membersLeft = max(0, slot.membersLeft - 1)
             if slot.membersLeft == 0 {
+                releaseMemory(ofClass: slot.cost)
                 slot = .free
                 if storage.runningCount > 0 { storage.runningCount -= 1 }
                 freed = true
@@ -324,5 +335,10 @@ struct SlotQueue<Storage: SlotQueueStorage> {
         job.state = .free
         storage[job: ticket] = job
         return freed
+    }
+
+    /// Gives back the memory a slot's job of class `index` held.
+    private mutating func releaseMemory(ofClass index: Int) {
+        storage.memoryInUseKiB = max(0, storage.memoryInUseKiB - memoryKiB(ofClass: index))
     }
 }

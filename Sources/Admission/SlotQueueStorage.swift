@@ -142,6 +142,8 @@ enum QueueEvent: Equatable, Sendable {
     case ranUnadmitted(pid: Int32, delivered: Bool, waitSeconds: Double, serviceSeconds: Double, at: Double)
     /// Jobs of processes that died were freed.
     case recovered(jobs: Int)
+    /// An argon2id job delivered its answer (counted in `ended` too).
+    case argon2Delivered
 }
 
 /// Where the slot queue keeps its state: the shared segment in production (``SegmentView``), an
@@ -155,6 +157,15 @@ protocol SlotQueueStorage {
     /// The service-time estimate's seconds at cost 0, as stored (the queue sanitises it).
     var unitSeconds: Double { get set }
     var estimateSamples: Int { get set }
+    /// argon2id's estimate: seconds per KiB and pass, as stored (the queue sanitises it).
+    var argon2UnitSeconds: Double { get set }
+    var argon2Samples: Int { get set }
+    /// The most memory running jobs may hold together, in KiB; 0: no bound.
+    var memoryBudgetKiB: Int { get }
+    /// The memory running jobs hold now, in KiB.
+    var memoryInUseKiB: Int { get set }
+    /// A registered argon2id class, `0..<argon2Classes`.
+    subscript(argon2Class index: Int) -> Argon2ClassEntry { get set }
     /// The ticket the next admitted job gets (tickets start at 1).
     var nextTicket: UInt64 { get set }
     /// Slots go to waiting tickets in order from here.
@@ -203,6 +214,8 @@ protocol SlotQueueStorage {
 extension SlotQueueStorage {
     /// Cost classes the per-cost counts keep.
     static var costClasses: Int { SharedSegment.costClasses }
+    /// argon2id classes the queue keeps (job classes `0..<argon2Classes`; bcrypt's costs follow).
+    static var argon2Classes: Int { SharedSegment.argon2Classes }
     /// Entries in the running table.
     static var maximumSlots: Int { SharedSegment.maximumSlots }
     /// The most jobs one slot runs together.

@@ -21,6 +21,8 @@ public final class MonitorMetrics: @unchecked Sendable {
     private let lanes: Gauge
     private let capacity: Gauge
     private let workers: Gauge
+    private let memory: [(state: String, gauge: Gauge)]
+    private let byAlgorithm: [(algorithm: String, counter: Counter)]
     private let jobs: [(name: String, counter: Counter)]
     private let clients: [(state: String, gauge: Gauge)]
     private let topShares: [Gauge]
@@ -61,6 +63,12 @@ public final class MonitorMetrics: @unchecked Sendable {
             "admitted", "refused_at_once", "refused_at_deadline", "completed", "failed", "overran", "recovered",
             "paced_refusals", "refused_at_capacity", "refused_over_share", "displaced", "late_arrivals",
         ].map { ($0, registry.makeCounter(descriptor: outcomes, labels: [("outcome", $0)])) }
+        let memoryNow = Self.name("hash_memory", "bytes", "Memory of running hashes (argon2id's m), and the budget")
+        memory = ["in_use", "budget"].map { ($0, registry.makeGauge(descriptor: memoryNow, labels: [("state", $0)])) }
+        let completedBy = Self.name("hashes", "total", "Expensive jobs completed, by algorithm")
+        byAlgorithm = ["bcrypt", "argon2id"].map {
+            ($0, registry.makeCounter(descriptor: completedBy, labels: [("algorithm", $0)]))
+        }
         let clientsNow = Self.name("clients", "", "Clients of the fair share: active, active groups, keys tracked")
         clients = ["active", "active_groups", "tracked"].map {
             ($0, registry.makeGauge(descriptor: clientsNow, labels: [("state", $0)]))
@@ -114,7 +122,11 @@ public final class MonitorMetrics: @unchecked Sendable {
             "refused_at_capacity": snapshot.refusedAtCapacity, "refused_over_share": snapshot.refusedOverShare,
             "displaced": snapshot.displaced, "late_arrivals": snapshot.lateArrivals,
             "pings": snapshot.workers.reduce(0) { $0 + $1.pings }, "key_overflows": snapshot.keyOverflows,
+            "bcrypt": snapshot.completed - snapshot.completedArgon2, "argon2id": snapshot.completedArgon2,
         ]
+        for (state, gauge) in memory {
+            gauge.set(Double(state == "budget" ? snapshot.memoryBudgetKiB : snapshot.memoryInUseKiB) * 1024)
+        }
         let fair = snapshot.fairShare
         for (state, gauge) in clients {
             switch state {
@@ -124,7 +136,7 @@ public final class MonitorMetrics: @unchecked Sendable {
             }
         }
         for (rank, gauge) in topShares.enumerated() { gauge.set(rank < fair.top.count ? fair.top[rank].share : 0) }
-        for (name, counter) in jobs + [("pings", pings), ("key_overflows", keyOverflows)] {
+        for (name, counter) in jobs + byAlgorithm + [("pings", pings), ("key_overflows", keyOverflows)] {
             let total = totals[name] ?? 0
             // The first sample and a replaced segment start a new baseline.
             if let before = previousCounts[name], total >= before { counter.increment(by: Int64(total - before)) }

@@ -13,9 +13,12 @@ public struct MonitorSample: Codable, Sendable, Equatable {
     }
 
     public struct Throughput: Codable, Sendable, Equatable {
+        /// Hashes and verifies answered per second, both algorithms.
         public var hashesPerSecond: Double
         public var refusalsPerSecond: Double
         public var pingsPerSecond: Double
+        /// Of ``hashesPerSecond``, the argon2id jobs (the rest are bcrypt's).
+        public var argon2idPerSecond: Double = 0
     }
 
     public struct Wait: Codable, Sendable, Equatable {
@@ -40,6 +43,9 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         /// Jobs per second the slots can finish at the configured cost, by the estimate: the
         /// ceiling the hashes' rate rises to under load.
         public var capacityPerSecond: Double
+        /// MiB the running jobs hold (argon2id's memory), and the most they may (`--hash-memory`; 0: no bound).
+        public var hashMemoryInUse: Double = 0
+        public var hashMemoryBudget: Double = 0
     }
 
     public struct Worker: Codable, Sendable, Equatable {

@@ -64,6 +64,7 @@ public final class Sampler {
         let snapshot = segment.map { AdmissionSnapshot.read($0, predictionCost: predictionCost, now: now) }
         lastSnapshot = snapshot
         let completed = snapshot?.completed ?? 0
+        let completedArgon2 = snapshot?.completedArgon2 ?? 0
         let refused = (snapshot.map { $0.refusedAtOnce + $0.refusedAtDeadline + $0.overran }) ?? 0
         let pings = snapshot?.workers.reduce(0) { $0 + $1.pings } ?? 0
 
@@ -80,7 +81,7 @@ public final class Sampler {
                 [$0.refusedAtCapacity, $0.refusedOverShare, $0.displaced, $0.refusedAtDeadline + $0.overran]
             }
             ?? [0, 0, 0, 0]
-        history.append((now, completed, refused, pings, reasons))
+        history.append((now, completed, refused, pings, reasons + [completedArgon2]))
         // Keep the newest reading at least a second old as the window's start.
         while history.count > 2, now - history[1].time >= 1 { history.removeFirst() }
         var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
@@ -92,6 +93,10 @@ public final class Sampler {
                 refusalsPerSecond: Double(refused - first.refused) / elapsed,
                 pingsPerSecond: Double(pings - first.pings) / elapsed)
             reasonRates = zip(reasons, first.reasons).map { Double($0 &- min($0, $1)) / elapsed }
+            if first.reasons.count > reasons.count {
+                let before = first.reasons[reasons.count]
+                rates.argon2idPerSecond = Double(completedArgon2 &- min(completedArgon2, before)) / elapsed
+            }
         }
 
         let lastSecond = (snapshot?.recentWaits ?? []).filter { $0.age <= 1 }.map { $0.wait * 1000 }.sorted()
@@ -110,7 +115,9 @@ public final class Sampler {
                 .init(
                     queued: $0.queued, running: $0.running, slots: $0.slots, predictedSeconds: $0.predictedCompletion,
                     deadlineSeconds: $0.deadlineSeconds, lanes: $0.lanes,
-                    capacityPerSecond: $0.capacityPerSecond(cost: $0.predictionCost))
+                    capacityPerSecond: $0.capacityPerSecond(cost: $0.predictionCost),
+                    hashMemoryInUse: Double($0.memoryInUseKiB) / 1024,
+                    hashMemoryBudget: Double($0.memoryBudgetKiB) / 1024)
             },
             workers: (snapshot?.workers ?? []).map {
                 .init(

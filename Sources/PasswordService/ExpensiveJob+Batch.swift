@@ -12,14 +12,15 @@ extension ExpensiveJob {
         -> [Result<ExpensiveJobResult, BcryptError>]
     {
         var results = [Result<ExpensiveJobResult, BcryptError>?](repeating: nil, count: jobs.count)
-        if let cost = jobs.first?.cost, jobs.count > 1, BcryptHasher.supportedCosts.contains(cost) {
+        if let cost = jobs.first?.bcryptCost, jobs.count > 1, BcryptHasher.supportedCosts.contains(cost) {
             var lanes: [BcryptLanes.Job] = []
             var members: [Int] = []
             // The copies of the passwords made here are this function's: wiped on every path.
             defer {
                 for index in lanes.indices { lanes[index].password.wipe() }
             }
-            for (index, job) in jobs.enumerated() where job.cost == cost && lanes.count < BcryptLanes.maximumLanes {
+            for (index, job) in jobs.enumerated() where job.bcryptCost == cost && lanes.count < BcryptLanes.maximumLanes
+            {
                 guard let lane = laneJob(job) else { continue }
                 lanes.append(lane)
                 members.append(index)
@@ -30,6 +31,7 @@ extension ExpensiveJob {
                     case .hash: results[index] = .success(.hashed(hashes[lane]))
                     case .verify(_, let stored):
                         results[index] = .success(.verified(BcryptLanes.matches(hashes[lane], stored)))
+                    case .hashArgon2, .verifyArgon2: break
                     }
                 }
             }
@@ -64,6 +66,8 @@ extension ExpensiveJob {
                 return nil
             }
             return BcryptLanes.Job(password: bytes, salt: salt)
+        case .hashArgon2, .verifyArgon2:
+            return nil
         }
     }
 }

@@ -1,23 +1,41 @@
+import Argon2
 import Bcrypt
 
-/// One bcrypt computation a request asks for; the unit that admission control queues.
+/// One password hash a request asks for (bcrypt or argon2id); the unit that admission control queues.
 public enum ExpensiveJob: Sendable, Equatable {
     case hash(password: String, cost: Int)
     case verify(password: String, hash: BcryptHash)
+    /// A new argon2id hash; `keyID` is recorded in it (the pepper key the password was keyed with).
+    case hashArgon2(password: String, parameters: Argon2Parameters, keyID: String?)
+    case verifyArgon2(password: String, hash: Argon2Hash)
 
-    /// The bcrypt cost, which sets the work: it doubles with each step.
-    public var cost: Int {
+    /// The bcrypt cost, which sets a bcrypt job's work (it doubles with each step); `nil` for argon2id.
+    public var bcryptCost: Int? {
         switch self {
         case .hash(_, let cost): cost
         case .verify(_, let hash): hash.cost
+        case .hashArgon2, .verifyArgon2: nil
         }
     }
 
-    /// Runs the job on the calling thread with its hasher.
+    /// An argon2id job's parameters, which set its work and its memory; `nil` for bcrypt.
+    public var argon2Parameters: Argon2Parameters? {
+        switch self {
+        case .hash, .verify: nil
+        case .hashArgon2(_, let parameters, _): parameters
+        case .verifyArgon2(_, let hash): hash.parameters
+        }
+    }
+
+    /// Runs the job on the calling thread with its hasher (bcrypt's; argon2id allocates its own memory).
     public func perform(with hasher: BcryptHasher) throws(BcryptError) -> ExpensiveJobResult {
         switch self {
         case .hash(let password, let cost): .hashed(try hasher.hash(password: password, cost: cost))
         case .verify(let password, let hash): .verified(try hasher.verify(password: password, against: hash))
+        case .hashArgon2(let password, let parameters, let keyID):
+            .hashedArgon2(try Argon2Hasher.hash(password: Array(password.utf8), parameters: parameters, keyID: keyID))
+        case .verifyArgon2(let password, let hash):
+            .verified(try Argon2Hasher.verify(password: Array(password.utf8), against: hash))
         }
     }
 }
@@ -25,6 +43,7 @@ public enum ExpensiveJob: Sendable, Equatable {
 /// What a finished job produced.
 public enum ExpensiveJobResult: Sendable, Equatable {
     case hashed(BcryptHash)
+    case hashedArgon2(Argon2Hash)
     case verified(Bool)
 }
 

@@ -1,3 +1,4 @@
+import Argon2
 import Bcrypt
 import Foundation
 import JSONWriting
@@ -11,10 +12,11 @@ public struct PasswordService: Sendable {
     public let configuration: PasswordServiceConfiguration
     private let pingBody: [UInt8]
     private let pingCGIBytes: [UInt8]
-    /// What a verify for an unknown user (`"hash": null`) hashes against: a hash at the policy's
-    /// cost that no password matches in practice. Its answer is `match: false` whatever it
-    /// computes; the work is there so that the answer takes as long as a real failed verify.
-    private let unknownUserHash: BcryptHash
+    /// What a verify for an unknown user (`"hash": null`) hashes against: a hash at the policy
+    /// (its algorithm, cost or parameters) that no password matches in practice. Its answer is
+    /// `match: false` whatever it computes; the work is there so that the answer takes as long as
+    /// a real failed verify.
+    private let unknownUserHash: StoredHash.Kind
 
     /// Creates the service; `processID` is reported by `/api/ping` so that clients can see which
     /// worker answered.
@@ -22,45 +24,66 @@ public struct PasswordService: Sendable {
         self.configuration = configuration
         self.pingBody = JSONText.object([("ok", .bool(true)), ("pid", .int(Int(processID)))])
         self.pingCGIBytes = APIResponse(status: 200, body: pingBody).cgiBytes
-        let cost = configuration.defaultCost
-        let costDigits = cost < 10 ? "0\(cost)" : "\(cost)"
-        // 22 salt characters, then 31 of checksum: the salt's and the checksum's last characters
-        // are "." (no stray low bits), as bcrypt writes them.
-        self.unknownUserHash = BcryptHash(
-            parsing: "$2b$\(costDigits)$" + "unknownUserSaltFullyL." + "nothingMatchesThisChecksumXYZa.")!
+        switch configuration.algorithm {
+        case .bcrypt:
+            let cost = configuration.defaultCost
+            let costDigits = cost < 10 ? "0\(cost)" : "\(cost)"
+            // 22 salt characters, then 31 of checksum: the salt's and the checksum's last characters
+            // are "." (no stray low bits), as bcrypt writes them.
+            self.unknownUserHash = .bcrypt(
+                BcryptHash(
+                    parsing: "$2b$\(costDigits)$" + "unknownUserSaltFullyL." + "nothingMatchesThisChecksumXYZa.")!)
+        case .argon2id:
+            self.unknownUserHash = .argon2id(
+                Argon2Hash(
+                    parameters: configuration.argon2, salt: Array("unknown-user-salt".utf8),
+                    digest: Array("nothing matches this digest.....".utf8)))
+        }
     }
 
-    /// A hash as an application stores it: bare bcrypt, or bcrypt of a peppered password.
-    enum StoredHash {
-        case bare(BcryptHash)
-        case peppered(PepperedHash, Pepper.Key)
+    /// A hash as an application stores it: bcrypt (bare, or in the pepper's envelope) or argon2id
+    /// (its pepper key in the PHC `keyid`), with the pepper key it names.
+    struct StoredHash {
+        enum Kind {
+            case bcrypt(BcryptHash)
+            case argon2id(Argon2Hash)
+        }
+        var kind: Kind
+        /// The pepper key the password was keyed with, or `nil`.
+        var key: Pepper.Key?
+    }
 
-        var bcrypt: BcryptHash {
-            switch self {
-            case .bare(let hash): hash
-            case .peppered(let envelope, _): envelope.hash
+    /// Why `stored` falls below the policy new hashes get (another algorithm, a lower cost or
+    /// smaller parameters, an older variant, no pepper or an older pepper key), or `nil` when it
+    /// meets it.
+    func rehashReason(for stored: StoredHash) -> String? {
+        switch (stored.kind, configuration.algorithm) {
+        case (.bcrypt, .argon2id): return "bcrypt; the policy is argon2id"
+        case (.argon2id, .bcrypt): return "argon2id; the policy is bcrypt"
+        case (.bcrypt(let hash), .bcrypt):
+            if hash.cost < configuration.defaultCost {
+                return "cost \(hash.cost) is below the policy's \(configuration.defaultCost)"
+            }
+            if hash.variant != .b { return "$\(hash.variant.rawValue)$ is an older variant than $2b$" }
+        case (.argon2id(let hash), .argon2id):
+            let policy = configuration.argon2
+            let parameters = hash.parameters
+            if parameters.memoryKiB < policy.memoryKiB || parameters.passes < policy.passes
+                || parameters.lanes != policy.lanes
+            {
+                return "argon2id \(parameters) is below the policy's \(policy)"
             }
         }
-    }
-
-    /// Why `stored` falls below the policy new hashes get (a lower cost, an older variant, no
-    /// pepper or an older pepper key), or `nil` when it meets it.
-    func rehashReason(for stored: StoredHash) -> String? {
-        let hash = stored.bcrypt
-        if hash.cost < configuration.defaultCost {
-            return "cost \(hash.cost) is below the policy's \(configuration.defaultCost)"
-        }
-        if hash.variant != .b { return "$\(hash.variant.rawValue)$ is an older variant than $2b$" }
-        switch (stored, configuration.pepper) {
-        case (.bare, .some): return "made without the pepper"
-        case (.peppered(let envelope, _), .some(let pepper)) where envelope.keyID != pepper.newest.id:
-            return "made with pepper key \(envelope.keyID); the newest is \(pepper.newest.id)"
+        switch (stored.key, configuration.pepper) {
+        case (nil, .some): return "made without the pepper"
+        case (.some(let key), .some(let pepper)) where key.id != pepper.newest.id:
+            return "made with pepper key \(key.id); the newest is \(pepper.newest.id)"
         default: return nil
         }
     }
 
-    /// What bcrypt hashes for `password`: the password itself, or its HMAC under the pepper key.
-    private func bcryptInput(_ password: String, key: Pepper.Key?) throws(APIError) -> String {
+    /// What the hash function sees for `password`: the password itself, or its HMAC under the pepper key.
+    private func hashInput(_ password: String, key: Pepper.Key?) throws(APIError) -> String {
         guard let key else { return password }
         do throws(BcryptError) {
             return try Pepper.peppered(password, with: key)
@@ -69,9 +92,31 @@ public struct PasswordService: Sendable {
         }
     }
 
-    /// A new hash as the application gets it: in the pepper's envelope when there is one.
-    private func stored(_ hash: BcryptHash) -> String {
-        configuration.pepper.map { PepperedHash(keyID: $0.newest.id, hash: hash).string } ?? hash.string
+    /// The job that hashes `input` (the password, or its HMAC under `key`) at the policy.
+    private func newHashJob(_ input: String, key: Pepper.Key?, cost: Int? = nil) -> ExpensiveJob {
+        switch configuration.algorithm {
+        case .bcrypt: .hash(password: input, cost: cost ?? configuration.defaultCost)
+        case .argon2id: .hashArgon2(password: input, parameters: configuration.argon2, keyID: key?.id)
+        }
+    }
+
+    /// The job that checks `input` against `kind`.
+    private func verifyJob(_ input: String, against kind: StoredHash.Kind) -> ExpensiveJob {
+        switch kind {
+        case .bcrypt(let hash): .verify(password: input, hash: hash)
+        case .argon2id(let hash): .verifyArgon2(password: input, hash: hash)
+        }
+    }
+
+    /// A new hash as the application gets it: bcrypt in the pepper's envelope when there is one
+    /// (argon2id records the key itself), or `nil` for a job that made none.
+    private func stored(_ result: ExpensiveJobResult) -> String? {
+        switch result {
+        case .hashed(let hash):
+            configuration.pepper.map { PepperedHash(keyID: $0.newest.id, hash: hash).string } ?? hash.string
+        case .hashedArgon2(let hash): hash.string
+        case .verified: nil
+        }
     }
 
     /// Whether a request is the cheap ping, answered from ``pingCGIBytes`` without reading a body.
@@ -127,34 +172,42 @@ public struct PasswordService: Sendable {
             } catch {
                 throw APIError(error)
             }
-            return try run(.hash(password: password, cost: configuration.defaultCost), request, runner: runner).response
+            return try run(newHashJob(password, key: nil), request, runner: runner).response
         case .hash:
             let body = try decode(HashRequestBody.self, from: request)
-            let cost = body.cost ?? configuration.defaultCost
+            if let cost = body.cost {
+                guard configuration.algorithm == .bcrypt else {
+                    throw .badRequest(
+                        "invalid_field",
+                        "field \"cost\" applies to bcrypt; this service hashes with argon2id (\(configuration.argon2))")
+                }
+                try check(cost: cost)
+            }
             let newest = configuration.pepper?.newest
-            try check(password: body.password, peppered: newest != nil)
-            try check(cost: cost)
-            let input = try bcryptInput(body.password, key: newest)
-            var outcome = try run(.hash(password: input, cost: cost), request, runner: runner)
-            guard case .hashed(let hash) = outcome.result else { return outcome.response }
-            outcome.stored = stored(hash)
+            try check(password: body.password, wholeLength: newest != nil || configuration.algorithm == .argon2id)
+            let input = try hashInput(body.password, key: newest)
+            var outcome = try run(newHashJob(input, key: newest, cost: body.cost), request, runner: runner)
+            outcome.stored = stored(outcome.result)
             return outcome.response
         case .verify:
             let body = try decode(VerifyRequestBody.self, from: request)
             guard let text = body.hash else {
                 // An unknown user: the same work as a failed verify, the same answer.
                 let newest = configuration.pepper?.newest
-                try check(password: body.password, peppered: newest != nil)
-                let input = try bcryptInput(body.password, key: newest)
-                _ = try run(.verify(password: input, hash: unknownUserHash), request, runner: runner)
+                try check(password: body.password, wholeLength: newest != nil || configuration.algorithm == .argon2id)
+                let input = try hashInput(body.password, key: newest)
+                _ = try run(verifyJob(input, against: unknownUserHash), request, runner: runner)
                 return APIResponse(status: 200, body: JSONText.object([("match", .bool(false))]))
             }
             let hash = try parse(hash: text)
-            let key: Pepper.Key? =
-                if case .peppered(_, let key) = hash { key } else { nil }
-            try check(password: body.password, peppered: key != nil)
-            let input = try bcryptInput(body.password, key: key)
-            let verified = try run(.verify(password: input, hash: hash.bcrypt), request, runner: runner)
+            let wholeLength: Bool =
+                switch hash.kind {
+                case .bcrypt: hash.key != nil
+                case .argon2id: true
+                }
+            try check(password: body.password, wholeLength: wholeLength)
+            let input = try hashInput(body.password, key: hash.key)
+            let verified = try run(verifyJob(input, against: hash.kind), request, runner: runner)
             guard case .verified(true) = verified.result else { return verified.response }
             guard rehashReason(for: hash) != nil else {
                 return APIResponse(status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .null)]))
@@ -171,30 +224,45 @@ public struct PasswordService: Sendable {
         }
     }
 
-    /// A stored hash given to verify or needs-rehash, within the costs verify takes, its pepper
-    /// key (if any) one this worker holds.
+    /// A stored hash given to verify or needs-rehash, within the costs or the argon2id limits
+    /// verify takes, its pepper key (if any) one this worker holds.
     private func parse(hash text: String) throws(APIError) -> StoredHash {
+        if text.hasPrefix(Argon2Hash.prefix) {
+            let hash: Argon2Hash
+            do throws(Argon2Hash.ParseError) {
+                hash = try Argon2Hash(parsing: text, limits: configuration.argon2Limits)
+            } catch {
+                switch error {
+                case .malformed: throw .badRequest("malformed_hash", "hash is \(error)")
+                case .overLimits: throw .badRequest("parameters_out_of_range", "hash is \(error)")
+                }
+            }
+            return StoredHash(kind: .argon2id(hash), key: try pepperKey(hash.keyID))
+        }
         let stored: StoredHash
         if let envelope = PepperedHash(parsing: text) {
-            guard let key = configuration.pepper?.key(id: envelope.keyID) else {
-                throw APIError(
-                    status: 400, code: "unknown_pepper_key",
-                    message:
-                        "hash was made with pepper key \(envelope.keyID), which this service's --pepper-file does not hold"
-                )
-            }
-            stored = .peppered(envelope, key)
+            stored = StoredHash(kind: .bcrypt(envelope.hash), key: try pepperKey(envelope.keyID))
         } else if let hash = BcryptHash(parsing: text) {
-            stored = .bare(hash)
+            stored = StoredHash(kind: .bcrypt(hash), key: nil)
         } else {
             throw APIError(BcryptError.malformedHash)
         }
         // A hash's cost sets the work: a crafted `$2b$31$` hash would hold a core for days.
-        guard configuration.verifiableCosts.contains(stored.bcrypt.cost) else {
-            throw APIError(
-                BcryptError.costOutOfRange(cost: stored.bcrypt.cost, allowed: configuration.verifiableCosts))
+        if case .bcrypt(let hash) = stored.kind, !configuration.verifiableCosts.contains(hash.cost) {
+            throw APIError(BcryptError.costOutOfRange(cost: hash.cost, allowed: configuration.verifiableCosts))
         }
         return stored
+    }
+
+    /// The pepper key a stored hash names, which this worker must hold; `nil` for none named.
+    private func pepperKey(_ id: String?) throws(APIError) -> Pepper.Key? {
+        guard let id else { return nil }
+        guard let key = configuration.pepper?.key(id: id) else {
+            throw APIError(
+                status: 400, code: "unknown_pepper_key",
+                message: "hash was made with pepper key \(id), which this service's --pepper-file does not hold")
+        }
+        return key
     }
 
     /// The answer to a match below the policy: the password hashed again at the policy, as a
@@ -204,19 +272,22 @@ public struct PasswordService: Sendable {
         let deferred: String
         // The password passed the checks of its stored hash; under the pepper any length is fine,
         // and without one the stored hash was bare bcrypt, which limited it already.
+        let newest = configuration.pepper?.newest
         let input: String
         do throws(APIError) {
-            input = try bcryptInput(password, key: configuration.pepper?.newest)
+            // A password longer than bcrypt takes, matched by argon2id, cannot be rehashed as bare bcrypt.
+            try check(password: password, wholeLength: newest != nil || configuration.algorithm == .argon2id)
+            input = try hashInput(password, key: newest)
         } catch {
-            return Self.matched(rehashDeferred: "internal_error")
+            return Self.matched(rehashDeferred: error.code)
         }
         do throws(ExpensiveJobFailure) {
             let result = try runner.runFollowUp(
-                .hash(password: input, cost: configuration.defaultCost),
-                arrivedAt: min(request.arrivedAt ?? started, started), client: request.client)
-            if case .hashed(let hash) = result {
+                newHashJob(input, key: newest), arrivedAt: min(request.arrivedAt ?? started, started),
+                client: request.client)
+            if let hash = stored(result) {
                 return APIResponse(
-                    status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .string(stored(hash)))]))
+                    status: 200, body: JSONText.object([("match", .bool(true)), ("rehash", .string(hash))]))
             }
             deferred = "internal_error"
         } catch {
@@ -239,12 +310,16 @@ public struct PasswordService: Sendable {
     struct Outcome {
         var result: ExpensiveJobResult
         var seconds: Double
-        /// The hash as the application stores it, when it is not the bare bcrypt hash.
+        /// The hash as the application stores it, when it is not the bare hash.
         var stored: String?
 
         var response: APIResponse {
             switch result {
             case .hashed(let hash):
+                APIResponse(
+                    status: 200,
+                    body: JSONText.object([("hash", .string(stored ?? hash.string)), ("seconds", .double(seconds))]))
+            case .hashedArgon2(let hash):
                 APIResponse(
                     status: 200,
                     body: JSONText.object([("hash", .string(stored ?? hash.string)), ("seconds", .double(seconds))]))
@@ -300,11 +375,12 @@ public struct PasswordService: Sendable {
             body: body)
     }
 
-    /// A password bcrypt will see whole: 1 to 72 bytes without NUL; peppered, any length up to the
-    /// body's limit (bcrypt sees its 44-character HMAC), still without NUL.
-    private func check(password: String, peppered: Bool = false) throws(APIError) {
+    /// A password the hash will see whole: 1 to 72 bytes without NUL for bcrypt; any length up to
+    /// the body's limit (`wholeLength`: peppered, where bcrypt sees a 44-character HMAC, or argon2id,
+    /// which reads any length), still without NUL.
+    private func check(password: String, wholeLength: Bool = false) throws(APIError) {
         guard !password.isEmpty else { throw .badRequest("empty_password", "password must not be empty") }
-        if peppered {
+        if wholeLength {
             guard !password.utf8.contains(0) else { throw APIError(BcryptError.passwordContainsNUL) }
             return
         }

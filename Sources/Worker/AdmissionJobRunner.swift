@@ -35,7 +35,7 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         guard gate.enter() else {
             // Every request thread this worker lets expensive requests have is taken: refuse
             // now rather than take one that a ping needs.
-            guard case .refused(let prediction, let retryAfter, _, _) = controller.refuseAtOnce(cost: job.cost) else {
+            guard case .refused(let prediction, let retryAfter, _, _) = controller.refuseAtOnce(job.jobClass) else {
                 throw .overloaded(predictedSeconds: 0, retryAfterSeconds: 1)
             }
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
@@ -44,7 +44,7 @@ struct AdmissionJobRunner: ExpensiveJobRunner {
         defer { gate.leave() }
         let ticket: AdmissionController.Ticket
         let key = ClientKey(remoteAddress: client.remoteAddress, namedClient: client.namedClient)
-        switch controller.admit(cost: job.cost, arrival: arrivedAt, mayHold: mayHold && gate.mayHold, client: key) {
+        switch controller.admit(job.jobClass, arrival: arrivedAt, mayHold: mayHold && gate.mayHold, client: key) {
         case .refused(let prediction, let retryAfter, let answerAt, let reason):
             refusals.record(.predicted, predictedSeconds: prediction.completesIn, deadline: controller.policy.deadline)
             let hold = answerAt - MonotonicClock.now

@@ -97,13 +97,16 @@ public struct AdmissionSettings: Sendable {
     public var fairness: Bool
     /// The most waiting jobs of this process at one cost that one slot hashes together (1: none).
     public var lanes: Int
+    /// The most memory running jobs of the host may hold together, in KiB (0: no bound).
+    public var memoryBudgetKiB: Int
 
     /// Creates settings.
     public init(
         segmentPath: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
         initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
-        refusalRate: Double = 0, fairness: Bool = true, lanes: Int = 1
+        refusalRate: Double = 0, fairness: Bool = true, lanes: Int = 1, memoryBudgetKiB: Int = 0
     ) {
+        self.memoryBudgetKiB = memoryBudgetKiB
         self.fairness = fairness
         self.lanes = lanes
         self.segmentPath = segmentPath

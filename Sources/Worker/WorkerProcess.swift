@@ -1,4 +1,5 @@
 import Admission
+import Argon2
 import Bcrypt
 import FastCGI
 import Logging
@@ -205,13 +206,21 @@ public struct WorkerProcess: Sendable {
             let times = ((try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? []).sorted()
             estimate = ServiceTimeEstimate(seconds: times.isEmpty ? 0.016 : times[times.count / 2], atCost: 8)
         }
+        // argon2id's seconds per KiB and pass, from one hash at the policy's parameters (within
+        // 64 MiB): until argon2id jobs have run, what a first one is predicted from.
+        let argon2 = configuration.service.argon2
+        let probe = Argon2Parameters(
+            memoryKiB: min(argon2.memoryKiB, 64 * 1024), passes: min(argon2.passes, 2), lanes: argon2.lanes)
+        let probeStarted = MonotonicClock.now
+        let probed = (try? Argon2Hasher.hash(password: Array("calibration".utf8), parameters: probe)) != nil
+        let argon2Unit = probed ? max(MonotonicClock.now - probeStarted, 1e-6) / probe.work : 1e-8
         let shortest = estimate.seconds(forCost: configuration.service.verifiableCosts.lowerBound)
         let segment = try SharedSegment(
             path: settings.segmentPath, slots: settings.computeSlots, deadline: settings.deadline,
             initialEstimate: estimate,
             jobCapacity: SharedSegment.jobCapacity(
                 slots: settings.computeSlots, deadline: settings.deadline, shortestServiceSeconds: shortest),
-            lanes: settings.lanes)
+            lanes: settings.lanes, memoryBudgetKiB: settings.memoryBudgetKiB, argon2UnitSeconds: argon2Unit)
         switch segment.outcome {
         case .created: log.info("segment created", metadata: ["path": "\(settings.segmentPath)"])
         case .attached: log.info("segment attached", metadata: ["path": "\(settings.segmentPath)"])

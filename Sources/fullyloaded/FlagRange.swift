@@ -1,3 +1,4 @@
+import Argon2
 import ArgumentParser
 import Bcrypt
 
@@ -93,10 +94,20 @@ extension FlagRange {
             "`--min-cost` ≤ `--cost` ≤ `--max-cost` (`--min-cost` defaults to \(CostOptions.recommendedMinimumCost), or `--cost` when lower)"
     )
 
+    static let argon2Memory = integers(
+        ["--argon2-memory"], ["up", "worker", "calibrate"], 8...Argon2Limits.hardest.memoryKiB,
+        note: "KiB, at least 8 per lane, and within `--hash-memory`")
+    static let argon2Passes = integers(
+        ["--argon2-passes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.passes)
+    static let argon2Lanes = integers(
+        ["--argon2-lanes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.lanes)
+    static let hashMemory = integers(["--hash-memory"], ["up", "worker"], 1...(1 << 22), note: "MiB")
+
     /// Every bounded flag, in the order of the docs' table.
     static let all: [FlagRange] = [
         deadline, computeSlots, headroom, lanes, refusalRate, requestThreads, workers, interval, webSocketIdle,
-        upLimits, samples, calibrationThreads, calibrationLanes, cost,
+        upLimits, samples, calibrationThreads, calibrationLanes, cost, argon2Memory, argon2Passes, argon2Lanes,
+        hashMemory,
     ]
 }
 

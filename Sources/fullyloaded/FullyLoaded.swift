@@ -1,7 +1,9 @@
+import Argon2
 import ArgumentParser
 import Bcrypt
 import Foundation
 import JSONLogging
+import PasswordService
 
 /// The `fullyloaded` command: every process of the service is a subcommand of one binary.
 @main
@@ -44,6 +46,36 @@ struct CostOptions: ParsableArguments {
             "A file of pepper keys, one id:base64-key per line (the last hashes, all verify), root's or this user's, mode 0600 or 0640."
     )
     var pepperFile: String?
+
+    @Option(
+        help:
+            "What new hashes are made with (bcrypt or argon2id); verify takes both, and rehashes a match made with the other."
+    )
+    var algorithm = PasswordAlgorithm.bcrypt
+
+    @Option(help: "argon2id's memory per hash in KiB, m (\(FlagRange.argon2Memory.text); OWASP's 19456 = 19 MiB).")
+    var argon2Memory = Argon2Parameters.owasp.memoryKiB
+
+    @Option(help: "argon2id's passes over its memory, t (\(FlagRange.argon2Passes.text)).")
+    var argon2Passes = Argon2Parameters.owasp.passes
+
+    @Option(
+        help:
+            "argon2id's lanes, p (\(FlagRange.argon2Lanes.text)); computed on one thread, so they change the hash, not its time."
+    )
+    var argon2Lanes = Argon2Parameters.owasp.lanes
+
+    /// argon2id's parameters for new hashes.
+    var argon2: Argon2Parameters {
+        Argon2Parameters(memoryKiB: argon2Memory, passes: argon2Passes, lanes: argon2Lanes)
+    }
+
+    func validate() throws {
+        try FlagRange.argon2Memory.check(argon2Memory)
+        try FlagRange.argon2Passes.check(argon2Passes)
+        try FlagRange.argon2Lanes.check(argon2Lanes)
+        if let problem = argon2.problem { throw ValidationError("argon2id: \(problem)") }
+    }
 
     /// bcrypt below cost 10 is too cheap to slow down a guessing attacker; a deployment that
     /// chooses a lower default (a demo, a test) says so with `--cost`.
@@ -94,6 +126,17 @@ struct AdmissionOptions: ParsableArguments {
     )
     var lanes = 1
 
+    @Option(
+        help:
+            "MiB that running hashes may hold together (argon2id's m each; \(FlagRange.hashMemory.text); default: a quarter of the host's memory). A job waits for its memory as for its slot."
+    )
+    var hashMemory: Int?
+
+    /// `--hash-memory`, or a quarter of the host's physical memory, in KiB.
+    var hashMemoryKiB: Int {
+        hashMemory.map { $0 * 1024 } ?? Int(min(ProcessInfo.processInfo.physicalMemory / 4 / 1024, UInt64(Int32.max)))
+    }
+
     /// Whether admission is shared fairly among clients.
     enum Fairness: String, ExpressibleByArgument, CaseIterable {
         case on, off
@@ -105,6 +148,9 @@ struct AdmissionOptions: ParsableArguments {
         try FlagRange.computeSlots.check(slots)
         try FlagRange.headroom.check(headroom)
         try FlagRange.lanes.check(lanes)
+        if let hashMemory { try FlagRange.hashMemory.check(hashMemory) }
         if let estimateSeconds, !(estimateSeconds > 0) { throw ValidationError("--estimate-seconds must be positive") }
     }
 }
+
+extension PasswordAlgorithm: ExpressibleByArgument {}

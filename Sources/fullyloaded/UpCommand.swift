@@ -198,8 +198,11 @@ struct UpCommand: ParsableCommand {
                 "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",
                 "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
                 "--refusal-rate", "\(admission.refusalRate)", "--fairness", admission.fairness.rawValue,
-                "--lanes", "\(admission.lanes)",
-            ] + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
+                "--lanes", "\(admission.lanes)", "--algorithm", costs.algorithm.rawValue,
+                "--argon2-memory", "\(costs.argon2Memory)", "--argon2-passes", "\(costs.argon2Passes)",
+                "--argon2-lanes", "\(costs.argon2Lanes)",
+            ] + (admission.hashMemory.map { ["--hash-memory", "\($0)"] } ?? [])
+            + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
 
         if geteuid() == 0 { try dropRoot(&configuration) }
         try Stack.supervisedSignals.blockInCallingThread()

@@ -1,4 +1,5 @@
 import Admission
+import Argon2
 import ArgumentParser
 import POSIXSupport
 import PasswordService
@@ -98,9 +99,18 @@ struct WorkerCommand: ParsableCommand {
         } else {
             throw ValidationError("--listen \(listen) is not unix:/path, host:port or fd:N")
         }
+        // A stored argon2id hash asking for more memory than the budget could never run here.
+        let memoryBudgetKiB = noAdmission ? Argon2Limits.hardest.memoryKiB : admission.hashMemoryKiB
+        var argon2Limits = PasswordServiceConfiguration.defaultArgon2Limits(for: costs.argon2)
+        argon2Limits.maximumMemoryKiB = min(argon2Limits.maximumMemoryKiB, memoryBudgetKiB)
+        guard costs.argon2Memory <= memoryBudgetKiB else {
+            throw ValidationError(
+                "--argon2-memory \(costs.argon2Memory) KiB does not fit --hash-memory (\(memoryBudgetKiB / 1024) MiB)")
+        }
         let service = PasswordServiceConfiguration(
             defaultCost: costs.cost, allowedCosts: costs.effectiveMinCost...max(costs.effectiveMinCost, costs.maxCost),
-            maximumBodyBytes: maxBody, pepper: try costs.pepper())
+            maximumBodyBytes: maxBody, pepper: try costs.pepper(), algorithm: costs.algorithm, argon2: costs.argon2,
+            argon2Limits: argon2Limits)
         if let problem = service.problem { throw ValidationError(problem) }
         guard costs.effectiveMinCost <= costs.maxCost else { throw ValidationError("--min-cost is above --max-cost") }
         try FlagRange.requestThreads.check(threads)
@@ -118,7 +128,7 @@ struct WorkerCommand: ParsableCommand {
             headroom: admission.headroom, initialEstimateSeconds: admission.estimateSeconds, estimateCost: costs.cost,
             computeNiceness: admission.computeNiceness,
             refusalRate: admission.refusalRate * Double(admission.slots), fairness: admission.fairness == .on,
-            lanes: admission.lanes)
+            lanes: admission.lanes, memoryBudgetKiB: memoryBudgetKiB)
         guard maxRequests >= 0, maxRequestsJitter >= 0 else {
             throw ValidationError("--max-requests and --max-requests-jitter must be 0 or more")
         }

@@ -7,6 +7,11 @@ struct ArrayQueueStorage: SlotQueueStorage {
     var jobCapacity: Int
     var unitSeconds: Double
     var estimateSamples = 0
+    var argon2UnitSeconds = 1e-8
+    var argon2Samples = 0
+    var memoryBudgetKiB = 0
+    var memoryInUseKiB = 0
+    var argon2Classes = [Argon2ClassEntry](repeating: .free, count: ArrayQueueStorage.argon2Classes)
     var nextTicket: UInt64 = 1
     var grantTicket: UInt64 = 1
     var runningCount = 0
@@ -41,6 +46,11 @@ struct ArrayQueueStorage: SlotQueueStorage {
     }
 
     var clientCapacity: Int { clients.count }
+
+    subscript(argon2Class index: Int) -> Argon2ClassEntry {
+        get { argon2Classes[index % Self.argon2Classes] }
+        set { argon2Classes[index % Self.argon2Classes] = newValue }
+    }
 
     subscript(client index: Int) -> ClientEntry {
         get { clients[index % clients.count] }

@@ -106,6 +106,26 @@ struct SegmentCorruptionTests {
             ("waiting list pointing anywhere", { scribbler.write(\fl_segment.waiting_clients, Int32.max) }),
             ("active groups at their end", { scribbler.write(\fl_segment.active_groups, UInt32.max) }),
             ("recent work NaN", { scribbler.write(\fl_segment.active_recent_work, Double.nan) }),
+            ("running jobs of argon2id class 0", { scribbler.fillRunning(cost: 0) }),
+            (
+                "memory in use and budget at their ends, argon2id's estimate NaN",
+                {
+                    scribbler.write(\fl_segment.memory_in_use_kib, UInt64.max)
+                    scribbler.write(\fl_segment.memory_budget_kib, UInt64.max - 1)
+                    scribbler.write(\fl_segment.argon2_unit_seconds, Double.nan)
+                }
+            ),
+            (
+                "argon2id classes of 2^32 − 1 KiB and passes",
+                {
+                    let start = MemoryLayout<fl_segment>.offset(of: \fl_segment.argon2_classes)!
+                    for index in 0..<Int(FL_ARGON2_CLASSES) {
+                        scribbler.write(at: start + index * 16, UInt32.max)
+                        scribbler.write(at: start + index * 16 + 4, UInt32.max)
+                        scribbler.write(at: start + index * 16 + 8, UInt64.max)
+                    }
+                }
+            ),
         ]
         for (what, scribble) in scribbles {
             scribble()

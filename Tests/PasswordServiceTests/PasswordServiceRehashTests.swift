@@ -114,21 +114,26 @@ final class FollowUpRefusingRunner: ExpensiveJobRunner, Sendable {
     func run(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
         -> ExpensiveJobResult
     {
-        jobs.withLock { $0.append("\(Self.name(job)) \(job.cost)") }
+        jobs.withLock { $0.append("\(Self.name(job)) \(Self.size(job))") }
         return try InlineJobRunner().run(job, arrivedAt: arrivedAt, client: client)
     }
 
     func runFollowUp(_ job: ExpensiveJob, arrivedAt: Double, client: RequestClient) throws(ExpensiveJobFailure)
         -> ExpensiveJobResult
     {
-        jobs.withLock { $0.append("follow-up \(Self.name(job)) \(job.cost)") }
+        jobs.withLock { $0.append("follow-up \(Self.name(job)) \(Self.size(job))") }
         throw .overloaded(predictedSeconds: 3, retryAfterSeconds: 1, reason: .atCapacity)
     }
 
     static func name(_ job: ExpensiveJob) -> String {
         switch job {
-        case .hash: "hash"
-        case .verify: "verify"
+        case .hash, .hashArgon2: "hash"
+        case .verify, .verifyArgon2: "verify"
         }
+    }
+
+    /// bcrypt's cost, or argon2id's parameters.
+    static func size(_ job: ExpensiveJob) -> String {
+        job.bcryptCost.map(String.init) ?? job.argon2Parameters.map(\.description) ?? "?"
     }
 }

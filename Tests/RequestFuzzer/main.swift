@@ -5,6 +5,7 @@
 // Input: byte 0 picks the route and method (modulo the routes' count), byte 1 the Content-Type, bytes 2…9 the arrival
 // parameter's text; the rest is the body. Any crash, trap or broken invariant stops the run with
 // the input saved as crash-<sha1>.
+import Argon2
 import Bcrypt
 import Foundation
 import FuzzingSupport
@@ -25,9 +26,13 @@ enum RequestFuzzer {
         "application/json", "application/json; charset=utf-8", " Application/JSON ", nil, "text/plain",
         "application/x-www-form-urlencoded", "application/jsonx", "",
     ]
-    // Cost 4 only: a hash that passes every check is real bcrypt, so keep it under a millisecond.
+    // Cost 4 only, and argon2id within 64 KiB and 2 passes: a hash that passes every check is
+    // really computed, so keep it under a millisecond.
     static let service = PasswordService(
-        configuration: PasswordServiceConfiguration(defaultCost: 4, allowedCosts: 4...4, maximumBodyBytes: 4096),
+        configuration: PasswordServiceConfiguration(
+            defaultCost: 4, allowedCosts: 4...4, maximumBodyBytes: 4096,
+            argon2: Argon2Parameters(memoryKiB: 64, passes: 1, lanes: 1),
+            argon2Limits: Argon2Limits(maximumMemoryKiB: 64, maximumPasses: 2, maximumLanes: 4)),
         processID: 1)
     // libFuzzer calls the target from one thread only; the runner's bcrypt scratch is never shared.
     nonisolated(unsafe) static let runner = InlineJobRunner()

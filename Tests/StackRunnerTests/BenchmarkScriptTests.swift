@@ -94,6 +94,38 @@ struct OpenLoopBenchmarkScriptTests {
     }
 }
 
+/// The open-loop benchmark's mixed level: argon2id beside bcrypt under a memory budget.
+@Suite("open-loop benchmark, mixed algorithms", .serialized)
+struct OpenLoopMixedBenchmarkScriptTests {
+    @Test("openloop.sh --quick with fullyloaded-mixed: both algorithms answered within N, the workers' memory sampled")
+    func mixedQuickRun() throws {
+        let out = try TestFiles.makeTemporaryDirectory(prefix: "fl-openloop-mixed")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Command.run(
+            "/bin/bash",
+            [
+                TestFiles.checkout + "/Deploy/bench/openloop.sh", "--quick", "--systems", "fullyloaded-mixed",
+                "--multiples", "2", "--binary", try TestBinary.path, "--out", out,
+            ])
+        #expect(run.status == 0, "\(run.output.suffix(3000))")
+        let (page, rows) = try PublishedRun.read("openloop", in: out)
+        #expect(page.contains("**fullyloaded-mixed** at 2×: argon2id's 200s within N"), "\(page)")
+        let field = try #require(rows.first)
+        #expect(rows.count == 1)
+        // Half the arrivals were argon2id verifies, and some of them were answered in time.
+        #expect(Int(field("mix_sent")) ?? 0 > 0 && Int(field("mix_ok_within_steady")) ?? 0 > 0, "\(page)")
+        #expect(Int(field("mix_ok_within_steady")) ?? .max <= Int(field("ok_within_steady")) ?? -1)
+        #expect((Double(field("ok_max")) ?? .infinity) <= 2.05 && field("unanswered") == "0", "\(page)")
+        #expect(field("other") == "0", "statuses other than 200 and 503: \(page)")
+        // The hashes' memory showed in the workers' resident memory: at least one argon2id job's
+        // 19 MiB over idle. The budget is one job's per core.
+        let overIdle = (Double(field("rss_peak_mib")) ?? 0) - (Double(field("rss_baseline_mib")) ?? 0)
+        #expect(overIdle >= 15, "RSS rose \(overIdle) MiB")
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        #expect(field("memory_budget_mib") == String((19456 * cores + 1023) / 1024))
+    }
+}
+
 /// The admission benchmark (Deploy/bench/admission.sh), briefly.
 @Suite("admission benchmark", .serialized)
 struct AdmissionBenchmarkScriptTests {

@@ -131,7 +131,7 @@ struct PackageTests {
         #expect(package.hasPrefix(out + "/fullyloaded_") && package.hasSuffix(".deb"), "\(package)")
 
         let info = try Command.run("/usr/bin/dpkg-deb", ["--field", package, "Depends"])
-        for dependency in ["nginx", "libfcgi0ldbl", "libssl3", "libcrypt1", "adduser", "openssl"] {
+        for dependency in ["nginx", "libfcgi0ldbl", "libssl3", "libcrypt1", "libargon2-1", "adduser", "openssl"] {
             #expect(info.output.contains(dependency), "Depends lacks \(dependency): \(info.output)")
         }
         let tree = out + "/tree"

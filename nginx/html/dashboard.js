@@ -28,7 +28,8 @@ const charts = {
   // The capacity line: the jobs per second the slots can finish at the configured cost (full
   // batches when the workers batch), by the estimate: where hashes/s stands under load.
   throughput: lineChart('chart-throughput', [{ label: 'hashes/s', width: 2.5, yAxisID: 'hashes' }, { label: 'refusals/s' }, { label: 'pings/s' },
-    { label: 'capacity', yAxisID: 'hashes', color: '#1565c0', dash: [6, 4] }],
+    { label: 'capacity', yAxisID: 'hashes', color: '#1565c0', dash: [6, 4] },
+    { label: 'of which argon2id', yAxisID: 'hashes', color: '#6a1b9a' }],
     { scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true, title: { display: true, text: 'refusals, pings' } },
       hashes: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hashes' } } } }),
   wait: lineChart('chart-wait', [{ label: 'p50' }, { label: 'p95' }, { label: 'max' }, { label: 'N', color: '#c62828', dash: [6, 4], width: 2 }]),
@@ -68,7 +69,8 @@ function show(sample) {
   push(charts.ping, label, [sample.responsiveness.ping_milliseconds]);
   const t = sample.throughput;
   const q = sample.queue;
-  push(charts.throughput, label, [t.hashes_per_second, t.refusals_per_second, t.pings_per_second, q ? q.capacity_per_second : null]);
+  push(charts.throughput, label, [t.hashes_per_second, t.refusals_per_second, t.pings_per_second, q ? q.capacity_per_second : null,
+    t.argon2id_per_second]);
   push(charts.wait, label, [sample.wait.p50_milliseconds, sample.wait.p95_milliseconds, sample.wait.max_milliseconds,
     q ? q.deadline_seconds * 1000 : null]);
   const fair = sample.fair_share;
@@ -80,6 +82,10 @@ function show(sample) {
   text('cpu-total', sample.cpu.total);
   text('ping', sample.responsiveness.ping_milliseconds, 1);
   text('hashes', t.hashes_per_second, 1);
+  text('argon2id', t.argon2id_per_second, 1);
+  document.getElementById('memory').textContent = q
+    ? q.hash_memory_in_use.toFixed(0) + ' / ' + (q.hash_memory_budget > 0 ? q.hash_memory_budget.toFixed(0) : '∞')
+    : '–';
   text('capacity', q ? q.capacity_per_second : null, 1);
   text('refusals', t.refusals_per_second, 1);
   text('wait', sample.wait.p95_milliseconds);

@@ -24,7 +24,13 @@
  * and running and the work it was admitted recently, decaying (2^cost per job, so that a cost-14
  * job is four cost-12 jobs), its waiting jobs as a list through the ring (oldest first), and its
  * own refusal budget. Entries with waiting jobs are
- * linked, so that finding whom to displace looks only at those. */
+ * linked, so that finding whom to displace looks only at those.
+ *
+ * Job classes: a job's `cost` field is its class. 4..31 are bcrypt at that cost; 0..3 are the
+ * argon2id parameter sets registered in `argon2_classes` (m, t; a set is reused once no job of it
+ * waits or runs). bcrypt's service time is `unit_seconds` x 2^cost, argon2id's
+ * `argon2_unit_seconds` x m x t: each learnt from its own jobs. A running job holds its class's
+ * memory (argon2id's m; bcrypt's 4 KiB are not counted) out of `memory_budget_kib`. */
 
 #include <pthread.h>
 #include <stdint.h>
@@ -32,7 +38,7 @@
 #pragma clang assume_nonnull begin
 
 #define FL_SEGMENT_MAGIC 0x464c4f414445444dULL /* "FLOADEDM" */
-#define FL_SEGMENT_VERSION 5u
+#define FL_SEGMENT_VERSION 6u
 #define FL_MAX_SLOTS 256u
 #define FL_MAX_WORKERS 128u
 #define FL_COST_CLASSES 32u
@@ -43,6 +49,7 @@
 #define FL_OVERFLOW_CLIENT 0u
 #define FL_MAX_BATCH 8u /* jobs one compute slot may run together as a batch */
 #define FL_PROCESS_BUCKETS 64u /* waiting counts per process: a pid counts in bucket pid % this */
+#define FL_ARGON2_CLASSES 4u   /* argon2id parameter sets in use at once: job classes 0..3 (bcrypt's are its costs, 4..31) */
 
 enum fl_job_state { FL_JOB_FREE = 0, FL_JOB_QUEUED = 1, FL_JOB_RUNNING = 2 };
 enum fl_job_signal { FL_JOB_WAITING = 0, FL_JOB_GRANTED = 1, FL_JOB_DISPLACED = 2 };
@@ -115,6 +122,12 @@ typedef struct {
 } fl_client;
 
 typedef struct {
+    uint32_t memory_kib; /* m; 0: the entry is free */
+    uint32_t passes;     /* t */
+    uint64_t fair_units; /* its work in the fair share's units (2^cost of bcrypt), fixed when registered */
+} fl_argon2_class;
+
+typedef struct {
     int64_t at_ns;   /* when the job got its slot */
     int64_t wait_ns; /* how long it had queued */
 } fl_recent_wait;
@@ -152,6 +165,13 @@ typedef struct {
      * one process, so the queue drains in batches per process, not per cost alone */
     uint16_t queued_by_process[FL_PROCESS_BUCKETS][FL_COST_CLASSES];
     fl_running running[FL_MAX_SLOTS];
+
+    fl_argon2_class argon2_classes[FL_ARGON2_CLASSES];
+    double argon2_unit_seconds;   /* seconds of argon2id per KiB and pass: service = unit x m x t */
+    uint64_t argon2_samples;
+    uint64_t memory_budget_kib;   /* the most memory running jobs may hold together; 0: no bound */
+    uint64_t memory_in_use_kib;   /* what running jobs hold now */
+    uint64_t completed_argon2;    /* of `completed`, the argon2id jobs */
 
     uint64_t admitted;
     uint64_t refused_at_once;
@@ -223,6 +243,9 @@ static inline uint32_t *fl_segment_queued_by_cost(fl_segment *segment, uint32_t 
 }
 static inline uint16_t *fl_segment_queued_by_process(fl_segment *segment, uint32_t bucket, uint32_t cost) {
     return &segment->queued_by_process[bucket % FL_PROCESS_BUCKETS][cost % FL_COST_CLASSES];
+}
+static inline fl_argon2_class *fl_segment_argon2_class(fl_segment *segment, uint32_t index) {
+    return &segment->argon2_classes[index % FL_ARGON2_CLASSES];
 }
 static inline fl_client *fl_segment_client(fl_segment *segment, uint32_t index) {
     return &segment->clients[index % FL_MAX_CLIENTS];
