@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "FastCGI", "PasswordService", "Admission", "Argon2", "Bcrypt", "POSIXSupport",
+                "FastCGI", "PasswordService", "Admission", "Argon2", "Bcrypt", "JSONWriting", "POSIXSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Admission", "LoopbackHTTP", "POSIXSupport",
+                "Admission", "JSONWriting", "LoopbackHTTP", "POSIXSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -15,8 +15,9 @@
 #              order), fullyloaded-lanes-1 and fullyloaded-lanes-4 (every job alone, or batches of
 #              up to four), fullyloaded-mixed (half the arrivals verify an argon2id hash at OWASP's
 #              parameters, half are bcrypt at --cost, under a --hash-memory that fits one argon2id
-#              job per core; its capacity is the cores over the mix's mean single-hash time, and the
-#              workers' resident memory is sampled) and php-fpm.
+#              job per core; its capacity is the cores over the mix's mean hash time, argon2id's as
+#              all cores hash at once) and php-fpm. The workers' resident memory is sampled for
+#              every fullyloaded system.
 #   --quick: cost 8, multiples "1 3", 3 s, 10 s timeout — about a minute end to end, for tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,7 +46,7 @@ bench_setup
 COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 CSV="$RUN/openloop.csv"
-echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib" >"$CSV"
+echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady" >"$CSV"
 
 # The mixed level: argon2id at OWASP's parameters, verified against a hash no password matches
 # (one argon2id each, no rehash), beside bcrypt at --cost; memory for one argon2id job per core.
@@ -79,10 +80,13 @@ for multiple in $MULTIPLES; do
   single=$(calibrate "$COST" 5)
   bcrypt_capacity=$(python3 -c "print($CORES / $single)")
   for system in $SYSTEMS; do
-    capacity=$bcrypt_capacity mix=() fraction=0 budget=""
+    capacity=$bcrypt_capacity mix=() fraction=0 budget="" argon2=0
     if [ "$system" = fullyloaded-mixed ]; then
+      # argon2id as the cores do it together (each hash shares the memory bandwidth with the
+      # others'); bcrypt's time barely moves so.
       argon2=$("$BIN" calibrate --algorithm argon2id --argon2-memory "$ARGON2_MEMORY_KIB" \
-        --argon2-passes "$ARGON2_PASSES" --samples 9 | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
+        --argon2-passes "$ARGON2_PASSES" --samples 9 --threads "$CORES" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
       capacity=$(python3 -c "print($CORES / ($MIX_FRACTION * $argon2 + (1 - $MIX_FRACTION) * $single))")
       mix=(--mix-path /api/verify --mix-body "$MIX_BODY" --mix-fraction "$MIX_FRACTION")
       fraction=$MIX_FRACTION budget=$MIX_BUDGET_MIB
@@ -98,7 +102,7 @@ for multiple in $MULTIPLES; do
     echo '{}' >"$RUN/rss.json"
     if [ "$system" != php-fpm ]; then
       # The workers' resident memory while the requests arrive and drain: its least (idle) and its peak.
-      python3 Deploy/bench/rss.py --parent "${UP_PID[$system]}" --match " worker " \
+      python3 Deploy/bench/rss.py --parent "${UP_PID[$system]}" --match " worker " --interval 0.02 \
         --seconds "$(python3 -c "print($SECONDS_PER_LEVEL + $DEADLINE + 1)")" >"$RUN/rss.json" &
       RSS_PID=$!
     fi
@@ -106,12 +110,15 @@ for multiple in $MULTIPLES; do
       --seconds "$SECONDS_PER_LEVEL" "${mix[@]}" \
       --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" --within "$DEADLINE" >"$RUN/level.json"
     if [ "$system" != php-fpm ]; then wait "$RSS_PID"; fi
-    python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" "$fraction" "$RUN/rss.json" "$budget" >>"$CSV" <<'PY'
+    python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" "$fraction" "$RUN/rss.json" "$budget" \
+      "$single" "$argon2" "$CORES" >>"$CSV" <<'PY'
 import json, sys
-system, multiple, capacity, path, fraction, rss_path, budget = sys.argv[1:]
+system, multiple, capacity, path, fraction, rss_path, budget, single, argon2, cores = sys.argv[1:]
 r = json.load(open(path))
 rss = json.load(open(rss_path))
 mib = lambda name: f"{rss[name]:.1f}" if name in rss else ""
+# The memory sampler ran on the same cores as the generator: its CPU counts as the generator's.
+r["generator_cpu_seconds"] += rss.get("cpu_seconds", 0)
 statuses, latency, ping = r["statuses"], r["latency"], r["ping"]
 ok, refused = statuses.get("200", 0), statuses.get("503", 0)
 unanswered = statuses.get("unanswered", 0)
@@ -125,7 +132,10 @@ print(",".join(str(v) for v in [
     cell("200", "p50"), cell("200", "p99"), cell("200", "max"), cell("503", "p50"), cell("503", "p99"), cell("503", "max"),
     ping["sent"], ping["failed"], pcell("p50"), pcell("p99"), pcell("max"), f"{r['generator_cpu_seconds']:.2f}",
     f"{r['steal_fraction']:.3f}", fraction, r.get("mix_sent", 0), r.get("mix_ok_within_steady", 0),
-    mib("baseline_mib"), mib("peak_mib"), budget]))
+    mib("baseline_mib"), mib("peak_mib"), budget,
+    # The work answered within N in the steady state, in single-hash seconds per second per core:
+    # what the slots did of what they can, whatever the mix of the jobs admission let through.
+    f"{(r.get('mix_ok_within_steady', 0) * float(argon2) + (r['ok_within_steady'] - r.get('mix_ok_within_steady', 0)) * float(single)) / r['steady_seconds'] / int(cores):.3f}"]))
 PY
     tail -n 1 "$CSV" >&2
     if [ "$system" = php-fpm ]; then

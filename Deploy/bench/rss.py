@@ -3,31 +3,48 @@
 before the load or once it has drained) and its peak, sampled every --interval seconds until
 --seconds have passed. Prints one JSON object.
 
-    rss.py --parent 1234 --match ' worker ' --seconds 40 [--interval 0.01]
+    rss.py --parent 1234 --match ' worker ' --seconds 40 [--interval 0.02]
 
 Processes are the children of --parent whose command line matches --match (a regular
-expression), found again at every sample, so a worker that restarts is counted too."""
+expression), found again twice a second, so a worker that restarts is counted too. A sample reads
+one small file per process; the sampler's own CPU is printed, for the caller to account for."""
 import argparse
 import json
 import os
 import re
+import resource
 import time
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def resident(parent, pattern):
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+def children(parent, pattern):
+    """The pids of `parent`'s children whose command line matches `pattern`."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return found
+    for task in tasks:
         try:
-            with open(f"/proc/{pid}/stat") as stat:
-                # The parent's pid is the second field after the command's closing parenthesis.
-                if int(stat.read().rsplit(")", 1)[1].split()[1]) != parent:
-                    continue
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
-            if not pattern.search(command):
+            with open(f"/proc/{parent}/task/{task}/children") as listed:
+                pids = listed.read().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    if pattern.search(cmdline.read().replace(b"\0", b" ").decode(errors="replace")):
+                        found.append(pid)
+            except OSError:
                 continue
+    return found
+
+
+def resident(pids):
+    total = 0
+    for pid in pids:
+        try:
             with open(f"/proc/{pid}/statm") as statm:
                 total += int(statm.read().split()[1]) * PAGE
         except (OSError, ValueError, IndexError):
@@ -40,18 +57,24 @@ def main():
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--match", required=True)
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--interval", type=float, default=0.01)
+    parser.add_argument("--interval", type=float, default=0.02)
     arguments = parser.parse_args()
     pattern = re.compile(arguments.match)
-    baseline = peak = resident(arguments.parent, pattern)
-    samples = 1
+    pids = children(arguments.parent, pattern)
+    baseline = peak = resident(pids)
+    samples, found_at = 1, time.monotonic()
     end = time.monotonic() + arguments.seconds
     while time.monotonic() < end:
         time.sleep(arguments.interval)
-        value = resident(arguments.parent, pattern)
+        # The processes again twice a second (a worker may have been replaced); their memory each time.
+        if time.monotonic() - found_at >= 0.5:
+            pids, found_at = children(arguments.parent, pattern), time.monotonic()
+        value = resident(pids)
         baseline, peak = min(baseline, value), max(peak, value)
         samples += 1
-    print(json.dumps({"baseline_mib": baseline, "peak_mib": peak, "samples": samples}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"baseline_mib": baseline, "peak_mib": peak, "samples": samples,
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 
 
 if __name__ == "__main__":

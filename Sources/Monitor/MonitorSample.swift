@@ -19,6 +19,23 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         public var pingsPerSecond: Double
         /// Of ``hashesPerSecond``, the argon2id jobs (the rest are bcrypt's).
         public var argon2idPerSecond: Double = 0
+
+        init(hashesPerSecond: Double, refusalsPerSecond: Double, pingsPerSecond: Double, argon2idPerSecond: Double = 0)
+        {
+            self.hashesPerSecond = hashesPerSecond
+            self.refusalsPerSecond = refusalsPerSecond
+            self.pingsPerSecond = pingsPerSecond
+            self.argon2idPerSecond = argon2idPerSecond
+        }
+
+        /// A peer of an earlier version sends no argon2id figure: read as 0.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            hashesPerSecond = try container.decode(Double.self, forKey: .hashesPerSecond)
+            refusalsPerSecond = try container.decode(Double.self, forKey: .refusalsPerSecond)
+            pingsPerSecond = try container.decode(Double.self, forKey: .pingsPerSecond)
+            argon2idPerSecond = try container.decodeIfPresent(Double.self, forKey: .argon2idPerSecond) ?? 0
+        }
     }
 
     public struct Wait: Codable, Sendable, Equatable {
@@ -46,6 +63,35 @@ public struct MonitorSample: Codable, Sendable, Equatable {
         /// MiB the running jobs hold (argon2id's memory), and the most they may (`--hash-memory`; 0: no bound).
         public var hashMemoryInUse: Double = 0
         public var hashMemoryBudget: Double = 0
+
+        init(
+            queued: Int, running: Int, slots: Int, predictedSeconds: Double, deadlineSeconds: Double, lanes: Int,
+            capacityPerSecond: Double, hashMemoryInUse: Double = 0, hashMemoryBudget: Double = 0
+        ) {
+            self.queued = queued
+            self.running = running
+            self.slots = slots
+            self.predictedSeconds = predictedSeconds
+            self.deadlineSeconds = deadlineSeconds
+            self.lanes = lanes
+            self.capacityPerSecond = capacityPerSecond
+            self.hashMemoryInUse = hashMemoryInUse
+            self.hashMemoryBudget = hashMemoryBudget
+        }
+
+        /// A peer of an earlier version sends no memory figures: read as 0.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            queued = try container.decode(Int.self, forKey: .queued)
+            running = try container.decode(Int.self, forKey: .running)
+            slots = try container.decode(Int.self, forKey: .slots)
+            predictedSeconds = try container.decode(Double.self, forKey: .predictedSeconds)
+            deadlineSeconds = try container.decode(Double.self, forKey: .deadlineSeconds)
+            lanes = try container.decode(Int.self, forKey: .lanes)
+            capacityPerSecond = try container.decode(Double.self, forKey: .capacityPerSecond)
+            hashMemoryInUse = try container.decodeIfPresent(Double.self, forKey: .hashMemoryInUse) ?? 0
+            hashMemoryBudget = try container.decodeIfPresent(Double.self, forKey: .hashMemoryBudget) ?? 0
+        }
     }
 
     public struct Worker: Codable, Sendable, Equatable {

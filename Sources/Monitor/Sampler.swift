@@ -156,3 +156,20 @@ public final class Sampler {
             running: 0, slots: 0, workers: 0)
     }
 }
+
+extension Sampler {
+    /// Samples every `interval` seconds for ever: each sample updates `metrics` and goes to every
+    /// dashboard through `broadcaster`. A slow sample (a peer that does not answer) delays the
+    /// next one, never makes two follow at once.
+    public func run(every interval: Double, metrics: MonitorMetrics, broadcaster: SampleBroadcaster) -> Never {
+        var next = MonotonicClock.now
+        while true {
+            let sample = sample()
+            metrics.update(sample: sample, snapshot: lastSnapshot)
+            broadcaster.publish(sample.json.text)
+            next += interval
+            let wait = next - MonotonicClock.now
+            if wait > 0 { usleep(UInt32(wait * 1_000_000)) } else { next = MonotonicClock.now }
+        }
+    }
+}

@@ -44,7 +44,7 @@ public struct WorkerProcess: Sendable {
         let statsCache: StatsCache
         if let admission {
             let cost = configuration.service.defaultCost
-            statsCache = StatsCache { admission.controller.snapshot(predictionCost: cost).json() }
+            statsCache = StatsCache { admission.controller.snapshot(predictionCost: cost).statsBody.bytes }
         } else {
             statsCache = StatsCache { Array(#"{"admission":false}"#.utf8) }
         }

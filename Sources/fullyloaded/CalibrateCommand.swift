@@ -36,7 +36,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "bcrypt, or argon2id at --argon2-memory, --argon2-passes and --argon2-lanes.")
     var algorithm = PasswordAlgorithm.bcrypt
 
-    @Option(help: "argon2id's memory per hash in KiB (\(FlagRange.argon2Memory.text)).")
+    @Option(help: "argon2id's memory per hash (\(FlagRange.argon2Memory.text)).")
     var argon2Memory = Argon2Parameters.owasp.memoryKiB
 
     @Option(help: "argon2id's passes (\(FlagRange.argon2Passes.text)).")

@@ -26,11 +26,13 @@ struct FlagRange: Sendable {
         self.accepts = accepts
     }
 
-    /// Whole numbers from `bounds.lowerBound` to `bounds.upperBound`.
+    /// Whole numbers from `bounds.lowerBound` to `bounds.upperBound`, in `unit` if given.
     static func integers(
-        _ flags: [String], _ commands: [String], _ bounds: ClosedRange<Int>, note: String? = nil
+        _ flags: [String], _ commands: [String], _ bounds: ClosedRange<Int>, unit: String? = nil, note: String? = nil
     ) -> FlagRange {
-        FlagRange(flags, commands, "\(bounds.lowerBound)...\(bounds.upperBound)", note: note) {
+        FlagRange(
+            flags, commands, "\(bounds.lowerBound)...\(bounds.upperBound)" + (unit.map { " " + $0 } ?? ""), note: note
+        ) {
             $0 >= Double(bounds.lowerBound) && $0 <= Double(bounds.upperBound)
         }
     }
@@ -95,13 +97,13 @@ extension FlagRange {
     )
 
     static let argon2Memory = integers(
-        ["--argon2-memory"], ["up", "worker", "calibrate"], 8...Argon2Limits.hardest.memoryKiB,
-        note: "KiB, at least 8 per lane, and within `--hash-memory`")
+        ["--argon2-memory"], ["up", "worker", "calibrate"], 8...Argon2Limits.hardest.memoryKiB, unit: "KiB",
+        note: "`--argon2-lanes` × 8 at least, and within `--hash-memory`")
     static let argon2Passes = integers(
         ["--argon2-passes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.passes)
     static let argon2Lanes = integers(
         ["--argon2-lanes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.lanes)
-    static let hashMemory = integers(["--hash-memory"], ["up", "worker"], 1...(1 << 22), note: "MiB")
+    static let hashMemory = integers(["--hash-memory"], ["up", "worker"], 1...(1 << 22), unit: "MiB")
 
     /// Every bounded flag, in the order of the docs' table.
     static let all: [FlagRange] = [

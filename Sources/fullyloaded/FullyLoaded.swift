@@ -53,7 +53,7 @@ struct CostOptions: ParsableArguments {
     )
     var algorithm = PasswordAlgorithm.bcrypt
 
-    @Option(help: "argon2id's memory per hash in KiB, m (\(FlagRange.argon2Memory.text); OWASP's 19456 = 19 MiB).")
+    @Option(help: "argon2id's memory per hash, m (\(FlagRange.argon2Memory.text); OWASP's 19456 = 19 MiB).")
     var argon2Memory = Argon2Parameters.owasp.memoryKiB
 
     @Option(help: "argon2id's passes over its memory, t (\(FlagRange.argon2Passes.text)).")
@@ -128,7 +128,7 @@ struct AdmissionOptions: ParsableArguments {
 
     @Option(
         help:
-            "MiB that running hashes may hold together (argon2id's m each; \(FlagRange.hashMemory.text); default: a quarter of the host's memory). A job waits for its memory as for its slot."
+            "Memory that running hashes may hold together, argon2id's m each (\(FlagRange.hashMemory.text); default: a quarter of the host's memory). A job waits for its memory as for its slot."
     )
     var hashMemory: Int?
 

@@ -109,18 +109,7 @@ struct MonitorCommand: ParsableCommand {
             let sampler = Sampler(
                 segmentPath: segment, ping: LoopbackHTTPClient(port: pingPort, timeout: 1), predictionCost: cost,
                 architecture: architecture, hostName: hostName, peers: peers)
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.outputFormatting = .sortedKeys
-            var next = MonotonicClock.now
-            while true {
-                let sample = sampler.sample()
-                metrics.update(sample: sample, snapshot: sampler.lastSnapshot)
-                if let data = try? encoder.encode(sample) { broadcaster.publish(String(decoding: data, as: UTF8.self)) }
-                next += interval
-                let wait = next - MonotonicClock.now
-                if wait > 0 { usleep(UInt32(wait * 1_000_000)) } else { next = MonotonicClock.now }
-            }
+            sampler.run(every: interval, metrics: metrics, broadcaster: broadcaster)
         }
         Logger(label: "monitor").info("ready", metadata: ["listen": "\(listen)"])
         try await MonitorServer.run(
