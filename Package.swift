@@ -151,6 +151,26 @@ let package = Package(
             dependencies: ["StackRunner", "LoopbackHTTP", "StackTestSupport"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "LoopbackHTTPTests", dependencies: ["LoopbackHTTP", "POSIXSupport"], swiftSettings: strictSettings),
+
+        // Beyond one module: the whole stack through nginx (real workers, monitor, Chromium)...
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["StackRunner", "FastCGI", "LoopbackHTTP", "POSIXSupport", "StackTestSupport"],
+            swiftSettings: strictSettings),
+        // ...the Debian package, its shipped configuration and dependency groups, and the system
+        // test on a booted Debian 12...
+        .testTarget(
+            name: "PackageTests", dependencies: ["StackRunner", "POSIXSupport", "StackTestSupport"],
+            exclude: ["Expected"], swiftSettings: strictSettings),
+        // ...the docs against the binary and the running stack (flags, paths, OpenAPI)...
+        .testTarget(
+            name: "DocumentationTests", dependencies: ["POSIXSupport", "StackTestSupport"],
+            swiftSettings: strictSettings),
+        // ...and the benchmark scripts, end to end in their quick modes.
+        .testTarget(
+            name: "BenchmarkTests", dependencies: ["POSIXSupport", "StackTestSupport"], swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,7 @@
+// Longer than most files: the queue's core decisions (admit, grant in order, refuse at the
+// latest start, end, sweep) share the ring's invariants; batches, classes, the fair share and
+// prediction are in their own SlotQueue+… files.
+
 /// The slot queue's decisions — admit or refuse an arriving job, hand out compute slots in
 /// arrival order, refuse a waiting job at its latest start, end a job — as a value over its
 /// storage and the time it is given.

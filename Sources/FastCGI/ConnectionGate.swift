@@ -1,3 +1,6 @@
+// Longer than most files: one state machine over the waiting connections (their table, the
+// ready list, the epoll set and the timers), whose invariants hold only together.
+
 import POSIXSupport
 import Synchronization
 

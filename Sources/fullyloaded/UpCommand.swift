@@ -1,3 +1,5 @@
+// Longer than most files: `up`'s options, each with its help and its check, then one run().
+
 import Admission
 import ArgumentParser
 import Foundation

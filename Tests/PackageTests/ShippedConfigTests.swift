@@ -32,6 +32,23 @@ struct ShippedConfigTests {
     }
 
     @Test(
+        "nginx-upstreams renders what the checked-in files hold, byte for byte (a change to them is a change to review)",
+        arguments: [
+            (
+                "upstreams-2-workers-64-threads-N-1.5.conf",
+                ["--workers", "2", "--threads", "64", "--deadline", "1.5", "--socket-dir", "/run/fullyloaded"]
+            ),
+            ("upstreams-4-workers-defaults.conf", ["--workers", "4"]),
+        ])
+    func upstreamsAsCheckedIn(file: String, arguments: [String]) throws {
+        let expected = try String(
+            contentsOfFile: TestFiles.checkout + "/Tests/PackageTests/Expected/" + file, encoding: .utf8)
+        let printed = try Command.run(try TestBinary.path, ["nginx-upstreams"] + arguments)
+        #expect(printed.status == 0)
+        #expect(printed.output == expected, "nginx-upstreams \(arguments.joined(separator: " ")) differs from \(file)")
+    }
+
+    @Test(
         "nginx-upstreams --options-from reads N and the threads as the worker does, in every spelling it accepts",
         arguments: [
             ("\"--deadline=3 --threads=256 --cost 12\"", ["--deadline", "3", "--threads", "256"]),

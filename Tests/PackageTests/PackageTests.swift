@@ -192,11 +192,10 @@ struct PackageTests {
         let etc = tree + "/etc/nginx"
         try FileManager.default.createDirectory(atPath: etc + "/fullyloaded/tls", withIntermediateDirectories: true)
         try upstreams.output.write(toFile: etc + "/fullyloaded/upstreams.conf", atomically: true, encoding: .utf8)
-        let postinst = try String(contentsOfFile: tree + "/DEBIAN/postinst", encoding: .utf8)
-        let heredoc = try #require(postinst.components(separatedBy: "<<'CONF'\n").dropFirst().first)
-        let certificateConf = try #require(heredoc.components(separatedBy: "\nCONF\n").first)
-        try (certificateConf + "\n").write(
-            toFile: etc + "/fullyloaded/certificate.conf", atomically: true, encoding: .utf8)
+        // The operator's certificate.conf as postinst installs it, from the package's own copy.
+        try FileManager.default.copyItem(
+            atPath: tree + "/usr/share/fullyloaded/nginx/certificate.conf",
+            toPath: etc + "/fullyloaded/certificate.conf")
         let pair = try Command.run(
             "/usr/bin/openssl",
             [
