@@ -10,6 +10,7 @@
 # for each run. Each check prints one line; the last line is the verdict and the time taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Deploy/bench/ab.sh
 [ "$(id -u)" -eq 0 ] || { echo "the system test boots a container: run it as root" >&2; exit 2; }
 
 started=$SECONDS
@@ -264,15 +265,15 @@ in_container env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::
   /root/new.deb >"$cache/upgrade.log" 2>&1 || { tail -20 "$cache/upgrade.log"; fail "apt upgrade"; }
 wait "$load" "$pings"
 grep -q "(Connect: 0, Receive: 0, Length: [0-9]*, Exceptions: 0)" "$cache/ab-load.txt" ||
-  grep -q "^Failed requests: *0$" "$cache/ab-load.txt" || fail "hashes failed during the upgrade: $(grep -A1 Failed "$cache/ab-load.txt")"
+  [ "$(ab_field "$cache/ab-load.txt" "Failed requests")" = 0 ] || fail "hashes failed during the upgrade: $(grep -A1 Failed "$cache/ab-load.txt")"
 statuses=$(in_container sh -c "grep -o '\"status\":[0-9]*' /var/log/nginx/fullyloaded.access.log | sort | uniq -c | tr -s ' ' | tr '\n' ';'")
-! grep -q "Non-2xx" "$cache/ab-load.txt" || fail "hashes not answered 200 during the upgrade ($statuses)"
+[ -z "$(ab_field "$cache/ab-load.txt" "Non-2xx responses")" ] || fail "hashes not answered 200 during the upgrade ($statuses)"
 [ "$(sort -u "$cache/pings.txt")" = 200 ] || fail "pings not answered 200 during the upgrade: $(sort "$cache/pings.txt" | uniq -c | tr '\n' ' ')"
 [ "$(in_container dpkg-query -W -f='${Version}' fullyloaded)" = "$(dpkg-deb --field "$new" Version)" ] || fail "not upgraded"
 in_container grep -q "edited by the operator" /etc/default/fullyloaded || fail "the upgrade dropped the edit of a conffile"
 [ "$(in_container sha256sum /etc/nginx/fullyloaded/certificate.conf)" = "$certificate" ] ||
   fail "the upgrade changed certificate.conf"
-step "upgrade $(basename "$old") → $(basename "$new") under load: $(grep -h '^Complete requests' "$cache/ab-load.txt" | tr -s ' ' | cut -d' ' -f3) hashes and $(wc -l <"$cache/pings.txt") pings, all 200; conffile edit and certificate.conf kept"
+step "upgrade $(basename "$old") → $(basename "$new") under load: $(ab_field "$cache/ab-load.txt" "Complete requests") hashes and $(wc -l <"$cache/pings.txt") pings, all 200; conffile edit and certificate.conf kept"
 
 # Reboot: the container's systemd reboots (nspawn exits 133); booted again, it serves.
 in_container systemctl reboot || true

@@ -44,8 +44,10 @@ for hosts in 1 2 3; do
   wait "$probe"
   sleep 1.5
   # The front nginx alone, then through to the workers: what one front costs on this machine.
-  static=$(ab -q -k -n 40000 -c 32 "http://127.0.0.1:$port/dashboard.css" 2>/dev/null | awk '/Requests per second/ { print $4 }')
-  ping=$(ab -q -n 40000 -c 32 "http://127.0.0.1:$port/api/ping" 2>/dev/null | awk '/Requests per second/ { print $4 }')
+  ab -q -k -n 40000 -c 32 "http://127.0.0.1:$port/dashboard.css" >"$RUN/ab-static.txt" 2>/dev/null || true
+  static=$(ab_field "$RUN/ab-static.txt" "Requests per second")
+  ab -q -n 40000 -c 32 "http://127.0.0.1:$port/api/ping" >"$RUN/ab-ping.txt" 2>/dev/null || true
+  ping=$(ab_field "$RUN/ab-ping.txt" "Requests per second")
   slots=$(curl -fsS "http://127.0.0.1:$port/api/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["slots"])')
   stop_last
   tail -n +"$((before + 1))" "$log" >"$RUN/level.log"

@@ -131,7 +131,7 @@ php_locations() {
 CONF
 }
 
-ab_field() { awk -v f="$2" -F': *' '$1 == f { split($2, a, " "); print a[1] }' "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/ab.sh"
 
 # ab counts responses whose length differs from the first as "failed" (Length); only connection,
 # receive and exception failures are failures.

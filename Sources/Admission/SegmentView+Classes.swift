@@ -31,4 +31,21 @@ extension SegmentView {
                 fair_units: newValue.fairUnits)
         }
     }
+
+    subscript(classRecent index: Int) -> Double {
+        get { fl_segment_class_recent(shared, UInt32(truncatingIfNeeded: index)).pointee }
+        nonmutating set { fl_segment_class_recent(shared, UInt32(truncatingIfNeeded: index)).pointee = newValue }
+    }
+
+    var classRecentAt: Double {
+        get { Self.seconds(shared.pointee.class_recent_at_ns) }
+        nonmutating set { shared.pointee.class_recent_at_ns = Self.nanoseconds(newValue) }
+    }
+
+    subscript(classRefusedAt index: Int) -> Double {
+        get { Self.seconds(fl_segment_class_refused(shared, UInt32(truncatingIfNeeded: index)).pointee) }
+        nonmutating set {
+            fl_segment_class_refused(shared, UInt32(truncatingIfNeeded: index)).pointee = Self.nanoseconds(newValue)
+        }
+    }
 }

@@ -42,6 +42,20 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     ) -> AdmissionController.Admission {
         let client = policy.fairness ? key.map { clientEntry(for: $0, now: now) } : nil
         var (prediction, service) = predict(cost: cost, now: now)
+        let room = roomToLeave(for: cost, now: now)
+        if room > 0, policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) == .admit {
+            // It fits, but only in the room a class with less of the hashing, refused meanwhile,
+            // needs (see SlotQueue+ClassShare).
+            var leaving = prediction
+            leaving.completesIn += room
+            leaving.startsIn += room
+            if case .refuse(let retryAfter) = policy.decide(leaving, serviceSeconds: service, elapsed: now - arrivedAt)
+            {
+                return refuse(
+                    leaving, retryAfter, cost: cost, arrivedAt: arrivedAt, pid: pid, late: false, overShare: false,
+                    client: client, mayHold: mayHold, now: now)
+            }
+        }
         if case .refuse(let retryAfter) = policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) {
             var overShare = false
             if let client {
@@ -53,19 +67,20 @@ struct SlotQueue<Storage: SlotQueueStorage> {
             if policy.decide(prediction, serviceSeconds: service, elapsed: now - arrivedAt) != .admit {
                 let late = policy.decide(prediction, serviceSeconds: service) == .admit
                 return refuse(
-                    prediction, retryAfter, arrivedAt: arrivedAt, pid: pid, late: late, overShare: overShare,
-                    client: client, mayHold: mayHold, now: now)
+                    prediction, retryAfter, cost: cost, arrivedAt: arrivedAt, pid: pid, late: late,
+                    overShare: overShare, client: client, mayHold: mayHold, now: now)
             }
         }
         let ticket = storage.nextTicket
         guard storage[job: ticket].state == .free else {
             // The ring is sized so that this does not happen; if it does, refuse, never overwrite.
             return refuse(
-                prediction, 1, arrivedAt: arrivedAt, pid: pid, late: false, overShare: false, client: client,
-                mayHold: mayHold, now: now)
+                prediction, 1, cost: cost, arrivedAt: arrivedAt, pid: pid, late: false, overShare: false,
+                client: client, mayHold: mayHold, now: now)
         }
         storage.nextTicket &+= 1
         storage.record(.admitted)
+        countClassWork(cost, now: now)
         storage[job: ticket] = QueueEntry(
             state: .queued, pid: pid, cost: cost, ticket: ticket, arrivedAt: arrivedAt, admittedAt: now,
             startedAt: 0, runningSlot: 0, granted: false, client: client)
@@ -88,10 +103,12 @@ struct SlotQueue<Storage: SlotQueueStorage> {
     }
 
     private mutating func refuse(
-        _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, arrivedAt: Double, pid: Int32, late: Bool,
-        overShare: Bool, client: Int?, mayHold: Bool, now: Double
+        _ prediction: AdmissionPredictor.Prediction, _ retryAfter: Int, cost: Int, arrivedAt: Double, pid: Int32,
+        late: Bool, overShare: Bool, client: Int?, mayHold: Bool, now: Double
     ) -> AdmissionController.Admission {
         let reason: AdmissionController.RefusalReason = overShare ? .overShare : .atCapacity
+        // A class refused for want of room: others with more of the hashing leave it some.
+        if !overShare, !late { storage[classRefusedAt: cost] = now }
         if let client {
             var entry = storage[client: client]
             if overShare { entry.refusedOverShare &+= 1 } else { entry.refusedAtCapacity &+= 1 }

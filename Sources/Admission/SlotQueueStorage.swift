@@ -18,6 +18,11 @@ protocol SlotQueueStorage {
     var memoryInUseKiB: Int { get set }
     /// A registered argon2id class, `0..<argon2Classes`.
     subscript(argon2Class index: Int) -> Argon2ClassEntry { get set }
+    /// A job class's recently admitted work (decaying, as of ``classRecentAt``), and when a job
+    /// of it was last refused at capacity (0: never), `0..<costClasses`.
+    subscript(classRecent index: Int) -> Double { get set }
+    var classRecentAt: Double { get set }
+    subscript(classRefusedAt index: Int) -> Double { get set }
     /// The ticket the next admitted job gets (tickets start at 1).
     var nextTicket: UInt64 { get set }
     /// Slots go to waiting tickets in order from here.

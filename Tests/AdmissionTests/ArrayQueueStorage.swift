@@ -12,6 +12,9 @@ struct ArrayQueueStorage: SlotQueueStorage {
     var memoryBudgetKiB = 0
     var memoryInUseKiB = 0
     var argon2Classes = [Argon2ClassEntry](repeating: .free, count: ArrayQueueStorage.argon2Classes)
+    var classRecents = [Double](repeating: 0, count: ArrayQueueStorage.costClasses)
+    var classRecentAt = 0.0
+    var classRefusals = [Double](repeating: 0, count: ArrayQueueStorage.costClasses)
     var nextTicket: UInt64 = 1
     var grantTicket: UInt64 = 1
     var runningCount = 0
@@ -46,6 +49,16 @@ struct ArrayQueueStorage: SlotQueueStorage {
     }
 
     var clientCapacity: Int { clients.count }
+
+    subscript(classRecent index: Int) -> Double {
+        get { classRecents[index % Self.costClasses] }
+        set { classRecents[index % Self.costClasses] = newValue }
+    }
+
+    subscript(classRefusedAt index: Int) -> Double {
+        get { classRefusals[index % Self.costClasses] }
+        set { classRefusals[index % Self.costClasses] = newValue }
+    }
 
     subscript(argon2Class index: Int) -> Argon2ClassEntry {
         get { argon2Classes[index % Self.argon2Classes] }

@@ -128,3 +128,65 @@ struct SlotQueueClassTests {
         #expect(running.count == 1 && running[0].lanes == 1)
     }
 }
+
+/// The share of the hashing between classes: a long class refused while short jobs take every
+/// bit of room gets room again.
+@Suite("SlotQueue: classes share the hashing")
+struct SlotQueueClassShareTests {
+    typealias Queue = SlotQueue<ArrayQueueStorage>
+
+    @Test("short jobs filling the queue leave room for a long class they crowd out, until one of it fits")
+    func longClassGetsRoom() throws {
+        // One slot, N = 1 s: argon2id jobs of 1/32 s, bcrypt cost 4 jobs of 1/8 s.
+        var queue = SlotQueueClassTests.makeQueue(slots: 1, deadline: 1)
+        var argon2: [AdmissionController.Ticket] = []
+        while case .admitted(let ticket) = SlotQueueClassTests.admit(&queue, SlotQueueClassTests.argon2, now: 0).0 {
+            argon2.append(ticket)
+        }
+        #expect(argon2.count == 28, "filled to the headroom one short job at a time")
+        // Room for one more short job appears as the first ends; not enough for a long one.
+        _ = SlotQueueTests.finish(&queue, argon2[0], service: 1.0 / 32, now: 1.0 / 32)
+        guard case .refused = SlotQueueClassTests.admit(&queue, .bcrypt(cost: 4), now: 1.0 / 32).0 else {
+            Issue.record("a long job fitted where only a short one could")
+            return
+        }
+        // Without the share, the short newcomer would take that room; now it must leave the long
+        // class's job room behind it, and is refused.
+        guard case .refused = SlotQueueClassTests.admit(&queue, SlotQueueClassTests.argon2, now: 1.0 / 32).0 else {
+            Issue.record("a short job took the room the refused long class needs")
+            return
+        }
+        // Three more short jobs end: the room for a long one is there, and it is admitted.
+        var now = 1.0 / 32
+        for index in 1...3 {
+            now += 1.0 / 32
+            _ = SlotQueueTests.finish(&queue, argon2[index], service: 1.0 / 32, now: now)
+        }
+        let long = SlotQueueClassTests.admit(&queue, .bcrypt(cost: 4), now: now).0
+        guard case .admitted(let ticket) = long else {
+            Issue.record("the long class never got room: \(long)")
+            return
+        }
+        #expect(ticket.prediction.completesIn <= 0.9)
+        // Its class still has less of the recent work (one job of 16 units against 28 of 4), so
+        // short newcomers keep leaving it room; once no job of it has been refused for N, they
+        // no longer do.
+        #expect(queue.roomToLeave(for: 0, now: now) == 0.125)
+        #expect(queue.roomToLeave(for: 0, now: 1.0 / 32 + 1.001) == 0)
+    }
+
+    @Test("one class alone leaves no room: its refusals do not mark another, and nothing changes")
+    func oneClassAlone() {
+        var queue = SlotQueueClassTests.makeQueue(slots: 1, deadline: 1)
+        var admitted = 0
+        while case .admitted = SlotQueueClassTests.admit(&queue, .bcrypt(cost: 4), now: 0).0 { admitted += 1 }
+        #expect(admitted == 7)
+        #expect(queue.roomToLeave(for: 4, now: 0) == 0)
+        for _ in 0..<5 {
+            guard case .refused = SlotQueueClassTests.admit(&queue, .bcrypt(cost: 4), now: 0).0 else {
+                Issue.record("admitted past the headroom")
+                return
+            }
+        }
+    }
+}

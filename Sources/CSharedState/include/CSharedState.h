@@ -172,6 +172,11 @@ typedef struct {
     uint64_t memory_budget_kib;   /* the most memory running jobs may hold together; 0: no bound */
     uint64_t memory_in_use_kib;   /* what running jobs hold now */
     uint64_t completed_argon2;    /* of `completed`, the argon2id jobs */
+    /* the share of the hashing between job classes: each class's recently admitted work
+     * (decaying alike, as of class_recent_at_ns) and when a job of it was last refused at capacity */
+    double class_recent[FL_COST_CLASSES];
+    int64_t class_recent_at_ns;
+    int64_t class_refused_ns[FL_COST_CLASSES];
 
     uint64_t admitted;
     uint64_t refused_at_once;
@@ -246,6 +251,12 @@ static inline uint16_t *fl_segment_queued_by_process(fl_segment *segment, uint32
 }
 static inline fl_argon2_class *fl_segment_argon2_class(fl_segment *segment, uint32_t index) {
     return &segment->argon2_classes[index % FL_ARGON2_CLASSES];
+}
+static inline double *fl_segment_class_recent(fl_segment *segment, uint32_t index) {
+    return &segment->class_recent[index % FL_COST_CLASSES];
+}
+static inline int64_t *fl_segment_class_refused(fl_segment *segment, uint32_t index) {
+    return &segment->class_refused_ns[index % FL_COST_CLASSES];
 }
 static inline fl_client *fl_segment_client(fl_segment *segment, uint32_t index) {
     return &segment->clients[index % FL_MAX_CLIENTS];
