@@ -206,11 +206,12 @@ public struct WorkerProcess: Sendable {
             let times = ((try? BcryptHasher().measureServiceTimes(cost: 8, samples: 3)) ?? []).sorted()
             estimate = ServiceTimeEstimate(seconds: times.isEmpty ? 0.016 : times[times.count / 2], atCost: 8)
         }
-        // argon2id's seconds per KiB and pass, from one hash at the policy's parameters (within
-        // 64 MiB): until argon2id jobs have run, what a first one is predicted from.
+        // argon2id's seconds per KiB and pass, until argon2id jobs have taught the segment their
+        // own: one small hash (1 MiB, one pass: about 2 ms, so a restarting worker serves as soon
+        // as before). Per KiB it runs slower than a full-size hash (its pages are new), so the
+        // first argon2id jobs are predicted long, on the safe side, and the estimate learns.
         let argon2 = configuration.service.argon2
-        let probe = Argon2Parameters(
-            memoryKiB: min(argon2.memoryKiB, 64 * 1024), passes: min(argon2.passes, 2), lanes: argon2.lanes)
+        let probe = Argon2Parameters(memoryKiB: min(argon2.memoryKiB, 1024), passes: 1, lanes: argon2.lanes)
         let probeStarted = MonotonicClock.now
         let probed = (try? Argon2Hasher.hash(password: Array("calibration".utf8), parameters: probe)) != nil
         let argon2Unit = probed ? max(MonotonicClock.now - probeStarted, 1e-6) / probe.work : 1e-8

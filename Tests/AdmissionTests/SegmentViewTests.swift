@@ -160,9 +160,11 @@ struct SegmentViewTests {
             sawBatch = sawBatch || summary.batches.contains { $0.split(separator: ":")[1] != "1" }
         }
         #expect(sawBatch == (lanes > 1), "batches formed only with lanes to form them")
-        // The run went through every kind of answer, not just one.
+        // The run went through every kind of answer, not just one. (How many jobs end depends on
+        // the seed: with three costs, classes that crowd another out leave it room, and are
+        // refused more; 60 to 200 of 4,000 steps.)
         let events = reference.storage.events
-        #expect(answers > 100)
+        #expect(answers > 30)
         #expect(events.contains { if case .refusedAtDeadline = $0 { true } else { false } })
         #expect(events.contains { if case .refusedAtOnce(_, _, true, _) = $0 { true } else { false } })
         #expect(events.contains { if case .refusedAtOnce(_, true, _, _) = $0 { true } else { false } })
