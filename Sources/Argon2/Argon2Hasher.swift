@@ -32,7 +32,9 @@ public enum Argon2Hasher {
         return digest.count == hash.digest.count && CRYPTO_memcmp(digest, hash.digest, digest.count) == 0
     }
 
-    /// The raw digest. libargon2 wipes its memory before giving it back; the memory is mapped
+    /// The raw digest. The password is read in place (libargon2 writes to it only when asked to
+    /// clear it, and flags are 0): its owner wipes it. libargon2 wipes its memory before giving
+    /// it back; the memory is mapped
     /// for the hash and unmapped after it (not taken from malloc, which keeps freed blocks of
     /// this size), so that a worker's resident memory holds only the hashes that run.
     static func compute(password: [UInt8], salt: [UInt8], parameters: Argon2Parameters, digestBytes: Int)
@@ -42,16 +44,15 @@ public enum Argon2Hasher {
             Argon2Limits.saltBytes.contains(salt.count), password.count <= Int(UInt32.max)
         else { throw .hashingFailed(call: "argon2_ctx", errno: ARGON2_INCORRECT_PARAMETER.rawValue) }
         var digest = [UInt8](repeating: 0, count: digestBytes)
-        var password = password
-        var salt = salt
-        defer { password.wipe() }
         let status = digest.withUnsafeMutableBufferPointer { out in
-            password.withUnsafeMutableBufferPointer { passwordBytes in
-                salt.withUnsafeMutableBufferPointer { saltBytes in
+            password.withUnsafeBufferPointer { passwordBytes in
+                salt.withUnsafeBufferPointer { saltBytes in
                     var context = argon2_context(
                         out: out.baseAddress, outlen: UInt32(out.count),
-                        pwd: passwordBytes.baseAddress, pwdlen: UInt32(passwordBytes.count),
-                        salt: saltBytes.baseAddress, saltlen: UInt32(saltBytes.count),
+                        pwd: passwordBytes.baseAddress.map(UnsafeMutablePointer.init(mutating:)),
+                        pwdlen: UInt32(passwordBytes.count),
+                        salt: saltBytes.baseAddress.map(UnsafeMutablePointer.init(mutating:)),
+                        saltlen: UInt32(saltBytes.count),
                         secret: nil, secretlen: 0, ad: nil, adlen: 0,
                         t_cost: UInt32(parameters.passes), m_cost: UInt32(parameters.memoryKiB),
                         lanes: UInt32(parameters.lanes), threads: 1,

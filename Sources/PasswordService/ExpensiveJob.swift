@@ -30,12 +30,17 @@ public enum ExpensiveJob: Sendable, Equatable {
     /// Runs the job on the calling thread with its hasher (bcrypt's; argon2id allocates its own memory).
     public func perform(with hasher: BcryptHasher) throws(BcryptError) -> ExpensiveJobResult {
         switch self {
-        case .hash(let password, let cost): .hashed(try hasher.hash(password: password, cost: cost))
-        case .verify(let password, let hash): .verified(try hasher.verify(password: password, against: hash))
+        case .hash(let password, let cost): return .hashed(try hasher.hash(password: password, cost: cost))
+        case .verify(let password, let hash): return .verified(try hasher.verify(password: password, against: hash))
         case .hashArgon2(let password, let parameters, let keyID):
-            .hashedArgon2(try Argon2Hasher.hash(password: Array(password.utf8), parameters: parameters, keyID: keyID))
+            // This copy of the password is this function's: wiped once hashed.
+            var bytes = Array(password.utf8)
+            defer { bytes.wipe() }
+            return .hashedArgon2(try Argon2Hasher.hash(password: bytes, parameters: parameters, keyID: keyID))
         case .verifyArgon2(let password, let hash):
-            .verified(try Argon2Hasher.verify(password: Array(password.utf8), against: hash))
+            var bytes = Array(password.utf8)
+            defer { bytes.wipe() }
+            return .verified(try Argon2Hasher.verify(password: bytes, against: hash))
         }
     }
 }
