@@ -48,6 +48,9 @@ extension Stack {
     /// Where the first host's monitor listens; nginx proxies /ws and /metrics there.
     var monitorSocketPath: String { runtimeDirectory + "/monitor.sock" }
 
+    /// The ports nginx will bind once the workers are up.
+    var nginxPorts: Set<UInt16> { Set([configuration.httpPort] + (configuration.httpsPort.map { [$0] } ?? [])) }
+
     /// The workers of every host. One host: unix sockets in the runtime directory. Several
     /// (a rehearsal of a multi-host setup): TCP on loopback, as workers on other hosts would be.
     func makeWorkerSlots() throws(StackError) -> [ChildSlot] {
@@ -65,10 +68,15 @@ extension Stack {
                     continue
                 }
                 // TCP, as on other hosts: the port is bound here, once, and each start of the
-                // worker inherits it (descriptor 3).
-                do {
-                    let endpoint = SocketEndpoint.tcp(host: "127.0.0.1", port: try LoopbackPort.ephemeral())
-                    let listener = try endpoint.listen(backlog: 4096)
+                // worker inherits it (descriptor 3). Never nginx's ports, which are not bound yet.
+                do throws(SystemCallError) {
+                    let listener = try LoopbackPort.listener(avoiding: nginxPorts, backlog: 4096)
+                    let port: UInt16
+                    do { port = try listener.boundPort() } catch {
+                        listener.close()
+                        throw error
+                    }
+                    let endpoint = SocketEndpoint.tcp(host: "127.0.0.1", port: port)
                     slots.append(
                         ChildSlot(
                             name: name, logName: "\(file).log", endpoint: endpoint,
