@@ -60,11 +60,22 @@ class Exchange:
 
 
 def cpu_times():
-    """All cores' (steal, total) clock ticks from /proc/stat."""
+    """All cores' clock ticks from /proc/stat, by kind.
+
+    Hashing runs on threads at nice 10, and nothing else on a bench host runs niced, so "nice"
+    is the time the cores spent hashing."""
     with open("/proc/stat") as stat:
         fields = [int(value) for value in stat.readline().split()[1:]]
     # user nice system idle iowait irq softirq steal (guest time is inside user already)
-    return fields[7], sum(fields[:8])
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    return {"user": user, "nice": nice, "system": system, "idle": idle + iowait, "interrupts": irq + softirq,
+            "steal": steal, "total": sum(fields[:8])}
+
+
+def shares(before, after):
+    """What share of the cores' time each kind took between two cpu_times()."""
+    total = max(1, after["total"] - before["total"])
+    return {kind: (after[kind] - before[kind]) / total for kind in before if kind != "total"}
 
 
 def run(arguments):
@@ -90,7 +101,8 @@ def run(arguments):
     in_flight, deadlines = {}, []  # serial → exchange; heap of (deadline, serial)
     serials = itertools.count()
 
-    steal_before, total_before = cpu_times()
+    cpu_before = cpu_times()
+    cpu_steady = None
     start = time.monotonic()
     end = start + arguments.seconds
     never = float("inf")
@@ -125,9 +137,11 @@ def run(arguments):
             while next_at[kind] <= now and next_at[kind] < end:
                 launch(kind, next_at[kind])
                 next_at[kind] += gaps[kind]()
+        if cpu_steady is None and now - start >= min(arguments.within, arguments.seconds / 2):
+            cpu_steady = cpu_times()
         if sent_seconds is None and min(next_at.values()) >= end:
             sent_seconds = now - start
-            steal_after, total_after = cpu_times()
+            cpu_after = cpu_times()
         while deadlines and deadlines[0][0] <= now:
             _, key = heapq.heappop(deadlines)
             if key in in_flight:
@@ -203,7 +217,11 @@ def run(arguments):
         "generator_cpu_seconds": usage.ru_utime + usage.ru_stime,
         # What the hypervisor gave to other guests while the requests arrived: a virtual
         # machine's cores are not all its own, and a noisy neighbour lowers every figure here.
-        "steal_fraction": (steal_after - steal_before) / max(1, total_after - total_before),
+        "steal_fraction": shares(cpu_before, cpu_after)["steal"],
+        # How the cores spent the steady state: hashing (nice), idle, the kernel's interrupts
+        # (loopback TCP among them), and the rest (nginx, the generator, the workers' request
+        # threads at user and system).
+        "cpu_steady": shares(cpu_steady or cpu_before, cpu_after),
     }
 
 

@@ -2,7 +2,7 @@
 # The promise under open-loop load: users arrive at a rate (Poisson), each on a new connection,
 # whether or not earlier ones were answered — how real users overload a service, unlike ab's
 # closed loop, where every answer (a refusal too) is followed at once by the next request.
-# Per multiple of capacity (cores / single-hash time, measured before each level) and system,
+# Per multiple of capacity (cores / single-hash time, measured before and after each level) and system,
 # fullyloaded and PHP-FPM (pm static, 4 children, the same nginx) interleaved: Deploy/bench/openloop.py
 # offers the arrivals with a paced probe on /api/ping; requests unanswered after --timeout count so.
 #
@@ -46,13 +46,14 @@ bench_setup
 COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 CSV="$RUN/openloop.csv"
-echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady" >"$CSV"
+echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady,capacity_before,capacity_after,hashing_fraction,idle_fraction,interrupts_fraction" >"$CSV"
 
 # The mixed level: argon2id at OWASP's parameters, verified against a hash no password matches
 # (one argon2id each, no rehash), beside bcrypt at --cost; memory for one argon2id job per core.
 ARGON2_MEMORY_KIB=19456 ARGON2_PASSES=2 MIX_FRACTION=0.5
 MIX_BUDGET_MIB=$(( (ARGON2_MEMORY_KIB * CORES + 1023) / 1024 ))
-MIX_BODY='{"password":"not the password","hash":"$argon2id$v=19$m=19456,t=2,p=1$b3Blbmxvb3AtbWl4ZWQtc2FsdA$bm90aGluZyBtYXRjaGVzIHRoaXMgZGlnZXN0LCBldmVy"}'
+MIX_HASH='$argon2id$v=19$m=19456,t=2,p=1$b3Blbmxvb3AtbWl4ZWQtc2FsdA$bm90aGluZyBtYXRjaGVzIHRoaXMgZGlnZXN0LCBldmVy'
+MIX_BODY="{\"password\":\"not the password\",\"hash\":\"$MIX_HASH\"}"
 
 declare -A PORT UP_PID
 for system in $SYSTEMS; do
@@ -76,18 +77,25 @@ for system in $SYSTEMS; do
   if [ "$system" != php-fpm ]; then UP_PID[$system]=${PIDS[-1]}; fi
 done
 
+# mix_capacity BCRYPT_SECONDS ARGON2_SECONDS: the mix's jobs per second on all cores.
+mix_capacity() { python3 -c "print($CORES / ($MIX_FRACTION * $2 + (1 - $MIX_FRACTION) * $1))"; }
+# argon2id as the cores do it together (each hash shares the memory bandwidth with the others');
+# bcrypt's time barely moves so.
+calibrate_argon2() {
+  "$BIN" calibrate --algorithm argon2id --argon2-memory "$ARGON2_MEMORY_KIB" \
+    --argon2-passes "$ARGON2_PASSES" --samples 9 --threads "$CORES" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])'
+}
+
 for multiple in $MULTIPLES; do
-  single=$(calibrate "$COST" 5)
-  bcrypt_capacity=$(python3 -c "print($CORES / $single)")
   for system in $SYSTEMS; do
-    capacity=$bcrypt_capacity mix=() fraction=0 budget="" argon2=0
+    # The limit just before the level sets its rate; it is timed again just after, and the
+    # figures are read against the mean of the two (the machine's speed drifts within minutes).
+    single=$(calibrate "$COST" 5)
+    capacity=$(python3 -c "print($CORES / $single)") mix=() fraction=0 budget="" argon2=0
     if [ "$system" = fullyloaded-mixed ]; then
-      # argon2id as the cores do it together (each hash shares the memory bandwidth with the
-      # others'); bcrypt's time barely moves so.
-      argon2=$("$BIN" calibrate --algorithm argon2id --argon2-memory "$ARGON2_MEMORY_KIB" \
-        --argon2-passes "$ARGON2_PASSES" --samples 9 --threads "$CORES" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])')
-      capacity=$(python3 -c "print($CORES / ($MIX_FRACTION * $argon2 + (1 - $MIX_FRACTION) * $single))")
+      argon2=$(calibrate_argon2)
+      capacity=$(mix_capacity "$single" "$argon2")
       mix=(--mix-path /api/verify --mix-body "$MIX_BODY" --mix-fraction "$MIX_FRACTION")
       fraction=$MIX_FRACTION budget=$MIX_BUDGET_MIB
     fi
@@ -97,7 +105,20 @@ for multiple in $MULTIPLES; do
     # cores from whatever is measured next.
     # (Last in the list of processes, so that it can be stopped alone.)
     if [ "$system" = php-fpm ]; then start_php_behind_nginx "${PORT[$system]}"; fi
-    ab -q -n 8 -c 2 "http://127.0.0.1:${PORT[$system]}/api/load?cost=$COST" >/dev/null 2>&1 || true  # warm up
+    # Warm up: every kind of request the level sends, many at once, and a burst of cheap ones, so
+    # that idle memory already holds what a first use maps once (code pages, the request threads'
+    # stacks), and the peak over it is what the load itself holds.
+    ab -q -n 8 -c 2 "http://127.0.0.1:${PORT[$system]}/api/load?cost=$COST" >/dev/null 2>&1 || true
+    if [ ${#mix[@]} -gt 0 ]; then
+      printf '%s' "$MIX_BODY" >"$RUN/mix-body.json"
+      ab -q -n 64 -c 32 -p "$RUN/mix-body.json" -T application/json \
+        "http://127.0.0.1:${PORT[$system]}/api/verify" >/dev/null 2>&1 || true
+    fi
+    if [ "$system" != php-fpm ]; then
+      printf '{"hash":"%s"}' "$MIX_HASH" >"$RUN/cheap-body.json"
+      ab -q -n 2000 -c 200 -p "$RUN/cheap-body.json" -T application/json \
+        "http://127.0.0.1:${PORT[$system]}/api/needs-rehash" >/dev/null 2>&1 || true
+    fi
     sleep "$(python3 -c "print($DEADLINE + 1.5)")"  # the previous level drains
     echo '{}' >"$RUN/rss.json"
     if [ "$system" != php-fpm ]; then
@@ -110,10 +131,25 @@ for multiple in $MULTIPLES; do
       --seconds "$SECONDS_PER_LEVEL" "${mix[@]}" \
       --timeout "$TIMEOUT" --ping-interval 0.05 --seed "$multiple" --within "$DEADLINE" >"$RUN/level.json"
     if [ "$system" != php-fpm ]; then wait "$RSS_PID"; fi
+    if [ "$system" = php-fpm ]; then
+      stop_last
+      stop_last
+    fi
+    # Every answer is in (or given up on): the cores are free to be timed again.
+    single_after=$(calibrate "$COST" 5)
+    capacity_before=$capacity
+    capacity_after=$(python3 -c "print($CORES / $single_after)")
+    if [ "$system" = fullyloaded-mixed ]; then
+      argon2_after=$(calibrate_argon2)
+      capacity_after=$(mix_capacity "$single_after" "$argon2_after")
+      argon2=$(python3 -c "print(($argon2 + $argon2_after) / 2)")
+    fi
+    single=$(python3 -c "print(($single + $single_after) / 2)")
+    capacity=$(python3 -c "print(($capacity_before + $capacity_after) / 2)")
     python3 - "$system" "$multiple" "$capacity" "$RUN/level.json" "$fraction" "$RUN/rss.json" "$budget" \
-      "$single" "$argon2" "$CORES" >>"$CSV" <<'PY'
+      "$single" "$argon2" "$CORES" "$capacity_before" "$capacity_after" >>"$CSV" <<'PY'
 import json, sys
-system, multiple, capacity, path, fraction, rss_path, budget, single, argon2, cores = sys.argv[1:]
+system, multiple, capacity, path, fraction, rss_path, budget, single, argon2, cores, before, after = sys.argv[1:]
 r = json.load(open(path))
 rss = json.load(open(rss_path))
 mib = lambda name: f"{rss[name]:.1f}" if name in rss else ""
@@ -135,13 +171,13 @@ print(",".join(str(v) for v in [
     mib("baseline_mib"), mib("peak_mib"), budget,
     # The work answered within N in the steady state, in single-hash seconds per second per core:
     # what the slots did of what they can, whatever the mix of the jobs admission let through.
-    f"{(r.get('mix_ok_within_steady', 0) * float(argon2) + (r['ok_within_steady'] - r.get('mix_ok_within_steady', 0)) * float(single)) / r['steady_seconds'] / int(cores):.3f}"]))
+    f"{(r.get('mix_ok_within_steady', 0) * float(argon2) + (r['ok_within_steady'] - r.get('mix_ok_within_steady', 0)) * float(single)) / r['steady_seconds'] / int(cores):.3f}",
+    f"{float(before):.4f}", f"{float(after):.4f}",
+    # How the cores spent the steady state: hashing (the compute threads run at nice 10), idle,
+    # and the kernel's interrupts.
+    f"{r['cpu_steady']['nice']:.3f}", f"{r['cpu_steady']['idle']:.3f}", f"{r['cpu_steady']['interrupts']:.3f}"]))
 PY
     tail -n 1 "$CSV" >&2
-    if [ "$system" = php-fpm ]; then
-      stop_last
-      stop_last
-    fi
   done
 done
 

@@ -18,39 +18,51 @@ number = lambda v: None if v in ("", None) else float(v)
 ms = lambda v: "–" if v is None else f"{v * 1000:.0f}" if v >= 0.01 else f"{v * 1000:.1f}"
 capacities = [float(r["capacity"]) for r in rows if not r.get("mix_fraction") or float(r["mix_fraction"]) == 0]
 mixed = [r for r in rows if r.get("mix_fraction") and float(r["mix_fraction"]) > 0]
+# How far the machine's speed moved during a level: after / before, the least and the most.
+drifts = [float(r["capacity_after"]) / float(r["capacity_before"]) for r in rows if r.get("capacity_before")]
+drift = "–" if not drifts else f"{min(drifts) - 1:+.0%} to {max(drifts) - 1:+.0%} from before to after"
 # Every per-second figure has one denominator: the seconds during which requests arrived.
 within = lambda r: float(r["goodput_steady"]) / float(r["capacity"])
 everything = lambda r: float(r["goodput"]) / float(r["capacity"])
 # CPU seconds the load generator used for the level, as a share of all cores while requests arrived.
 generator = lambda r: "–" if not r.get("generator_cpu_seconds") else \
     f"{float(r['generator_cpu_seconds']) / (float(r['seconds']) * int(cores)):.0%}"
+# How the cores spent the steady state: hashing (nice), idle, the kernel's interrupts. PHP hashes
+# at nice 0, so its hashing is not told apart.
+core_time = lambda r: "–" if not r.get("hashing_fraction") or r["system"] == "php-fpm" else \
+    f"{float(r['hashing_fraction']):.0%} / {float(r['idle_fraction']):.0%} / {float(r['interrupts_fraction']):.0%}"
 # The share of the cores the hypervisor gave to other guests while the requests arrived.
 steal = lambda r: "–" if not r.get("steal_fraction") else f"{float(r['steal_fraction']):.0%}"
 print(f"Cost {cost}, N = {deadline:g} s, {seconds} s of arrivals per level, unanswered after {timeout} s; "
-      f"capacity = the libxcrypt limit, cores / single-hash time, measured before each level: "
+      f"capacity = the libxcrypt limit, cores / single-hash time, the mean of its measures just before and "
+      f"just after each level (they ranged {drift}): "
       + (f"{min(capacities):.2f} to {max(capacities):.2f} hashes/s" if capacities else "–")
       + (f" (for fullyloaded-mixed, cores / the mix's mean hash time, half argon2id at m = 19 MiB, "
          f"t = 2, timed as all cores hash at once, half bcrypt: {min(float(r['capacity']) for r in mixed):.2f} to "
          f"{max(float(r['capacity']) for r in mixed):.2f} jobs/s; its goodput in jobs passes 1 when admission lets "
-         f"more of the shorter argon2id jobs through, so its reading gives the work done)" if mixed else "") + ". Goodput is the rate of 200s that came back "
+         f"more of the shorter argon2id jobs through, so its reading gives the work done, in those single-hash "
+         f"times; argon2id beside bcrypt shares less memory bandwidth and runs faster than so timed, so that "
+         f"figure may pass the cores' share spent hashing)" if mixed else "") + ". Goodput is the rate of 200s that came back "
       f"within N in the steady state (from N after the first arrival to the last), as a multiple of that capacity; "
       f"\"all 200s\" counts every 200 however late, per second of arrivals (so it passes the capacity when a "
-      f"queue drains long after the arrivals stop).\n")
+      f"queue drains long after the arrivals stop). Workers' RSS: its peak while a level ran over its least "
+      f"(idle), after a warm-up that sent each kind of request the level sends, many at once, and a burst of "
+      f"2,000 cheap ones, 200 at once, so that idle already holds what a first use maps once (code, the request threads' stacks).\n")
 # The workers' resident memory while the level ran: its peak over the least they held (idle).
 resident = lambda r: "–" if not r.get("rss_peak_mib") else \
     f"+{float(r['rss_peak_mib']) - float(r['rss_baseline_mib']):.0f}" + \
     (f" (budget {r['memory_budget_mib']})" if r.get("memory_budget_mib") else "")
 for system in systems:
     print(f"**{system}**\n")
-    print("| arrivals (× capacity) | goodput: 200s within N per second, steady state (of capacity) | all 200s per second (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor | workers' RSS peak over idle (MiB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| arrivals (× capacity) | goodput: 200s within N per second, steady state (of capacity) | all 200s per second (of capacity) | 200 p50 / p99 / max (ms) | 503 p99 / max (ms) | unanswered | other | ping p99 / max (ms), failed | load generator's CPU (of the cores) | stolen by the hypervisor | cores, steady state: hashing / idle / interrupts | workers' RSS peak over idle (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in (r for r in rows if r["system"] == system):
         print(f"| {float(r['achieved']):.0f}/s ({r['multiple']}×) | {float(r['goodput_steady']):.1f} ({within(r):.2f}) | "
               f"{float(r['goodput']):.1f} ({everything(r):.2f}) | "
               f"{ms(number(r['ok_p50']))} / {ms(number(r['ok_p99']))} / {ms(number(r['ok_max']))} | "
               f"{ms(number(r['refused_p99']))} / {ms(number(r['refused_max']))} | {r['unanswered']} | {r['other']} | "
               f"{ms(number(r['ping_p99']))} / {ms(number(r['ping_max']))}, {r['ping_failed']} of {r['ping_sent']} | "
-              f"{generator(r)} | {steal(r)} | {resident(r)} |")
+              f"{generator(r)} | {steal(r)} | {core_time(r)} | {resident(r)} |")
     print()
 
 print("Plots: [goodput](openloop-goodput.svg), [200 p99](openloop-latency.svg), [ping p99](openloop-cheap.svg).\n")
@@ -70,6 +82,15 @@ for system in systems:
                                   if kept else f"{late} 200s later than N (slowest {slowest:.1f} s), "
                                   f"{unanswered} requests unanswered")
           + f"; ping p99 at most {ms(pings)} ms, {failed} pings failed; goodput {goodputs} of capacity.")
+def hashing(r, work):
+    """What the cores did in the steady state, and how much of their hashing came back within N."""
+    if not r.get("hashing_fraction") or float(r["hashing_fraction"]) == 0:
+        return ""
+    busy, idle = float(r["hashing_fraction"]), float(r["idle_fraction"])
+    return (f"; the cores hashed {busy:.0%} of the time and idled {idle:.0%} (the rest: nginx, the kernel's "
+            f"TCP, the generator), and {min(1.0, work / busy):.2f} of the hashing came back within N")
+
+
 over_idle = lambda r: float(r["rss_peak_mib"]) - float(r["rss_baseline_mib"]) if r.get("rss_peak_mib") else None
 for r in mixed:
     peak = over_idle(r)
@@ -89,7 +110,8 @@ for r in mixed:
           f"{int(r['mix_sent']) / float(r['seconds']):.0f}/s offered) and {bcrypt_rate:.1f} bcrypt/s (of "
           f"{(int(r['ok']) + int(r['refused']) + int(r['other']) + int(r['unanswered']) - int(r['mix_sent'])) / float(r['seconds']):.0f}/s); the slots did "
           f"{work:.2f} of the hashing they can (hash seconds answered within N per second per core; "
-          f"{'at least' if work >= 0.95 else 'below'} 0.95); the workers' resident memory peaked {memory}.")
+          f"{'at least' if work >= 0.95 else 'below'} 0.95)" + hashing(r, work)
+          + f"; the workers' resident memory peaked {memory}.")
 for multiple in multiples:
     level = [r for r in rows if r["multiple"] == multiple]
     best = max(level, key=within)
