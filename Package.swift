@@ -39,9 +39,12 @@ let package = Package(
         // visibility: only the files that import CSharedState (SharedSegment, SegmentView) can
         // touch the C layout.
         .target(
-            name: "Admission", dependencies: ["CSharedState", "POSIXSupport"],
+            name: "Admission", dependencies: ["CSharedState", "POSIXSupport", "ServiceDefaults"],
             swiftSettings: strictSettings + [.enableUpcomingFeature("MemberImportVisibility")]),
 
+        // The defaults of the promise, the hash and the pool: one place for every command,
+        // renderer and script (`fullyloaded defaults`). No dependencies.
+        .target(name: "ServiceDefaults", swiftSettings: strictSettings),
         // System calls as Swift: errno as typed errors naming the call, one owner per descriptor,
         // processes, sockets, signals, systemd activation. A new system call goes here.
         .target(name: "POSIXSupport", dependencies: ["CSystemShims"], swiftSettings: strictSettings),
@@ -65,14 +68,15 @@ let package = Package(
         // Routes, validation and JSON answers, without I/O: a new route or input rule goes here
         // (with Docs/api.md, Docs/openapi.yaml and the fuzzer's seeds).
         .target(
-            name: "PasswordService", dependencies: ["Bcrypt", "Argon2", "JSONWriting", "POSIXSupport"],
+            name: "PasswordService",
+            dependencies: ["Bcrypt", "Argon2", "JSONWriting", "POSIXSupport", "ServiceDefaults"],
             swiftSettings: strictSettings),
         // One worker process: request threads, low-priority compute threads, signals, graceful stop.
         .target(
             name: "Worker",
             dependencies: [
                 "FastCGI", "PasswordService", "Admission", "Argon2", "Bcrypt", "JSONWriting", "POSIXSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "ServiceDefaults", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -81,7 +85,8 @@ let package = Package(
         .target(
             name: "StackRunner",
             dependencies: [
-                "Admission", "LoopbackHTTP", "POSIXSupport", .product(name: "Logging", package: "swift-log"),
+                "Admission", "LoopbackHTTP", "POSIXSupport", "ServiceDefaults",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -102,7 +107,7 @@ let package = Package(
             name: "fullyloaded",
             dependencies: [
                 "Admission", "Argon2", "Bcrypt", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
-                "JSONLogging", "LoopbackHTTP", "JSONWriting",
+                "JSONLogging", "LoopbackHTTP", "JSONWriting", "ServiceDefaults",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -259,7 +259,7 @@ case "$command" in
       echo "## Flag reference"
       echo
       echo "Every command's \`--help\`, as the binary prints it."
-      for command in up worker monitor calibrate nginx-upstreams; do
+      for command in up worker monitor calibrate nginx-upstreams defaults; do
         printf '\n### `fullyloaded %s`\n\n```text\n%s\n```\n' "$command" "$(env -u COLUMNS "$binary" "$command" --help)"
       done
     )

@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 SECONDS_PER_RUN=20 OUT=Docs ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on LANES=4
+COST= SECONDS_PER_RUN=20 OUT=Docs ROUNDS=3 PING_REQUESTS=20000 PING_CONCURRENCY=50 FAIRNESS=on LANES=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
@@ -31,6 +31,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)}
 COMMAND=$(shown_command Deploy/bench/core.sh "${ARGUMENTS[@]}")
 
 # fullyloaded as `up` runs it; at eight clients per core every job fits within N, so nothing is refused.

@@ -28,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 DEADLINE=2 SECONDS_PER_RUN=20 OUT=Docs
+COST= DEADLINE= SECONDS_PER_RUN=20 OUT=Docs
 SCENARIOS="flood three costs rotate storm ipv6"
 SYSTEMS="fairness-on fairness-off php-fpm"
 while [ $# -gt 0 ]; do
@@ -47,6 +47,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 mkdir -p "$OUT/data"
 COMMAND=$(shown_command Deploy/bench/fairness.sh "${ARGUMENTS[@]}")
 RESULTS="$RUN/results.jsonl"

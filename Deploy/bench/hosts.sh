@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 DEADLINE=2 SECONDS_PER_RUN=20 CONCURRENCY=16 OUT=Docs
+COST= DEADLINE= SECONDS_PER_RUN=20 CONCURRENCY=16 OUT=Docs
 while [ $# -gt 0 ]; do
   case "$1" in
     --cost) COST=$2; shift 2 ;;
@@ -27,6 +27,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 COMMAND=$(shown_command Deploy/bench/hosts.sh "${ARGUMENTS[@]}")
 single=$(calibrate "$COST" 5)
 CSV="$RUN/hosts.csv"

@@ -142,6 +142,11 @@ ab_real_failures() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# default_of FLAG: the product's default for FLAG (cost, deadline, …), as the binary has it.
+default_of() {
+  "$BIN" defaults --get "$1"
+}
+
 calibrate() {
   "$BIN" calibrate --cost "$1" --samples "${2:-9}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"])'
 }

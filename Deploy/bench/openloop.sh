@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 DEADLINE=2 SECONDS_PER_LEVEL=30 TIMEOUT=60 OUT=Docs
+COST= DEADLINE= SECONDS_PER_LEVEL=30 TIMEOUT=60 OUT=Docs
 MULTIPLES="1 2 5 10 30"
 SYSTEMS="fullyloaded php-fpm"
 while [ $# -gt 0 ]; do
@@ -43,6 +43,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 CSV="$RUN/openloop.csv"

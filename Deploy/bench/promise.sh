@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 DEADLINE=2 SECONDS_PER_LEVEL=20 OUT=Docs
+COST= DEADLINE= SECONDS_PER_LEVEL=20 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
 SYSTEMS="fullyloaded fullyloaded-lanes-4 fullyloaded-no-budget php-fpm"
 while [ $# -gt 0 ]; do
@@ -32,6 +32,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 COMMAND=$(shown_command Deploy/bench/promise.sh "${ARGUMENTS[@]}")
 CSV="$RUN/promise.csv"
 echo "system,concurrency,seconds,ok,refused,other,goodput,limit,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,late,paced,ping_p50,ping_p99,ping_max,ping_errors" >"$CSV"

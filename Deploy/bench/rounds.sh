@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
-COST=12 DEADLINE=2 SECONDS_PER_RUN=20 RUNS=3 OUT=Docs
+COST= DEADLINE= SECONDS_PER_RUN=20 RUNS=3 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
 SYSTEMS="sync async coarse fine php-fpm"
 while [ $# -gt 0 ]; do
@@ -35,6 +35,8 @@ done
 
 . Deploy/bench/lib.sh
 bench_setup
+# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
+COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 COMMAND=$(shown_command Deploy/bench/rounds.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 RAW="$RUN/rounds.csv"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Takes Docs/dashboard.png: the dashboard in headless Chromium (WebDriver) while `ab` overloads the
-# stack at cost 12. Usage: Deploy/bench/screenshot.sh [--width 1280] [--height 1150] [--out Docs/dashboard.png]
+# stack at the default cost. Usage: Deploy/bench/screenshot.sh [--width 1280] [--height 1150] [--out Docs/dashboard.png]
 #   [--up "more fullyloaded up options", e.g. "--hosts 3 --workers 1"]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,7 @@ done
 bench_setup
 port=$(free_port)
 # shellcheck disable=SC2086 # the options are words on purpose
-start_fullyloaded shot "$port" --cost 12 $UP_OPTIONS
+start_fullyloaded shot "$port" $UP_OPTIONS
 driver_port=$(free_port)
 /usr/bin/chromedriver --port="$driver_port" >/dev/null 2>&1 &
 PIDS+=($!)

@@ -1,4 +1,5 @@
 import POSIXSupport
+import ServiceDefaults
 import Synchronization
 
 #if canImport(Glibc)
@@ -206,7 +207,8 @@ public final class AdmissionController: Sendable {
     // MARK: - Reading
 
     /// A consistent copy of the segment's figures, with the prediction for a new job at `predictionCost`.
-    public func snapshot(predictionCost: Int = 12, now: Double = MonotonicClock.now) -> AdmissionSnapshot {
+    public func snapshot(predictionCost: Int = HashDefaults.cost, now: Double = MonotonicClock.now) -> AdmissionSnapshot
+    {
         AdmissionSnapshot.read(segment, predictionCost: predictionCost, now: now)
     }
 }

@@ -1,3 +1,5 @@
+import ServiceDefaults
+
 /// When to refuse: the promise in numbers.
 public struct AdmissionPolicy: Sendable, Equatable {
     /// N: every expensive answer leaves within this many seconds of arrival.
@@ -23,7 +25,8 @@ public struct AdmissionPolicy: Sendable, Equatable {
 
     /// Creates a policy.
     public init(
-        deadline: Double, headroom: Double = 0.9, refusalRate: Double = 0, fairness: Bool = false, lanes: Int = 1
+        deadline: Double, headroom: Double = PromiseDefaults.headroom, refusalRate: Double = 0, fairness: Bool = false,
+        lanes: Int = 1
     ) {
         self.deadline = deadline
         self.headroom = headroom

@@ -1,4 +1,5 @@
 import POSIXSupport
+import ServiceDefaults
 
 /// A consistent copy of the shared segment's figures: what `/api/stats` returns and the monitor reads.
 public struct AdmissionSnapshot: Sendable {
@@ -126,7 +127,9 @@ public struct AdmissionSnapshot: Sendable {
     }
 
     /// Reads `segment` under its lock; needs no controller (the monitor only reads).
-    public static func read(_ segment: SharedSegment, predictionCost: Int = 12, now: Double = MonotonicClock.now)
+    public static func read(
+        _ segment: SharedSegment, predictionCost: Int = HashDefaults.cost, now: Double = MonotonicClock.now
+    )
         -> AdmissionSnapshot
     {
         segment.withReadableView { view in AdmissionSnapshot(view: view, now: now, predictionCost: predictionCost) }

@@ -8,9 +8,6 @@
 /// connections nginx keeps (two upstreams, cheap and expensive, in every nginx process), and
 /// the last quarter or more is always free for pings and stats, whatever the load.
 public struct PoolSizing: Sendable, Equatable {
-    /// Request threads per worker unless told otherwise (`worker`, `up`, the production units).
-    public static let defaultRequestThreads = 512
-
     /// Request threads per worker.
     public var requestThreads: Int
     /// nginx worker processes (each keeps its own idle connections).

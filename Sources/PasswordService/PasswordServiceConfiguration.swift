@@ -1,5 +1,6 @@
 import Argon2
 import Bcrypt
+import ServiceDefaults
 
 /// The algorithm new hashes are made with (`--algorithm`); verify takes both.
 public enum PasswordAlgorithm: String, Sendable, Equatable, CaseIterable {
@@ -37,7 +38,9 @@ public struct PasswordServiceConfiguration: Sendable, Equatable {
 
     /// Creates a configuration; `allowedCosts` must lie within bcrypt's 4...31 and hold `defaultCost`.
     public init(
-        defaultCost: Int = 12, allowedCosts: ClosedRange<Int> = 4...14, maximumBodyBytes: Int = defaultMaximumBodyBytes,
+        defaultCost: Int = HashDefaults.cost,
+        allowedCosts: ClosedRange<Int> = BcryptHasher.supportedCosts.lowerBound...HashDefaults.maximumCost,
+        maximumBodyBytes: Int = defaultMaximumBodyBytes,
         pepper: Pepper? = nil, algorithm: PasswordAlgorithm = .bcrypt, argon2: Argon2Parameters = .owasp,
         argon2Limits: Argon2Limits? = nil
     ) {

@@ -1,6 +1,7 @@
 import Admission
 import Foundation
 import POSIXSupport
+import ServiceDefaults
 
 /// What `fullyloaded up` starts: nginx on a loopback port and a pool of workers behind it.
 public struct StackConfiguration: Sendable {
@@ -36,13 +37,13 @@ public struct StackConfiguration: Sendable {
     /// Worker processes (one per core by default).
     public var workers: Int
     /// Request threads per worker.
-    public var requestThreads: Int = PoolSizing.defaultRequestThreads
+    public var requestThreads: Int = PoolDefaults.requestThreads
     /// The bcrypt cost of `/api/load` and the default of `/api/hash`.
-    public var cost: Int = 12
+    public var cost = HashDefaults.cost
     /// The lowest cost a request may ask for.
-    public var minimumCost: Int = 10
+    public var minimumCost = HashDefaults.minimumCost
     /// The highest cost a request may ask for, or a verified hash may carry.
-    public var maximumCost: Int = 14
+    public var maximumCost = HashDefaults.maximumCost
     /// Where sockets, logs and the rendered nginx config go; `nil` makes a fresh one under /tmp.
     public var runtimeDirectory: String?
     /// The folder holding `nginx/` (templates, snippets, static files).
@@ -55,7 +56,7 @@ public struct StackConfiguration: Sendable {
     /// ``requestThreads`` are what was asked for, and the architecture may pin them to 1.
     public var architecture = Architecture.fine
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
-    public var deadline: Double = 2
+    public var deadline = PromiseDefaults.deadline
     /// Hosts to rehearse on this machine: each with its own workers, segment and monitor,
     /// behind the one nginx (1: an ordinary single host).
     public var hosts = 1

@@ -1,6 +1,7 @@
 import Admission
 import POSIXSupport
 import PasswordService
+import ServiceDefaults
 
 #if canImport(Glibc)
     import Glibc
@@ -61,7 +62,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Creates a configuration.
     public init(
-        listen: Listen, requestThreads: Int = PoolSizing.defaultRequestThreads, backlog: Int32 = 4096,
+        listen: Listen, requestThreads: Int = PoolDefaults.requestThreads, backlog: Int32 = 4096,
         service: PasswordServiceConfiguration = .init(), shutdownGrace: Double = 10,
         admission: AdmissionSettings? = nil
     ) {
@@ -102,8 +103,9 @@ public struct AdmissionSettings: Sendable {
 
     /// Creates settings.
     public init(
-        segmentPath: String, computeSlots: Int, deadline: Double, headroom: Double = 0.9,
-        initialEstimateSeconds: Double? = nil, estimateCost: Int = 12, computeNiceness: Int32 = 10,
+        segmentPath: String, computeSlots: Int, deadline: Double, headroom: Double = PromiseDefaults.headroom,
+        initialEstimateSeconds: Double? = nil, estimateCost: Int = HashDefaults.cost,
+        computeNiceness: Int32 = PoolDefaults.computeNiceness,
         refusalRate: Double = 0, fairness: Bool = true, lanes: Int = 1, memoryBudgetKiB: Int = 0
     ) {
         self.memoryBudgetKiB = memoryBudgetKiB

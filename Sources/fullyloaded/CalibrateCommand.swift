@@ -5,6 +5,7 @@ import Dispatch
 import JSONWriting
 import POSIXSupport
 import PasswordService
+import ServiceDefaults
 import Synchronization
 
 /// `fullyloaded calibrate`: how long one bcrypt (or one batch of interleaved ones), or one
@@ -16,7 +17,7 @@ struct CalibrateCommand: ParsableCommand {
     )
 
     @Option(help: "bcrypt cost to time (\(FlagRange.cost.text)).")
-    var cost = 12
+    var cost = HashDefaults.cost
 
     @Option(help: "How many hashes to time (per thread; \(FlagRange.samples.text)).")
     var samples = 9

@@ -4,6 +4,7 @@ import Bcrypt
 import Foundation
 import JSONLogging
 import PasswordService
+import ServiceDefaults
 
 /// The `fullyloaded` command: every process of the service is a subcommand of one binary.
 @main
@@ -13,7 +14,7 @@ struct FullyLoaded: ParsableCommand {
         abstract: "A password-hashing service that runs every core fully loaded and still answers at once.",
         subcommands: [
             UpCommand.self, WorkerCommand.self, MonitorCommand.self, CalibrateCommand.self, NginxUpstreamsCommand.self,
-            AdmissionBenchCommand.self, FlagRangesCommand.self,
+            AdmissionBenchCommand.self, FlagRangesCommand.self, DefaultsCommand.self,
         ]
     )
 
@@ -30,7 +31,7 @@ struct CostOptions: ParsableArguments {
         help:
             "bcrypt cost of /api/load and the default of /api/hash: the policy; verify rehashes a matching hash below it (\(FlagRange.cost.text))."
     )
-    var cost = 12
+    var cost = HashDefaults.cost
 
     @Option(
         help:
@@ -39,7 +40,7 @@ struct CostOptions: ParsableArguments {
     var minCost: Int?
 
     @Option(help: "Highest cost a request may ask for, or a verified hash may carry (\(FlagRange.cost.text)).")
-    var maxCost = 14
+    var maxCost = HashDefaults.maximumCost
 
     @Option(
         help:
@@ -77,11 +78,11 @@ struct CostOptions: ParsableArguments {
         if let problem = argon2.problem { throw ValidationError("argon2id: \(problem)") }
     }
 
-    /// bcrypt below cost 10 is too cheap to slow down a guessing attacker; a deployment that
+    /// bcrypt below this cost is too cheap to slow down a guessing attacker; a deployment that
     /// chooses a lower default (a demo, a test) says so with `--cost`.
-    static let recommendedMinimumCost = 10
+    static let recommendedMinimumCost = HashDefaults.minimumCost
 
-    /// The floor in force: `--min-cost`, else 10, or `--cost` when lower.
+    /// The floor in force: `--min-cost`, else the recommended floor, or `--cost` when lower.
     var effectiveMinCost: Int { minCost ?? min(Self.recommendedMinimumCost, cost) }
 }
 
@@ -91,7 +92,7 @@ struct AdmissionOptions: ParsableArguments {
         help:
             "N: answer every expensive request within this many seconds, or refuse it at once (\(FlagRange.deadline.text))."
     )
-    var deadline = 2.0
+    var deadline = PromiseDefaults.deadline
 
     @Option(help: "Compute slots shared by all workers of the host (\(FlagRange.computeSlots.text); default: cores).")
     var computeSlots: Int?
@@ -100,19 +101,19 @@ struct AdmissionOptions: ParsableArguments {
     var slots: Int { computeSlots ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(help: "Admit only jobs predicted to finish within this fraction of N (\(FlagRange.headroom.text)).")
-    var headroom = 0.9
+    var headroom = PromiseDefaults.headroom
 
     @Option(help: "Seconds of one hash at --cost to predict from before jobs have run (default: measured at start).")
     var estimateSeconds: Double?
 
     @Option(help: "Nice value of the compute threads (request threads run at 0; below 0 needs CAP_SYS_NICE).")
-    var computeNiceness: Int32 = 10
+    var computeNiceness = PoolDefaults.computeNiceness
 
     @Option(
         help:
             "Refusals per second per compute slot answered at once; more are paced, never past N (\(FlagRange.refusalRate.text); 0: off). With fairness on, each client has a budget of its own at this rate."
     )
-    var refusalRate = 100.0
+    var refusalRate = PromiseDefaults.refusalRatePerSlot
 
     @Option(
         help:

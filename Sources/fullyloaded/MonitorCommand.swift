@@ -4,6 +4,7 @@ import Logging
 import LoopbackHTTP
 import Monitor
 import POSIXSupport
+import ServiceDefaults
 import Synchronization
 
 /// `fullyloaded monitor`: samples the host and pushes it to dashboards over WebSocket.
@@ -26,7 +27,7 @@ struct MonitorCommand: ParsableCommand {
     var pingPort: UInt16 = 8080
 
     @Option(help: "The cost the predicted wait is shown for.")
-    var cost = 12
+    var cost = HashDefaults.cost
 
     @Option(help: "Seconds between samples (\(FlagRange.interval.text)).")
     var interval = 0.25

@@ -2,6 +2,7 @@ import Admission
 import ArgumentParser
 import Foundation
 import POSIXSupport
+import ServiceDefaults
 import StackRunner
 
 /// `fullyloaded nginx-upstreams`: the nginx upstreams, timeouts and retry rules for a host's
@@ -17,10 +18,10 @@ struct NginxUpstreamsCommand: ParsableCommand {
     var workers: Int
 
     @Option(help: "Request threads per worker, as the workers run with (\(FlagRange.requestThreads.text)).")
-    var threads = PoolSizing.defaultRequestThreads
+    var threads = PoolDefaults.requestThreads
 
     @Option(help: "N, in seconds, as the workers run with (\(FlagRange.deadline.text)).")
-    var deadline = 2.0
+    var deadline = PromiseDefaults.deadline
 
     @Option(
         help: ArgumentHelp(

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import POSIXSupport
+import ServiceDefaults
 import StackRunner
 
 /// `fullyloaded up`: the whole stack on loopback, in the foreground.
@@ -125,7 +126,7 @@ struct UpCommand: ParsableCommand {
     @Option(
         help:
             "Request threads per worker (half at most for expensive requests, a quarter at least kept for cheap ones).")
-    var threads = PoolSizing.defaultRequestThreads
+    var threads = PoolDefaults.requestThreads
 
     @Option(help: "Replace each worker after about this many requests (\(FlagRange.upLimits.text); 0: never).")
     var maxRequests = 0

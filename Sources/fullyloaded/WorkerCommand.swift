@@ -3,6 +3,7 @@ import Argon2
 import ArgumentParser
 import POSIXSupport
 import PasswordService
+import ServiceDefaults
 import Worker
 
 #if canImport(Glibc)
@@ -26,7 +27,7 @@ struct WorkerCommand: ParsableCommand {
         help:
             "Request threads: one per request being served; connections still sending theirs, or idle between requests, hold none (\(FlagRange.requestThreads.text))."
     )
-    var threads = PoolSizing.defaultRequestThreads
+    var threads = PoolDefaults.requestThreads
 
     @Option(
         help:

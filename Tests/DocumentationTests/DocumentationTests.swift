@@ -6,7 +6,7 @@ import Testing
 /// The docs name only what exists: files, links, flags; the flag reference is the binary's own help.
 @Suite("documentation")
 struct DocumentationTests {
-    static let commands = ["up", "worker", "monitor", "calibrate", "nginx-upstreams"]
+    static let commands = ["up", "worker", "monitor", "calibrate", "nginx-upstreams", "defaults"]
     /// Flags of other tools the docs show in commands: schemathesis, systemd-analyze, certbot.
     static let otherToolsFlags: Set<String> = [
         "--checks", "--generation-codec", "--url", "--offline", "--webroot", "--deploy-hook",
