@@ -48,7 +48,7 @@ COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
 COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
 mkdir -p "$OUT/data"
 CSV="$RUN/openloop.csv"
-echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady,capacity_before,capacity_after,hashing_fraction,idle_fraction,interrupts_fraction" >"$CSV"
+echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady,capacity_before,capacity_after,hashing_fraction,idle_fraction,interrupts_fraction,huge_peak_mib" >"$CSV"
 
 # The mixed level: argon2id at OWASP's parameters, verified against a hash no password matches
 # (one argon2id each, no rehash), beside bcrypt at --cost; memory for one argon2id job per core.
@@ -125,7 +125,7 @@ for multiple in $MULTIPLES; do
     echo '{}' >"$RUN/rss.json"
     if [ "$system" != php-fpm ]; then
       # The workers' resident memory while the requests arrive and drain: its least (idle) and its peak.
-      python3 Deploy/bench/rss.py --parent "${UP_PID[$system]}" --match " worker " --interval 0.02 \
+      python3 Deploy/bench/rss.py --parent "${UP_PID[$system]}" --match " worker " --interval 0.02 --huge-interval 0.1 \
         --seconds "$(python3 -c "print($SECONDS_PER_LEVEL + $DEADLINE + 1)")" >"$RUN/rss.json" &
       RSS_PID=$!
     fi
@@ -177,13 +177,15 @@ print(",".join(str(v) for v in [
     f"{float(before):.4f}", f"{float(after):.4f}",
     # How the cores spent the steady state: hashing (the compute threads run at nice 10), idle,
     # and the kernel's interrupts.
-    f"{r['cpu_steady']['nice']:.3f}", f"{r['cpu_steady']['idle']:.3f}", f"{r['cpu_steady']['interrupts']:.3f}"]))
+    f"{r['cpu_steady']['nice']:.3f}", f"{r['cpu_steady']['idle']:.3f}", f"{r['cpu_steady']['interrupts']:.3f}",
+    mib("huge_peak_mib")]))
 PY
     tail -n 1 "$CSV" >&2
   done
 done
 
 python3 Deploy/bench/openloop_report.py "$CSV" "$OUT" "$COST" "$DEADLINE" "$SECONDS_PER_LEVEL" "$TIMEOUT" "$CORES" \
+  "$ARGON2_MEMORY_KIB" \
   >"$RUN/report.md"
 python3 Deploy/bench/publish.py --script openloop.sh --page "$OUT/benchmarks.md" --data "$OUT/data" \
   --command "$COMMAND" --report "$RUN/report.md" --csv "$CSV"

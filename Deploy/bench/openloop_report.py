@@ -1,7 +1,7 @@
 """The report of openloop.sh: a markdown table per system, its reading, and three plots drawn by
 gnuplot (SVG) — goodput, p99 of 200s and p99 of pings against the multiple of capacity offered.
 The plots' data files go beside the run's CSV; the SVGs into OUT_DIR.
-Usage: openloop_report.py CSV OUT_DIR COST DEADLINE SECONDS TIMEOUT CORES"""
+Usage: openloop_report.py CSV OUT_DIR COST DEADLINE SECONDS TIMEOUT CORES ARGON2_MEMORY_KIB"""
 import csv
 import os
 import sys
@@ -9,7 +9,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plots import draw  # noqa: E402
 
-path, out, cost, deadline, seconds, timeout, cores = sys.argv[1:]
+path, out, cost, deadline, seconds, timeout, cores, argon2_memory = sys.argv[1:]
+# The mixed level's argon2id memory per hash, KiB.
+ARGON2_MEMORY_KIB = int(argon2_memory)
 deadline = float(deadline)
 rows = list(csv.DictReader(open(path)))
 systems = list(dict.fromkeys(r["system"] for r in rows))
@@ -103,6 +105,14 @@ for r in mixed:
         memory += f" ({plain:.0f} MiB with bcrypt alone at {r['multiple']}×, so the hashes' own about {peak - plain:.0f} MiB)"
     if budget is not None:
         memory += f"; the budget, which bounds the hashes' memory alone, {budget:.0f} MiB"
+    if r.get("huge_peak_mib"):
+        # Only argon2id's hash memory is advised huge: of each hash of m KiB, the whole 2 MiB
+        # pages inside it (the rest, under 2 MiB, on small pages).
+        per_hash = (ARGON2_MEMORY_KIB // 2048) * 2
+        most = float(r["huge_peak_mib"])
+        fits = int(float(budget) * 1024 // ARGON2_MEMORY_KIB) if budget else None
+        memory += (f"; hash memory on huge pages peaked at {most:.0f} MiB, {most / per_hash:.1f} hashes of "
+                   f"{per_hash} MiB each resident at once" + (f", where the budget fits {fits}" if fits else ""))
     work = float(r["work_within_steady"])
     argon2_rate = int(r["mix_ok_within_steady"]) / float(r["steady_seconds"])
     bcrypt_rate = (int(r["ok_within_steady"]) - int(r["mix_ok_within_steady"])) / float(r["steady_seconds"])

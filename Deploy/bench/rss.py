@@ -7,7 +7,13 @@ before the load or once it has drained) and its peak, sampled every --interval s
 
 Processes are the children of --parent whose command line matches --match (a regular
 expression), found again twice a second, so a worker that restarts is counted too. A sample reads
-one small file per process; the sampler's own CPU is printed, for the caller to account for."""
+one small file per process; the sampler's own CPU is printed, for the caller to account for.
+
+With --huge-interval, it also reads the processes' anonymous memory on transparent huge pages
+(AnonHugePages of /proc/PID/smaps_rollup) that often, and prints its peak: in fullyloaded's
+workers only argon2id's hash memory is advised huge, so that peak counts the hashes resident at
+once, whatever the request threads hold. smaps_rollup walks every mapping (about a millisecond
+for a worker of 512 threads), hence its own, slower interval."""
 import argparse
 import json
 import os
@@ -52,16 +58,32 @@ def resident(pids):
     return total / 1048576
 
 
+def huge(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("AnonHugePages:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1048576
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--match", required=True)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--interval", type=float, default=0.02)
+    parser.add_argument("--huge-interval", type=float, default=0)
     arguments = parser.parse_args()
     pattern = re.compile(arguments.match)
     pids = children(arguments.parent, pattern)
     baseline = peak = resident(pids)
+    huge_peak, huge_at = (huge(pids), time.monotonic()) if arguments.huge_interval > 0 else (None, None)
     samples, found_at = 1, time.monotonic()
     end = time.monotonic() + arguments.seconds
     while time.monotonic() < end:
@@ -71,10 +93,15 @@ def main():
             pids, found_at = children(arguments.parent, pattern), time.monotonic()
         value = resident(pids)
         baseline, peak = min(baseline, value), max(peak, value)
+        if huge_at is not None and time.monotonic() - huge_at >= arguments.huge_interval:
+            huge_peak, huge_at = max(huge_peak, huge(pids)), time.monotonic()
         samples += 1
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"baseline_mib": baseline, "peak_mib": peak, "samples": samples,
-                      "cpu_seconds": usage.ru_utime + usage.ru_stime}))
+    result = {"baseline_mib": baseline, "peak_mib": peak, "samples": samples,
+              "cpu_seconds": usage.ru_utime + usage.ru_stime}
+    if huge_peak is not None:
+        result["huge_peak_mib"] = huge_peak
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
