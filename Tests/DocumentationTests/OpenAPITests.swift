@@ -36,6 +36,12 @@ struct OpenAPITests {
             [
                 "-C", directory, Self.schemathesis, "run", directory + "/openapi.yaml",
                 "--url", "http://127.0.0.1:\(stack.port)", "--checks", "all", "--max-examples", "150",
+                // A 503 is the promise at work, and described: a generated argon2id hash may ask for
+                // more work than N allows, or queue behind one that does (beside a busy
+                // neighbour more so). Its status, headers and body are still checked against
+                // the description by the other checks; nginx's log is checked below for any
+                // other 5xx.
+                "--exclude-checks", "not_a_server_error",
                 // JSON Schema counts characters, bcrypt bytes: ASCII keeps "72 long" one meaning.
                 "--generation-codec", "ascii", "--generation-allow-x00", "false", "--no-color",
                 "--request-timeout", "10",
@@ -46,6 +52,13 @@ struct OpenAPITests {
         let generated = run.output.split(separator: "\n").first { $0.contains(" generated, ") }
         let count = generated.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
         #expect(count >= 200, "\(generated ?? "no count")")
+        // No server error but a refusal: the only 5xx is 503 (overloaded, or no worker free).
+        // nginx's log is complete once the stack has stopped.
+        _ = try stack.stop()
+        let statuses = stack.accessLog.compactMap { $0["status"] as? Int }
+        #expect(statuses.count >= count, "nginx logged \(statuses.count) requests of \(count)")
+        let serverErrors = statuses.filter { $0 >= 500 && $0 != 503 }
+        #expect(serverErrors.isEmpty, "server errors: \(serverErrors)")
         // Nothing it sent crashed a worker.
         #expect(!stack.log.contains(#""event":"crashed""#), "\(stack.log)")
     }
