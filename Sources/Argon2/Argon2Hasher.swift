@@ -84,7 +84,8 @@ public enum Argon2Hasher {
         var start = mapped
         if slack > 0 {
             // Keep the 2 MiB-aligned `bytes` inside the mapping and hand the rest back, so that the
-            // deallocator unmaps exactly what libargon2 got.
+            // deallocator unmaps exactly what libargon2 got. Unmapping whole pages of a mapping
+            // made just above cannot fail; were it to, the slack would stay mapped, unused.
             let address = UInt(bitPattern: mapped)
             let aligned = (address + UInt(hugePage) - 1) & ~(UInt(hugePage) - 1)
             let head = Int(aligned - address)
