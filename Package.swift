@@ -80,12 +80,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The worker's and monitor's command lines as values that parse and render them, and the
+        // option groups and flag ranges the commands share: `up` renders its children's
+        // arguments with the definitions the children parse them with.
+        .target(
+            name: "CommandLineOptions",
+            dependencies: [
+                "Argon2", "Bcrypt", "PasswordService", "POSIXSupport", "ServiceDefaults", "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `fullyloaded up`: the Supervisor's restart rules (a value type), the loop that carries them
         // out, nginx from templates, the numbers derived from workers, threads and N (NginxUpstreams).
         .target(
             name: "StackRunner",
             dependencies: [
-                "Admission", "LoopbackHTTP", "POSIXSupport", "ServiceDefaults",
+                "Admission", "CommandLineOptions", "LoopbackHTTP", "POSIXSupport", "ServiceDefaults", "Worker",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -94,7 +105,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Admission", "JSONWriting", "LoopbackHTTP", "POSIXSupport",
+                "Admission", "JSONWriting", "LoopbackHTTP", "POSIXSupport", "ServiceDefaults",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,8 +117,8 @@ let package = Package(
         .executableTarget(
             name: "fullyloaded",
             dependencies: [
-                "Admission", "Argon2", "Bcrypt", "Worker", "PasswordService", "StackRunner", "POSIXSupport", "Monitor",
-                "JSONLogging", "LoopbackHTTP", "JSONWriting", "ServiceDefaults",
+                "Admission", "Argon2", "Bcrypt", "CommandLineOptions", "Worker", "PasswordService", "StackRunner",
+                "POSIXSupport", "Monitor", "JSONLogging", "LoopbackHTTP", "JSONWriting", "ServiceDefaults",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -156,6 +167,9 @@ let package = Package(
             dependencies: ["StackRunner", "LoopbackHTTP", "StackTestSupport"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions", "StackTestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "LoopbackHTTPTests", dependencies: ["LoopbackHTTP", "POSIXSupport"], swiftSettings: strictSettings),
 

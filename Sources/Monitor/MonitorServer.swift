@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import POSIXSupport
+import ServiceDefaults
 import Synchronization
 
 /// The monitor's HTTP side: `/ws` pushes samples to dashboards, `/metrics` serves Prometheus
@@ -12,9 +13,8 @@ public enum MonitorServer {
     /// run a hidden tab's timers only once a minute.
     public static let dashboardHeartbeatSeconds = 30.0
 
-    /// A `/ws` connection that sent nothing for this long is closed: a minute of a hidden tab's
-    /// timer throttling and two heartbeats to spare.
-    public static let defaultIdleSeconds = 150.0
+    /// A `/ws` connection that sent nothing for this long is closed.
+    public static let defaultIdleSeconds = MonitorDefaults.webSocketIdleSeconds
 
     /// Serves on `endpoint` until SIGTERM or SIGINT.
     ///

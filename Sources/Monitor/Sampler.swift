@@ -12,11 +12,9 @@ public final class Sampler {
     private let predictionCost: Int
     private let architecture: String
     private var previous: ProcStat?
-    /// Counter readings of about the last second: rates over a second, not over one 250 ms sample,
-    /// whose one or two hashes would make the rate jump in steps of 4 per second.
-    private var history: [(time: Double, completed: UInt64, refused: UInt64, pings: UInt64, reasons: [UInt64])] = []
+    /// The counters of about the last second, for the rates.
+    private var counters = CounterWindow()
 
-    /// Creates a sampler for the segment at `segmentPath`, pinging through nginx at `ping`.
     /// Another host's monitor, read for the host list.
     public struct Peer: Sendable {
         public var name: String
@@ -36,6 +34,7 @@ public final class Sampler {
         return decoder
     }()
 
+    /// Creates a sampler for the segment at `segmentPath`, pinging through nginx at `ping`.
     public init(
         segmentPath: String, ping: LoopbackHTTPClient, predictionCost: Int, architecture: String,
         hostName: String = "localhost", peers: [Peer] = []
@@ -63,54 +62,23 @@ public final class Sampler {
         let cpu = ProcStat.read()
         let snapshot = segment.map { AdmissionSnapshot.read($0, predictionCost: predictionCost, now: now) }
         lastSnapshot = snapshot
-        let completed = snapshot?.completed ?? 0
-        let completedArgon2 = snapshot?.completedArgon2 ?? 0
-        let refused = (snapshot.map { $0.refusedAtOnce + $0.refusedAtDeadline + $0.overran }) ?? 0
-        let pings = snapshot?.workers.reduce(0) { $0 + $1.pings } ?? 0
-
         var busy: (all: Double, cores: [Double]) = (0, [])
         if let cpu, let previous { busy = cpu.busyPercent(since: previous) }
         previous = cpu
-        // A replaced segment starts its counters again: start the window again with it.
-        if let last = history.last, completed < last.completed || refused < last.refused || pings < last.pings {
-            history.removeAll()
-        }
-        // Refusals by reason: at capacity, over share, displaced, late (at the deadline or overran).
-        let reasons: [UInt64] =
+        let rates = counters.add(
             snapshot.map {
-                [$0.refusedAtCapacity, $0.refusedOverShare, $0.displaced, $0.refusedAtDeadline + $0.overran]
-            }
-            ?? [0, 0, 0, 0]
-        history.append((now, completed, refused, pings, reasons + [completedArgon2]))
-        // Keep the newest reading at least a second old as the window's start.
-        while history.count > 2, now - history[1].time >= 1 { history.removeFirst() }
-        var rates = MonitorSample.Throughput(hashesPerSecond: 0, refusalsPerSecond: 0, pingsPerSecond: 0)
-        var reasonRates = [0.0, 0, 0, 0]
-        if let first = history.first, history.count > 1 {
-            let elapsed = max(0.001, now - first.time)
-            rates = .init(
-                hashesPerSecond: Double(completed - first.completed) / elapsed,
-                refusalsPerSecond: Double(refused - first.refused) / elapsed,
-                pingsPerSecond: Double(pings - first.pings) / elapsed)
-            reasonRates = zip(reasons, first.reasons).map { Double($0 &- min($0, $1)) / elapsed }
-            if first.reasons.count > reasons.count {
-                let before = first.reasons[reasons.count]
-                rates.argon2idPerSecond = Double(completedArgon2 &- min(completedArgon2, before)) / elapsed
-            }
-        }
-
-        let lastSecond = (snapshot?.recentWaits ?? []).filter { $0.age <= 1 }.map { $0.wait * 1000 }.sorted()
-        func percentile(_ fraction: Double) -> Double? {
-            lastSecond.isEmpty ? nil : lastSecond[min(lastSecond.count - 1, Int(fraction * Double(lastSecond.count)))]
-        }
+                CounterWindow.Reading(
+                    time: now, completed: $0.completed, completedArgon2: $0.completedArgon2,
+                    refused: $0.refusedAtOnce + $0.refusedAtDeadline + $0.overran,
+                    pings: $0.workers.reduce(0) { $0 + $1.pings }, atCapacity: $0.refusedAtCapacity,
+                    overShare: $0.refusedOverShare, displaced: $0.displaced, late: $0.refusedAtDeadline + $0.overran)
+            } ?? CounterWindow.Reading(time: now))
         var sample = MonitorSample(
             time: Date().timeIntervalSince1970, host: hostName, hosts: [], architecture: architecture,
             cpu: .init(cores: busy.cores, total: busy.all),
             responsiveness: .init(pingMilliseconds: pingMilliseconds),
-            throughput: rates,
-            wait: .init(
-                p50Milliseconds: percentile(0.5), p95Milliseconds: percentile(0.95), maxMilliseconds: lastSecond.last,
-                jobs: lastSecond.count),
+            throughput: rates.throughput,
+            wait: .init(recentWaits: snapshot?.recentWaits ?? []),
             queue: snapshot.map {
                 .init(
                     queued: $0.queued, running: $0.running, slots: $0.slots, predictedSeconds: $0.predictedCompletion,
@@ -128,9 +96,7 @@ public final class Sampler {
                 let fair = snapshot.fairShare
                 return .init(
                     activeClients: fair.activeClients, activeGroups: fair.activeGroups, trackedKeys: fair.trackedKeys,
-                    refusals: .init(
-                        atCapacity: reasonRates[0], overShare: reasonRates[1], displaced: reasonRates[2],
-                        late: reasonRates[3]),
+                    refusals: rates.refusals,
                     top: fair.top.map {
                         .init(
                             client: $0.label, share: $0.share, queued: $0.queued, running: $0.running,

@@ -1,3 +1,5 @@
+import Worker
+
 /// The four rounds of the design, from one that works terribly to one that works, on one
 /// code base: how many workers, how many request threads, where bcrypt runs, and whether nginx
 /// caps the connections to each worker.
@@ -30,11 +32,11 @@ public enum Architecture: String, Sendable, CaseIterable {
     }
 
     /// The worker's `--execution`.
-    public var execution: String {
+    public var execution: WorkerConfiguration.Execution {
         switch self {
-        case .sync, .coarse: "inline"
-        case .async: "background"
-        case .fine: "admission"
+        case .sync, .coarse: .inline
+        case .async: .background
+        case .fine: .admission
         }
     }
 

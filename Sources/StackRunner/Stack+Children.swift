@@ -1,17 +1,26 @@
+import CommandLineOptions
 import Foundation
 import Logging
 import POSIXSupport
 
 // The workers and monitors `up` starts: their arguments, sockets, start and readiness.
 extension Stack {
-    func workerArguments(host: Int) -> [String] {
-        [
-            "--cost", "\(configuration.cost)", "--min-cost", "\(configuration.minimumCost)",
-            "--max-cost", "\(configuration.maximumCost)", "--threads", "\(configuration.threadsPerWorker)",
-            "--execution", configuration.architecture.execution,
-            "--exit-with-parent", "--segment", segmentPath(host: host),
-        ] + recycling + configuration.workerOptions
-            + (configuration.pepperKeys == nil ? [] : ["--pepper-file", pepperPath])
+    /// A worker's options on `host`: the stack's own choices over the options every worker gets.
+    func workerOptions(host: Int) -> WorkerOptions {
+        var options = configuration.worker
+        options.threads = configuration.threadsPerWorker
+        options.execution = configuration.architecture.execution
+        options.exitWithParent = true
+        options.segment = segmentPath(host: host)
+        options.costs.pepperFile = configuration.pepperKeys == nil ? nil : pepperPath
+        // --max-requests, with the worker asking `up` to replace it (SIGUSR1) rather than exiting:
+        // `up` replaces one at a time, where workers exiting by themselves could all go at once.
+        if let limit = configuration.maximumRequests {
+            options.maxRequests = limit
+            options.maxRequestsJitter = max(1, limit / 10)
+            options.recycleByParent = true
+        }
+        return options
     }
 
     /// The workers' copy of the pepper file, made by ``writePepperFile()``.
@@ -38,13 +47,6 @@ extension Stack {
         }
     }
 
-    /// --max-requests, with the worker asking `up` to replace it (SIGUSR1) rather than exiting:
-    /// `up` replaces one at a time, where workers exiting by themselves could all go at once.
-    var recycling: [String] {
-        guard let limit = configuration.maximumRequests else { return [] }
-        return ["--max-requests", "\(limit)", "--max-requests-jitter", "\(max(1, limit / 10))", "--recycle-by-parent"]
-    }
-
     /// Where the first host's monitor listens; nginx proxies /ws and /metrics there.
     var monitorSocketPath: String { runtimeDirectory + "/monitor.sock" }
 
@@ -64,7 +66,7 @@ extension Stack {
                     slots.append(
                         ChildSlot(
                             name: name, logName: "\(file).log", endpoint: endpoint,
-                            arguments: ["worker", "--listen", "\(endpoint)"] + workerArguments(host: host)))
+                            arguments: ["worker", "--listen", "\(endpoint)"] + workerOptions(host: host).arguments))
                     continue
                 }
                 // TCP, as on other hosts: the port is bound here, once, and each start of the
@@ -80,7 +82,7 @@ extension Stack {
                     slots.append(
                         ChildSlot(
                             name: name, logName: "\(file).log", endpoint: endpoint,
-                            arguments: ["worker", "--listen", "fd:3"] + workerArguments(host: host),
+                            arguments: ["worker", "--listen", "fd:3"] + workerOptions(host: host).arguments,
                             listener: listener))
                 } catch {
                     for slot in slots { slot.listener?.close() }
@@ -97,19 +99,21 @@ extension Stack {
             $0 == 0 ? monitorSocketPath : runtimeDirectory + "/monitor-\($0).sock"
         }
         return (0..<configuration.hosts).map { host in
-            let peers =
-                host == 0 && configuration.hosts > 1
-                ? sockets.enumerated().dropFirst().flatMap { ["--peer", "host \($0.offset)=unix:\($0.element)"] } : []
+            var options = MonitorOptions.defaults
+            options.segment = segmentPath(host: host)
+            options.pingPort = configuration.httpPort
+            options.cost = configuration.cost
+            options.architecture = configuration.architecture.rawValue
+            options.exitWithParent = true
+            options.hostName = configuration.hosts > 1 ? "host \(host)" : "localhost"
+            if host == 0 && configuration.hosts > 1 {
+                options.peer = sockets.enumerated().dropFirst().map { "host \($0.offset)=unix:\($0.element)" }
+            }
             return ChildSlot(
                 name: host == 0 ? "monitor" : "host \(host) monitor",
                 logName: host == 0 ? "monitor.log" : "monitor-\(host).log",
                 endpoint: .unix(path: sockets[host]),
-                arguments: [
-                    "monitor", "--listen", "unix:\(sockets[host])", "--segment", segmentPath(host: host),
-                    "--ping-port", "\(configuration.httpPort)", "--cost", "\(configuration.cost)",
-                    "--architecture", configuration.architecture.rawValue, "--exit-with-parent",
-                    "--host-name", configuration.hosts > 1 ? "host \(host)" : "localhost",
-                ] + peers)
+                arguments: ["monitor", "--listen", "unix:\(sockets[host])"] + options.arguments)
         }
     }
 

@@ -1,4 +1,5 @@
 import Admission
+import CommandLineOptions
 import Foundation
 import POSIXSupport
 import ServiceDefaults
@@ -38,25 +39,22 @@ public struct StackConfiguration: Sendable {
     public var workers: Int
     /// Request threads per worker.
     public var requestThreads: Int = PoolDefaults.requestThreads
+    /// The options every worker of every host gets: the costs and the promise. Each worker's
+    /// listener, segment, threads, execution, recycling and pepper copy are the stack's to set.
+    public var worker = WorkerOptions.defaults
     /// The bcrypt cost of `/api/load` and the default of `/api/hash`.
-    public var cost = HashDefaults.cost
-    /// The lowest cost a request may ask for.
-    public var minimumCost = HashDefaults.minimumCost
-    /// The highest cost a request may ask for, or a verified hash may carry.
-    public var maximumCost = HashDefaults.maximumCost
+    public var cost: Int { worker.costs.cost }
     /// Where sockets, logs and the rendered nginx config go; `nil` makes a fresh one under /tmp.
     public var runtimeDirectory: String?
     /// The folder holding `nginx/` (templates, snippets, static files).
     public var shareDirectory: String
     /// The `fullyloaded` binary the workers run.
     public var executable: String
-    /// Further options every worker gets (the promise: deadline, slots, …).
-    public var workerOptions: [String] = []
     /// The round of the design the stack runs (shown on the dashboard); ``workers`` and
     /// ``requestThreads`` are what was asked for, and the architecture may pin them to 1.
     public var architecture = Architecture.fine
     /// N, in seconds: nginx's FastCGI timeouts are derived from it.
-    public var deadline = PromiseDefaults.deadline
+    public var deadline: Double { worker.admission.deadline }
     /// Hosts to rehearse on this machine: each with its own workers, segment and monitor,
     /// behind the one nginx (1: an ordinary single host).
     public var hosts = 1

@@ -75,8 +75,13 @@ public final class TestStack: @unchecked Sendable {
     public var segmentPaths: [String] {
         var paths = Set<String>()
         for (_, command) in childProcesses where command.contains(" worker ") {
+            // `up` writes `--segment=PATH`; an operator may write `--segment PATH`.
             let words = command.split(separator: " ").map(String.init)
-            if let flag = words.firstIndex(of: "--segment"), flag + 1 < words.count { paths.insert(words[flag + 1]) }
+            if let word = words.first(where: { $0.hasPrefix("--segment=") }) {
+                paths.insert(String(word.dropFirst("--segment=".count)))
+            } else if let flag = words.firstIndex(of: "--segment"), flag + 1 < words.count {
+                paths.insert(words[flag + 1])
+            }
         }
         return paths.sorted()
     }

@@ -1,6 +1,7 @@
 import Argon2
 import ArgumentParser
 import Bcrypt
+import CommandLineOptions
 import Dispatch
 import JSONWriting
 import POSIXSupport

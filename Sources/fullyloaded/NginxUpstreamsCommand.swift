@@ -1,5 +1,6 @@
 import Admission
 import ArgumentParser
+import CommandLineOptions
 import Foundation
 import POSIXSupport
 import ServiceDefaults
@@ -52,7 +53,7 @@ struct NginxUpstreamsCommand: ParsableCommand {
         var threads = threads
         var deadline = deadline
         if let optionsFrom {
-            let worker = try WorkerCommand.fromEnvironmentFile(optionsFrom)
+            let worker = try WorkerOptions.fromEnvironmentFile(optionsFrom)
             threads = worker.threads
             deadline = worker.admission.deadline
         }

@@ -2,6 +2,7 @@
 
 import Admission
 import ArgumentParser
+import CommandLineOptions
 import Foundation
 import Logging
 import POSIXSupport
@@ -175,7 +176,6 @@ struct UpCommand: ParsableCommand {
         configuration.httpPort = httpPort
         configuration.ipv6Loopback = ipv6Loopback
         configuration.architecture = architecture
-        configuration.deadline = admission.deadline
         configuration.hosts = hosts
         configuration.remoteWorkers = try remoteWorkers()
         configuration.httpsPort = httpsPort == 0 ? nil : httpsPort
@@ -188,24 +188,15 @@ struct UpCommand: ParsableCommand {
         // Read here, as root before root is dropped, and given to the workers as their own copy.
         configuration.pepperKeys = try costs.pepperFileText()
         configuration.requestThreads = threads
-        configuration.cost = costs.cost
-        configuration.minimumCost = costs.effectiveMinCost
-        configuration.maximumCost = costs.maxCost
-        configuration.runtimeDirectory = runtimeDir
         configuration.maximumRequests = maxRequests > 0 ? maxRequests : nil
+        configuration.runtimeDirectory = runtimeDir
+        configuration.worker.costs = costs
+        configuration.worker.costs.minCost = costs.effectiveMinCost
+        configuration.worker.admission = admission
         // Rehearsed hosts share this machine's cores: each gets its share of slots, unless told.
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let slots = hosts > 1 && admission.computeSlots == nil ? max(1, cores / hosts) : admission.slots
-        configuration.workerOptions =
-            [
-                "--deadline", "\(admission.deadline)", "--compute-slots", "\(slots)",
-                "--headroom", "\(admission.headroom)", "--compute-niceness=\(admission.computeNiceness)",
-                "--refusal-rate", "\(admission.refusalRate)", "--fairness", admission.fairness.rawValue,
-                "--lanes", "\(admission.lanes)", "--algorithm", costs.algorithm.rawValue,
-                "--argon2-memory", "\(costs.argon2Memory)", "--argon2-passes", "\(costs.argon2Passes)",
-                "--argon2-lanes", "\(costs.argon2Lanes)",
-            ] + (admission.hashMemory.map { ["--hash-memory", "\($0)"] } ?? [])
-            + (admission.estimateSeconds.map { ["--estimate-seconds", "\($0)"] } ?? [])
+        configuration.worker.admission.computeSlots =
+            hosts > 1 && admission.computeSlots == nil ? max(1, cores / hosts) : admission.slots
 
         if geteuid() == 0 { try dropRoot(&configuration) }
         try Stack.supervisedSignals.blockInCallingThread()

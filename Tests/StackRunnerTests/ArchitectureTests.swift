@@ -20,7 +20,7 @@ struct ArchitectureTests {
         #expect(
             Architecture.coarse.workers(requested: 4) == 4 && Architecture.coarse.requestThreads(requested: 256) == 1)
         #expect(Architecture.fine.workers(requested: 4) == 4 && Architecture.fine.requestThreads(requested: 256) == 256)
-        #expect(Architecture.allCases.map(\.execution) == ["inline", "background", "inline", "admission"])
+        #expect(Architecture.allCases.map(\.execution) == [.inline, .background, .inline, .admission])
         #expect(Architecture.allCases.filter(\.capsWorkerConnections) == [.fine])
     }
 

@@ -4,15 +4,15 @@ import Bcrypt
 
 /// The values a bounded flag takes: one definition that the commands' `validate()` checks,
 /// their `--help` shows, and `fullyloaded flag-ranges` prints as the docs' table of valid ranges.
-struct FlagRange: Sendable {
+public struct FlagRange: Sendable {
     /// The flags it bounds, as typed: `--threads`.
-    let flags: [String]
+    public let flags: [String]
     /// The commands that take them with this range.
-    let commands: [String]
+    public let commands: [String]
     /// The range as the docs, `--help` and the refusal say it: `1...256`, `(0, 600] seconds`.
-    let text: String
+    public let text: String
     /// More to say in the docs' table (an order between flags, a default).
-    let note: String?
+    public let note: String?
     private let accepts: @Sendable (Double) -> Bool
 
     private init(
@@ -57,56 +57,56 @@ struct FlagRange: Sendable {
     }
 
     /// Refuses `value` of `flag` when it is out of the range, naming the flag and the range.
-    func check(_ value: some BinaryInteger, flag: String? = nil) throws {
+    public func check(_ value: some BinaryInteger, flag: String? = nil) throws {
         try check(Double(value), flag: flag)
     }
 
     /// Refuses `value` of `flag` when it is out of the range, naming the flag and the range.
-    func check(_ value: Double, flag: String? = nil) throws {
+    public func check(_ value: Double, flag: String? = nil) throws {
         guard value.isFinite, accepts(value) else {
             throw ValidationError("\(flag ?? flags[0]) must be \(text.hasPrefix("(") ? "in " : "")\(text)")
         }
     }
 
     /// The row of the docs' table: flags, commands, range.
-    var markdownRow: String {
+    public var markdownRow: String {
         "| \(flags.map { "`\($0)`" }.joined(separator: ", ")) | \(commands.map { "`\($0)`" }.joined(separator: ", ")) | "
             + text + (note.map { ", " + $0 } ?? "") + " |"
     }
 }
 
 extension FlagRange {
-    static let deadline = numbers(
+    public static let deadline = numbers(
         ["--deadline"], ["up", "worker", "nginx-upstreams"], 0...600, openBelow: true, unit: "seconds")
-    static let computeSlots = integers(["--compute-slots"], ["up", "worker"], 1...256)
-    static let headroom = numbers(["--headroom"], ["up", "worker"], 0...1, openBelow: true)
-    static let lanes = integers(["--lanes"], ["up", "worker"], 1...BcryptLanes.maximumLanes)
-    static let refusalRate = nonNegative(["--refusal-rate"], ["up", "worker"])
-    static let requestThreads = integers(["--threads"], ["worker", "nginx-upstreams"], 1...4096)
-    static let workers = integers(["--workers"], ["nginx-upstreams"], 1...1024)
-    static let interval = numbers(["--interval"], ["monitor"], 0.05...10, unit: "seconds")
-    static let webSocketIdle = integers(["--ws-idle-seconds"], ["monitor"], 1...86_400)
-    static let upLimits = nonNegative(["--rate-limit", "--max-requests"], ["up"])
-    static let samples = integers(["--samples"], ["calibrate"], 1...1000)
-    static let calibrationThreads = integers(["--threads"], ["calibrate"], 1...256)
-    static let calibrationLanes = integers(["--lanes"], ["calibrate"], 0...BcryptLanes.maximumLanes)
-    static let cost = integers(
+    public static let computeSlots = integers(["--compute-slots"], ["up", "worker"], 1...256)
+    public static let headroom = numbers(["--headroom"], ["up", "worker"], 0...1, openBelow: true)
+    public static let lanes = integers(["--lanes"], ["up", "worker"], 1...BcryptLanes.maximumLanes)
+    public static let refusalRate = nonNegative(["--refusal-rate"], ["up", "worker"])
+    public static let requestThreads = integers(["--threads"], ["worker", "nginx-upstreams"], 1...4096)
+    public static let workers = integers(["--workers"], ["nginx-upstreams"], 1...1024)
+    public static let interval = numbers(["--interval"], ["monitor"], 0.05...10, unit: "seconds")
+    public static let webSocketIdle = integers(["--ws-idle-seconds"], ["monitor"], 1...86_400)
+    public static let upLimits = nonNegative(["--rate-limit", "--max-requests"], ["up"])
+    public static let samples = integers(["--samples"], ["calibrate"], 1...1000)
+    public static let calibrationThreads = integers(["--threads"], ["calibrate"], 1...256)
+    public static let calibrationLanes = integers(["--lanes"], ["calibrate"], 0...BcryptLanes.maximumLanes)
+    public static let cost = integers(
         ["--cost", "--min-cost", "--max-cost"], ["up", "worker"], BcryptHasher.supportedCosts,
         note:
             "`--min-cost` ≤ `--cost` ≤ `--max-cost` (`--min-cost` defaults to \(CostOptions.recommendedMinimumCost), or `--cost` when lower)"
     )
 
-    static let argon2Memory = integers(
+    public static let argon2Memory = integers(
         ["--argon2-memory"], ["up", "worker", "calibrate"], 8...Argon2Limits.hardest.memoryKiB, unit: "KiB",
         note: "`--argon2-lanes` × 8 at least, and within `--hash-memory`")
-    static let argon2Passes = integers(
+    public static let argon2Passes = integers(
         ["--argon2-passes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.passes)
-    static let argon2Lanes = integers(
+    public static let argon2Lanes = integers(
         ["--argon2-lanes"], ["up", "worker", "calibrate"], 1...Argon2Limits.hardest.lanes)
-    static let hashMemory = integers(["--hash-memory"], ["up", "worker"], 1...(1 << 22), unit: "MiB")
+    public static let hashMemory = integers(["--hash-memory"], ["up", "worker"], 1...(1 << 22), unit: "MiB")
 
     /// Every bounded flag, in the order of the docs' table.
-    static let all: [FlagRange] = [
+    public static let all: [FlagRange] = [
         deadline, computeSlots, headroom, lanes, refusalRate, requestThreads, workers, interval, webSocketIdle,
         upLimits, samples, calibrationThreads, calibrationLanes, cost, argon2Memory, argon2Passes, argon2Lanes,
         hashMemory,
@@ -117,19 +117,5 @@ extension Double {
     /// `600` rather than `600.0`, `0.05` as it is.
     fileprivate var formatted: String {
         rounded() == self && abs(self) < 1e15 ? String(Int(self)) : String(self)
-    }
-}
-
-/// `fullyloaded flag-ranges`: the table of valid ranges that `Docs/operations.md` shows
-/// (`Deploy/dev.sh flags` writes it there).
-struct FlagRangesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "flag-ranges", abstract: "Print the valid range of every bounded flag as a Markdown table.",
-        shouldDisplay: false)
-
-    func run() throws {
-        print("| flag | commands | range |")
-        print("| --- | --- | --- |")
-        for range in FlagRange.all { print(range.markdownRow) }
     }
 }

@@ -11,7 +11,7 @@ extension CostOptions {
     /// The keys of `--pepper-file`, or `nil` without one. The file must be a regular file (no
     /// symbolic link), root's or this process's user's, and closed to others (0600, or 0640 for a
     /// group that may read it): a pepper anyone else could read, or change, protects nothing.
-    func pepper() throws -> Pepper? {
+    public func pepper() throws -> Pepper? {
         guard let pepperFile, let text = try pepperFileText() else { return nil }
         do throws(Pepper.Problem) {
             return try Pepper(parsing: text)
@@ -22,7 +22,7 @@ extension CostOptions {
 
     /// The text of `--pepper-file`, read after the checks above, and parsed once to refuse a bad
     /// file early; `nil` without one.
-    func pepperFileText() throws -> String? {
+    public func pepperFileText() throws -> String? {
         guard let pepperFile else { return nil }
         let descriptor: Int32
         var status = stat()
