@@ -1,3 +1,4 @@
+// Longer than most files: the cross-process shell around SlotQueue: each entry point of a job's life (admit, wait, batch, finish, snapshot) under the one lock; the worker table's are in AdmissionController+Workers.
 import POSIXSupport
 import ServiceDefaults
 import Synchronization

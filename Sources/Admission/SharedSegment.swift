@@ -1,3 +1,4 @@
+// Longer than most files: the segment's one class: opening it (create, attach or replace under the flock), its locked and read-only views, and the futex waits and wake-ups on it; the checks of an existing file are in SharedSegment+Opening.
 import CSharedState
 import POSIXSupport
 

@@ -1,3 +1,4 @@
+// Longer than most files: one state machine, its rules, events and actions together so that each rule reads beside the state it changes.
 /// The supervisor's decisions as a value: which children run, which wait to be restarted, which
 /// worker is being replaced. `up`'s loop feeds it what happened (a child exited, listens, asked to
 /// be replaced; SIGHUP; the clock) and carries out the actions it returns. No I/O, no clock of its

@@ -32,7 +32,11 @@ final class ComputePool: Sendable {
     }
 
     private let pending = Mutex<[PendingJob]>([])
+    /// Signalled once per job queued, and once per thread at ``stop(waitingAtMost:)``.
     private let available = DispatchSemaphore(value: 0)
+    /// Signalled by each thread as it ends.
+    private let ended = DispatchSemaphore(value: 0)
+    private let threadCount = Atomic<Int>(0)
     /// This process's admitted jobs that a batch may take, and the batches that left members behind.
     let batches = Mutex<BatchTable>(BatchTable())
 
@@ -48,11 +52,25 @@ final class ComputePool: Sendable {
                 let hasher = BcryptHasher()
                 while true {
                     available.wait()
-                    let task = pending.withLock { $0.removeFirst() }
+                    // Every job's signal comes after the job: a signal with none left is a stop.
+                    guard let task = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { break }
                     task.work(hasher)
                 }
+                ended.signal()
             }
+            threadCount.add(1, ordering: .relaxed)
         }
+    }
+
+    /// Ends the threads once the jobs already queued have run, and waits for them at most
+    /// `seconds` (a job that overran its deadline still runs): whether they all ended. Call it
+    /// once, after nothing submits any more.
+    func stop(waitingAtMost seconds: Double) -> Bool {
+        let threads = threadCount.load(ordering: .relaxed)
+        for _ in 0..<threads { available.signal() }
+        let deadline = DispatchTime.now() + .nanoseconds(Int(max(0, seconds) * 1e9))
+        for _ in 0..<threads where ended.wait(timeout: deadline) == .timedOut { return false }
+        return true
     }
 
     /// Queues `task` for the next free compute thread.

@@ -1,3 +1,4 @@
+// Longer than most files: one command: its options, the client processes it forks, and the report they add up to.
 import Admission
 import ArgumentParser
 import Foundation

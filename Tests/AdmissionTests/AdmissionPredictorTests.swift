@@ -1,3 +1,4 @@
+// Longer than most files: table-driven cases: most lines are the table.
 import Admission
 import Testing
 

@@ -1,3 +1,4 @@
+// Longer than most files: the temporary segment fixture and the tests that use it, together.
 import Admission
 import Foundation
 import POSIXSupport

@@ -1,3 +1,4 @@
+// Longer than most files: one suite over batches, whose cases share a queue built to the same made-up clock.
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+// Longer than most files: one suite over the queue's core decisions, each case on the same made-up clock.
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+// Longer than most files: the checks of every doc against the binary and the tree share one set of helpers (help text, links, flags).
 import Foundation
 import StackRunner
 import StackTestSupport

@@ -1,3 +1,4 @@
+// Longer than most files: one suite over the binding, driving it with a real FastCGI client; the helpers are shared.
 import FastCGI
 import Foundation
 import POSIXSupport

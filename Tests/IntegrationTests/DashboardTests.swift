@@ -1,3 +1,4 @@
+// Longer than most files: the dashboard's checks share a stack, a load generator and a headless Chromium driver.
 import Foundation
 import POSIXSupport
 import StackRunner

@@ -1,3 +1,4 @@
+// Longer than most files: each test starts a stack and a fair-load run from the measured hash time; the report reader is shared.
 import Foundation
 import POSIXSupport
 import StackRunner

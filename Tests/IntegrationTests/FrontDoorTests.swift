@@ -1,3 +1,4 @@
+// Longer than most files: one suite over nginx's front (TLS, limits, headers, slow clients), sharing a stack starter and raw-socket clients.
 import Foundation
 import POSIXSupport
 import StackRunner

@@ -1,3 +1,4 @@
+// Longer than most files: the rehearsed hosts' tests share a load generator and hosts on network namespaces of their own.
 import Foundation
 import POSIXSupport
 import StackRunner

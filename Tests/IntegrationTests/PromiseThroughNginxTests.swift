@@ -1,3 +1,4 @@
+// Longer than most files: each test derives its load from the measured hash time and starts a stack; the helpers are shared.
 import Foundation
 import POSIXSupport
 import StackRunner

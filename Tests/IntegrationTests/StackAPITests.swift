@@ -1,3 +1,4 @@
+// Longer than most files: one stack serves every route's cases; most lines are the table of requests and answers.
 import Foundation
 import POSIXSupport
 import StackRunner

@@ -1,3 +1,4 @@
+// Longer than most files: the descriptor counts need a monitor process and a segment, started by shared helpers.
 import Foundation
 import LoopbackHTTP
 import POSIXSupport

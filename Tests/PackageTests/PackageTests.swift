@@ -1,3 +1,4 @@
+// Longer than most files: building the package once is slow, so one suite checks its files, conffiles and lintian together.
 import Foundation
 import StackTestSupport
 import Testing

@@ -1,3 +1,4 @@
+// Longer than most files: one suite over up's lifecycle (start, stop, restart, replace, sessions); each test starts its own stack.
 import Foundation
 import LoopbackHTTP
 import POSIXSupport

@@ -1,3 +1,4 @@
+// Longer than most files: systemd's protocols need a notify socket and systemd-socket-activate, set up once and shared.
 import Foundation
 import POSIXSupport
 import StackTestSupport

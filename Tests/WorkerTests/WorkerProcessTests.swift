@@ -1,3 +1,4 @@
+// Longer than most files: one suite over the worker binary, sharing its start and socket helpers.
 import Foundation
 import POSIXSupport
 import StackTestSupport
