@@ -168,6 +168,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ServiceDefaultsTests", dependencies: ["ServiceDefaults", "CommandLineOptions", "Bcrypt"],
+            swiftSettings: strictSettings),
+        .testTarget(
             name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions", "StackTestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
