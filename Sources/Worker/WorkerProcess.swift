@@ -1,10 +1,6 @@
-import Admission
-import Argon2
-import Bcrypt
 import FastCGI
 import Logging
 import POSIXSupport
-import PasswordService
 
 #if canImport(Glibc)
     import Glibc
