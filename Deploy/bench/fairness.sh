@@ -31,26 +31,18 @@ ARGUMENTS=("$@")
 COST= DEADLINE= SECONDS_PER_RUN=20 OUT=Docs
 SCENARIOS="flood three costs rotate storm ipv6"
 SYSTEMS="fairness-on fairness-off php-fpm"
+. Deploy/bench/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) COST=8 DEADLINE=0.5 SECONDS_PER_RUN=4 SCENARIOS="flood storm"; shift ;;
-    --cost) COST=$2; shift 2 ;;
-    --deadline) DEADLINE=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
-    --binary) BIN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 
-. Deploy/bench/lib.sh
-bench_setup
-# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
-COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
-mkdir -p "$OUT/data"
-COMMAND=$(shown_command Deploy/bench/fairness.sh "${ARGUMENTS[@]}")
+bench_start Deploy/bench/fairness.sh "${ARGUMENTS[@]}"
 RESULTS="$RUN/results.jsonl"
 : >"$RESULTS"
 HIGH=$((COST + 2))

@@ -13,23 +13,16 @@ cd "$(dirname "$0")/../.."
 
 ARGUMENTS=("$@")
 COST= DEADLINE= SECONDS_PER_RUN=20 CONCURRENCY=16 OUT=Docs
+. Deploy/bench/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
-    --cost) COST=$2; shift 2 ;;
-    --deadline) DEADLINE=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
-    --binary) BIN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 
-. Deploy/bench/lib.sh
-bench_setup
-# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
-COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
-COMMAND=$(shown_command Deploy/bench/hosts.sh "${ARGUMENTS[@]}")
+bench_start Deploy/bench/hosts.sh "${ARGUMENTS[@]}"
 single=$(calibrate "$COST" 5)
 CSV="$RUN/hosts.csv"
 echo "hosts,slots,goodput,limit,refusals_per_second,passed_per_second,ok_p99,ok_max,refused_max,ping_p99,front_static,front_ping" >"$CSV"

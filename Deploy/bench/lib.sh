@@ -18,6 +18,34 @@ bench_setup() {
   if [ "$(id -u)" -eq 0 ]; then USER_LINE="user nobody nogroup;"; POOL_USER=$'user = nobody\ngroup = nogroup'; fi
 }
 
+# common_option NAME VALUE: the options every benchmark of the promise takes (--cost, --deadline,
+# --binary, --out). Sets its variable and succeeds when NAME is one of them (the caller shifts
+# 2); fails for any other.
+common_option() {
+  case "$1" in
+    --cost | --deadline | --binary | --out) [ $# -ge 2 ] || { echo "$1 needs a value" >&2; exit 2; } ;;
+    *) return 1 ;;
+  esac
+  case "$1" in
+    --cost) COST=$2 ;;
+    --deadline) DEADLINE=$2 ;;
+    --binary) BIN=$2 ;;
+    --out) OUT=$2 ;;
+  esac
+}
+
+# bench_start SCRIPT ARGUMENTS…: after the options, the run's directory and binary (bench_setup),
+# the product's defaults for the cost and N when not given (the binary says them: `fullyloaded
+# defaults`), COMMAND as the results page shows it, and the results' data folder.
+bench_start() {
+  local script=$1
+  shift
+  bench_setup
+  COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
+  COMMAND=$(shown_command "$script" "$@")
+  mkdir -p "$OUT/data"
+}
+
 bench_cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done

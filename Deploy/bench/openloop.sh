@@ -26,27 +26,19 @@ ARGUMENTS=("$@")
 COST= DEADLINE= SECONDS_PER_LEVEL=30 TIMEOUT=60 OUT=Docs
 MULTIPLES="1 2 5 10 30"
 SYSTEMS="fullyloaded php-fpm"
+. Deploy/bench/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) COST=8 SECONDS_PER_LEVEL=3 TIMEOUT=10 MULTIPLES="1 3"; shift ;;
-    --cost) COST=$2; shift 2 ;;
-    --deadline) DEADLINE=$2; shift 2 ;;
     --seconds) SECONDS_PER_LEVEL=$2; shift 2 ;;
     --multiples) MULTIPLES=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
-    --binary) BIN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 
-. Deploy/bench/lib.sh
-bench_setup
-# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
-COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
-COMMAND=$(shown_command Deploy/bench/openloop.sh "${ARGUMENTS[@]}")
-mkdir -p "$OUT/data"
+bench_start Deploy/bench/openloop.sh "${ARGUMENTS[@]}"
 CSV="$RUN/openloop.csv"
 echo "system,multiple,capacity,offered,achieved,seconds,steady_seconds,ok,ok_within,ok_within_steady,refused,other,unanswered,goodput,goodput_steady,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,ping_sent,ping_failed,ping_p50,ping_p99,ping_max,generator_cpu_seconds,steal_fraction,mix_fraction,mix_sent,mix_ok_within_steady,rss_baseline_mib,rss_peak_mib,memory_budget_mib,work_within_steady,capacity_before,capacity_after,hashing_fraction,idle_fraction,interrupts_fraction,huge_peak_mib" >"$CSV"
 

@@ -18,23 +18,17 @@ ARGUMENTS=("$@")
 COST= DEADLINE= SECONDS_PER_LEVEL=20 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
 SYSTEMS="fullyloaded fullyloaded-lanes-4 fullyloaded-no-budget php-fpm"
+. Deploy/bench/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
-    --cost) COST=$2; shift 2 ;;
-    --deadline) DEADLINE=$2; shift 2 ;;
     --seconds) SECONDS_PER_LEVEL=$2; shift 2 ;;
     --levels) LEVELS=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 
-. Deploy/bench/lib.sh
-bench_setup
-# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
-COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
-COMMAND=$(shown_command Deploy/bench/promise.sh "${ARGUMENTS[@]}")
+bench_start Deploy/bench/promise.sh "${ARGUMENTS[@]}"
 CSV="$RUN/promise.csv"
 echo "system,concurrency,seconds,ok,refused,other,goodput,limit,ok_p50,ok_p99,ok_max,refused_p50,refused_p99,refused_max,late,paced,ping_p50,ping_p99,ping_max,ping_errors" >"$CSV"
 

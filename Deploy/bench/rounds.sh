@@ -18,27 +18,19 @@ ARGUMENTS=("$@")
 COST= DEADLINE= SECONDS_PER_RUN=20 RUNS=3 OUT=Docs
 LEVELS="1 2 4 8 16 32 64 128 256"
 SYSTEMS="sync async coarse fine php-fpm"
+. Deploy/bench/lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) COST=5 SECONDS_PER_RUN=2 RUNS=1 LEVELS="1 8"; shift ;;
-    --cost) COST=$2; shift 2 ;;
-    --deadline) DEADLINE=$2; shift 2 ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --levels) LEVELS=$2; shift 2 ;;
     --systems) SYSTEMS=$2; shift 2 ;;
-    --binary) BIN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@" || { echo "unknown option $1" >&2; exit 2; }; shift 2 ;;
   esac
 done
 
-. Deploy/bench/lib.sh
-bench_setup
-# The product's defaults unless given: the binary says them (`fullyloaded defaults`).
-COST=${COST:-$(default_of cost)} DEADLINE=${DEADLINE:-$(default_of deadline)}
-COMMAND=$(shown_command Deploy/bench/rounds.sh "${ARGUMENTS[@]}")
-mkdir -p "$OUT/data"
+bench_start Deploy/bench/rounds.sh "${ARGUMENTS[@]}"
 RAW="$RUN/rounds.csv"
 echo "system,concurrency,run,seconds,ok,refused,other,throughput,limit,ok_p50,ok_p99,ok_max,ping_p50,ping_p99,ping_max,ping_errors" >"$RAW"
 

@@ -91,9 +91,16 @@ struct DefaultsTests {
                     #"^(?:[A-Z_]+=\S*\s+)*\#(variable)=([0-9][0-9.]*)"#, in: text)
                 #expect(literal.isEmpty, "\(name) sets \(variable)=\(literal) itself")
             }
-            if text.contains("default_of ") { asking += 1 }
+            // Directly, or through lib.sh's bench_start, which asks for the cost and N.
+            if text.contains("default_of ") || (name != "lib.sh" && text.contains("bench_start ")) { asking += 1 }
         }
         #expect(asking >= 5, "only \(asking) scripts ask the binary")
+        let library = try String(contentsOfFile: bench + "/lib.sh", encoding: .utf8)
+        let start = try #require(library.range(of: "bench_start() {").map { library[$0.upperBound...] })
+        let body = start[..<(start.range(of: "\n}\n")?.lowerBound ?? start.endIndex)]
+        #expect(
+            body.contains("COST=${COST:-$(default_of cost)}")
+                && body.contains("DEADLINE=${DEADLINE:-$(default_of deadline)}"))
     }
 
     /// Zero means off or unset (a library's `refusalRate: 0`), not a default to keep in step.
