@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "StackRunner",
             dependencies: [
-                "Admission", "CommandLineOptions", "LoopbackHTTP", "POSIXSupport", "ServiceDefaults", "Worker",
+                "Admission", "CommandLineOptions", "LoopbackHTTP", "POSIXSupport", "Worker",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -10,7 +10,7 @@
 # Output: its section of OUT/benchmarks.md and the run's rows appended to OUT/data/promise.csv
 # (Deploy/bench/publish.py).
 # Usage: Deploy/bench/promise.sh [--cost 12] [--deadline 2] [--seconds 20] [--levels "1 2 4 …"] [--systems "…"]
-#          [--out Docs]
+#          [--binary PATH] [--out Docs]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -2,7 +2,6 @@ import Admission
 import CommandLineOptions
 import Foundation
 import POSIXSupport
-import ServiceDefaults
 
 /// What `fullyloaded up` starts: nginx on a loopback port and a pool of workers behind it.
 public struct StackConfiguration: Sendable {
@@ -37,11 +36,15 @@ public struct StackConfiguration: Sendable {
     public var pepperKeys: String?
     /// Worker processes (one per core by default).
     public var workers: Int
-    /// Request threads per worker.
-    public var requestThreads: Int = PoolDefaults.requestThreads
-    /// The options every worker of every host gets: the costs and the promise. Each worker's
-    /// listener, segment, threads, execution, recycling and pepper copy are the stack's to set.
+    /// The options every worker of every host gets: the costs, the promise, the request threads.
+    /// Each worker's listener, segment, execution, recycling and pepper copy are the stack's to
+    /// set, and the architecture may pin its threads to 1.
     public var worker = WorkerOptions.defaults
+    /// Request threads per worker, as asked for (``worker``'s).
+    public var requestThreads: Int {
+        get { worker.threads }
+        set { worker.threads = newValue }
+    }
     /// The bcrypt cost of `/api/load` and the default of `/api/hash`.
     public var cost: Int { worker.costs.cost }
     /// Where sockets, logs and the rendered nginx config go; `nil` makes a fresh one under /tmp.

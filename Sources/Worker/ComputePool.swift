@@ -69,7 +69,9 @@ final class ComputePool: Sendable {
         let threads = threadCount.load(ordering: .relaxed)
         for _ in 0..<threads { available.signal() }
         let deadline = DispatchTime.now() + .nanoseconds(Int(max(0, seconds) * 1e9))
-        for _ in 0..<threads where ended.wait(timeout: deadline) == .timedOut { return false }
+        for _ in 0..<threads {
+            if ended.wait(timeout: deadline) == .timedOut { return false }
+        }
         return true
     }
 

@@ -23,10 +23,10 @@ struct WorkerServicesTests {
     func reverseOrder() {
         let log = StopLog()
         var services = WorkerServices()
-        for name in ["admission", "watchdog", "listener", "readiness"] { services.keep(Recorded(name: name, log: log)) }
+        for name in ["admission", "listener", "readiness", "watchdog"] { services.keep(Recorded(name: name, log: log)) }
         services.stopAll()
         services.stopAll()
-        #expect(log.names.withLock { $0 } == ["readiness", "listener", "watchdog", "admission"])
+        #expect(log.names.withLock { $0 } == ["watchdog", "readiness", "listener", "admission"])
     }
 
     @Test("a worker whose listener cannot start leaves the segment and stops its heartbeat")
